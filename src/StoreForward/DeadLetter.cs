@@ -1,0 +1,25 @@
+namespace StoreForward;
+
+/// <summary>Why a message was set aside instead of delivered.</summary>
+public enum DeadLetterReason
+{
+    /// <summary>The broker answered PUBACK or PUBREC with an error reason code (MQTT 5), for example 0x87 not authorised.</summary>
+    RejectedByBroker = 1,
+
+    /// <summary>The encoded PUBLISH is larger than the broker's Maximum Packet Size.</summary>
+    PacketTooLarge = 2,
+
+    /// <summary>The message's QoS is higher than the broker's Maximum QoS.</summary>
+    QosNotSupported = 3,
+
+    /// <summary>The message is retained but the broker does not support retained messages.</summary>
+    RetainNotSupported = 4,
+}
+
+/// <summary>A message that left the outbox without delivery, kept in the store's dead-letter collection.</summary>
+/// <param name="Sequence">The sequence from the message's <see cref="PublishReceipt"/>.</param>
+/// <param name="Topic">The message's topic.</param>
+/// <param name="Reason">Why it was set aside.</param>
+/// <param name="ReasonCode">The broker's MQTT 5 reason code, when the broker gave one.</param>
+/// <param name="Detail">A human-readable explanation, including the broker's reason string when it sent one.</param>
+public sealed record DeadLetter(long Sequence, string Topic, DeadLetterReason Reason, int? ReasonCode, string Detail);

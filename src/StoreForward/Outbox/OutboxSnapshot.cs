@@ -1,0 +1,20 @@
+namespace StoreForward.Outbox;
+
+/// <summary>Committed counters of the outbox, published by the writer thread after each commit.</summary>
+/// <param name="PendingMessages">Messages in the outbox.</param>
+/// <param name="PendingBytes">Their topic and payload bytes.</param>
+/// <param name="OldestSequence">Sequence of the oldest message, or 0 when empty.</param>
+/// <param name="OldestStoredAt">When the oldest message was stored, or null when empty.</param>
+/// <param name="LastSequence">The highest sequence ever committed (0 before the first).</param>
+/// <param name="DeadLetters">Messages in the dead-letter collection.</param>
+internal sealed record OutboxSnapshot(
+    long PendingMessages,
+    long PendingBytes,
+    long OldestSequence,
+    DateTimeOffset? OldestStoredAt,
+    long LastSequence,
+    long DeadLetters)
+{
+    /// <summary>Whether every message up to and including <paramref name="sequence"/> has left the outbox.</summary>
+    public bool HasDrainedThrough(long sequence) => PendingMessages == 0 || OldestSequence > sequence;
+}

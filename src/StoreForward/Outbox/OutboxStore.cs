@@ -1,0 +1,367 @@
+using LiteDB;
+using MQTTnet.Protocol;
+
+namespace StoreForward.Outbox;
+
+/// <summary>
+/// The durable outbox: a LiteDB file opened over our own <see cref="DurableFileStream"/>s so that every commit ends with
+/// one fsync of the write-ahead log.
+/// </summary>
+/// <remarks>
+/// Invariants:
+/// <list type="bullet">
+/// <item>Only the <see cref="GroupCommitWriter"/> thread calls into an open store (LiteDB transactions are bound to a thread).</item>
+/// <item>Every change happens between <see cref="BeginBatch"/> and <see cref="CommitBatch"/>; in-memory counters change only
+/// once the commit is on disk, and a rolled back batch leaves them as they were.</item>
+/// <item>Sequences come from the persisted meta document, never from LiteDB's auto-id, which restarts after the collection
+/// empties. They grow strictly for the life of the file.</item>
+/// <item>Messages are sent in sequence order, so every message above <c>sentThrough</c> is <see cref="DeliveryState.Queued"/>:
+/// recovery reads only the head of the queue, never the whole backlog.</item>
+/// </list>
+/// </remarks>
+internal sealed class OutboxStore : IDisposable
+{
+    private const string FormatName = "StoreForward.Outbox";
+    private const int FormatVersion = 1;
+    private const string MessagesName = "outbox";
+    private const string DeadLettersName = "dead_letters";
+    private const string MetaName = "meta";
+    private const string MetaId = "outbox";
+
+    private readonly DurableFileStream _data;
+    private readonly DurableFileStream _log;
+    private readonly LiteDatabase _db;
+    private readonly ILiteCollection<BsonDocument> _messages;
+    private readonly ILiteCollection<BsonDocument> _deadLetters;
+    private readonly ILiteCollection<BsonDocument> _meta;
+
+    // Committed state.
+    private Counters _committed;
+
+    // State of the open batch; copied to _committed on commit.
+    private Counters _staged;
+    private bool _dirty;
+    private bool _headChanged;
+
+    private OutboxStore(string path, DurableFileStream data, DurableFileStream log, LiteDatabase db)
+    {
+        FilePath = path;
+        _data = data;
+        _log = log;
+        _db = db;
+        _messages = db.GetCollection(MessagesName, BsonAutoId.Int64);
+        _deadLetters = db.GetCollection(DeadLettersName, BsonAutoId.Int64);
+        _meta = db.GetCollection(MetaName);
+    }
+
+    public string FilePath { get; }
+
+    /// <summary>The highest sequence ever sent; every message above it is still queued.</summary>
+    public long SentThrough => _committed.SentThrough;
+
+    /// <summary>fsyncs issued on the log and data files (log: one per commit that changed something).</summary>
+    public long SyncCount => _log.SyncCount + _data.SyncCount;
+
+    public OutboxSnapshot Snapshot { get; private set; } = null!;
+
+    /// <summary>Opens or creates the store at <paramref name="path"/>, with clear errors for every way that can fail.</summary>
+    public static OutboxStore Open(string path)
+    {
+        string fullPath;
+        try
+        {
+            fullPath = Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new OutboxStoreException(path, $"the path is not valid: {e.Message}", e);
+        }
+
+        var directory = Path.GetDirectoryName(fullPath);
+        if (directory is null || !Directory.Exists(directory))
+            throw new OutboxStoreException(fullPath, $"the directory '{directory}' does not exist.");
+        if (Directory.Exists(fullPath))
+            throw new OutboxStoreException(fullPath, "the path is a directory, not a file.");
+
+        var data = OpenFile(fullPath, fullPath);
+        DurableFileStream? log = null;
+        try
+        {
+            log = OpenFile(fullPath, LogPathOf(fullPath));
+            LiteDatabase db;
+            try
+            {
+                db = new LiteDatabase(data, new BsonMapper(), log);
+            }
+            catch (Exception e) when (e is LiteException or InvalidCastException or IOException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+            {
+                throw new OutboxStoreException(fullPath, $"the file is damaged or is not a LiteDB database ({e.Message}).", e);
+            }
+
+            var store = new OutboxStore(fullPath, data, log, db);
+            try
+            {
+                store.Load();
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+
+            return store;
+        }
+        catch
+        {
+            log?.Dispose();
+            data.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>LiteDB's own naming for the write-ahead log: <c>name-log.ext</c> beside the data file.</summary>
+    public static string LogPathOf(string path) =>
+        Path.Combine(Path.GetDirectoryName(path) ?? ".", Path.GetFileNameWithoutExtension(path) + "-log" + Path.GetExtension(path));
+
+    private static DurableFileStream OpenFile(string storePath, string filePath)
+    {
+        try
+        {
+            return DurableFileStream.OpenExclusive(filePath);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new OutboxStoreException(storePath, $"'{filePath}' cannot be opened exclusively; another publisher (in this or another process) probably has the store open ({e.Message}).", e);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new OutboxStoreException(storePath, $"'{filePath}' cannot be opened for reading and writing ({e.Message}).", e);
+        }
+    }
+
+    private void Load()
+    {
+        BsonDocument? meta;
+        try
+        {
+            meta = _meta.FindById(MetaId);
+            if (meta is null)
+            {
+                var foreign = _db.GetCollectionNames().Where(n => !n.StartsWith('$')).ToList();
+                if (foreign.Count > 0)
+                    throw new OutboxStoreException(FilePath, $"the file is a LiteDB database but not a StoreForward outbox (it has the collections {string.Join(", ", foreign)} and no StoreForward header).");
+
+                _staged = default;
+                _staged.NextSequence = 1;
+                _dirty = true;
+                _db.BeginTrans();
+                CommitBatch();
+                return;
+            }
+        }
+        catch (LiteException e)
+        {
+            throw new OutboxStoreException(FilePath, $"the file is damaged ({e.Message}).", e);
+        }
+
+        if (meta["format"].AsString != FormatName)
+            throw new OutboxStoreException(FilePath, $"the file is not a StoreForward outbox (format '{meta["format"]}').");
+        if (meta["version"].AsInt32 != FormatVersion)
+            throw new OutboxStoreException(FilePath, $"the outbox format version {meta["version"]} is not supported by this StoreForward (it reads version {FormatVersion}).");
+
+        _committed = new Counters
+        {
+            NextSequence = meta["next"].AsInt64,
+            SentThrough = meta["sent"].AsInt64,
+            Count = meta["count"].AsInt64,
+            Bytes = meta["bytes"].AsInt64,
+            DeadLetters = meta["dead"].AsInt64,
+        };
+        _staged = _committed;
+        RefreshHead();
+        _committed = _staged;
+        PublishSnapshot();
+    }
+
+    public void BeginBatch()
+    {
+        _staged = _committed;
+        _dirty = false;
+        _headChanged = false;
+        if (!_db.BeginTrans())
+            throw new InvalidOperationException("An outbox transaction is already open on this thread.");
+    }
+
+    /// <summary>Commits the batch and fsyncs the log; returns whether anything was written.</summary>
+    public bool CommitBatch()
+    {
+        if (!_dirty)
+        {
+            _db.Rollback();
+            return false;
+        }
+
+        _meta.Upsert(new BsonDocument
+        {
+            ["_id"] = MetaId,
+            ["format"] = FormatName,
+            ["version"] = FormatVersion,
+            ["next"] = _staged.NextSequence,
+            ["sent"] = _staged.SentThrough,
+            ["count"] = _staged.Count,
+            ["bytes"] = _staged.Bytes,
+            ["dead"] = _staged.DeadLetters,
+        });
+        if (_headChanged)
+            RefreshHead();
+
+        _db.Commit();
+
+        // The commit wrote its pages to the log with plain writes; this is the one fsync that makes them durable.
+        _log.Flush();
+        _committed = _staged;
+        _dirty = false;
+        PublishSnapshot();
+        return true;
+    }
+
+    public void RollbackBatch()
+    {
+        _db.Rollback();
+        _staged = _committed;
+        _dirty = false;
+        _headChanged = false;
+    }
+
+    /// <summary>Stores a new message and returns its sequence.</summary>
+    public long Append(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now)
+    {
+        var sequence = _staged.NextSequence++;
+        _messages.Insert(new BsonDocument
+        {
+            ["_id"] = sequence,
+            ["t"] = topic,
+            ["p"] = payload.ToArray(),
+            ["q"] = (int)qos,
+            ["r"] = retain,
+            ["ts"] = now.UtcTicks,
+            ["pid"] = 0,
+            ["s"] = (int)DeliveryState.Queued,
+        });
+        _staged.Count++;
+        _staged.Bytes += OutboxMessage.StoredSize(topic, payload.Length);
+        if (_staged.Count == 1)
+            _headChanged = true;
+        _dirty = true;
+        return sequence;
+    }
+
+    /// <summary>Persists the packet id and state of a message (before the packet that depends on them is sent).</summary>
+    public void SaveState(OutboxMessage message)
+    {
+        var document = _messages.FindById(message.Sequence)
+            ?? throw new InvalidOperationException($"Outbox message #{message.Sequence} is missing from the store.");
+        document["pid"] = (int)message.PacketId;
+        document["s"] = (int)message.State;
+        _messages.Update(document);
+        if (message.State != DeliveryState.Queued && message.Sequence > _staged.SentThrough)
+            _staged.SentThrough = message.Sequence;
+        _dirty = true;
+    }
+
+    /// <summary>Deletes a message that the broker acknowledged (or a QoS 0 message about to be sent).</summary>
+    public void Remove(OutboxMessage message)
+    {
+        if (!_messages.Delete(message.Sequence))
+            return;
+        _staged.Count--;
+        _staged.Bytes -= message.Size;
+        _headChanged = true;
+        _dirty = true;
+    }
+
+    /// <summary>Moves a message to the dead-letter collection.</summary>
+    public void MoveToDeadLetters(OutboxMessage message, DeadLetter deadLetter)
+    {
+        _deadLetters.Insert(new BsonDocument
+        {
+            ["_id"] = message.Sequence,
+            ["t"] = message.Topic,
+            ["p"] = message.Payload,
+            ["q"] = (int)message.Qos,
+            ["r"] = message.Retain,
+            ["ts"] = message.StoredAt.UtcTicks,
+            ["reason"] = (int)deadLetter.Reason,
+            ["code"] = deadLetter.ReasonCode is { } code ? code : BsonValue.Null,
+            ["detail"] = deadLetter.Detail,
+        });
+        _staged.DeadLetters++;
+        Remove(message);
+    }
+
+    /// <summary>Reads up to <paramref name="max"/> messages with a sequence above <paramref name="afterSequence"/>, in order.</summary>
+    public List<OutboxMessage> ReadAfter(long afterSequence, int max) =>
+        _messages.Find(Query.GT("_id", afterSequence), 0, max).Select(ToMessage).ToList();
+
+    /// <summary>Reads every message that was ever sent and is still stored: the in-flight head of the queue.</summary>
+    public List<OutboxMessage> ReadSentRegion() =>
+        _messages.Find(Query.LTE("_id", _committed.SentThrough)).Select(ToMessage).ToList();
+
+    /// <summary>Reads the dead letters, oldest first.</summary>
+    public List<DeadLetter> ReadDeadLetters(int max) =>
+        _deadLetters.Find(Query.All(), 0, max).Select(d => new DeadLetter(
+            d["_id"].AsInt64,
+            d["t"].AsString,
+            (DeadLetterReason)d["reason"].AsInt32,
+            d["code"].IsNull ? null : d["code"].AsInt32,
+            d["detail"].AsString)).ToList();
+
+    private static OutboxMessage ToMessage(BsonDocument d) =>
+        new(
+            d["_id"].AsInt64,
+            d["t"].AsString,
+            d["p"].AsBinary,
+            (MqttQualityOfServiceLevel)d["q"].AsInt32,
+            d["r"].AsBoolean,
+            new DateTimeOffset(d["ts"].AsInt64, TimeSpan.Zero))
+        {
+            PacketId = (ushort)d["pid"].AsInt32,
+            State = (DeliveryState)d["s"].AsInt32,
+        };
+
+    private void RefreshHead()
+    {
+        var head = _messages.Find(Query.All(), 0, 1).FirstOrDefault();
+        _staged.OldestSequence = head?["_id"].AsInt64 ?? 0;
+        _staged.OldestStoredAt = head is null ? null : new DateTimeOffset(head["ts"].AsInt64, TimeSpan.Zero);
+    }
+
+    private void PublishSnapshot() =>
+        Snapshot = new OutboxSnapshot(
+            _committed.Count,
+            _committed.Bytes,
+            _committed.OldestSequence,
+            _committed.OldestStoredAt,
+            _committed.NextSequence - 1,
+            _committed.DeadLetters);
+
+    public void Dispose()
+    {
+        // LiteDB checkpoints on dispose: it copies the log into the data file, fsyncs it through DurableFileStream and
+        // only then truncates the log.
+        _db.Dispose();
+        _log.Dispose();
+        _data.Dispose();
+    }
+
+    private struct Counters
+    {
+        public long NextSequence;
+        public long SentThrough;
+        public long Count;
+        public long Bytes;
+        public long DeadLetters;
+        public long OldestSequence;
+        public DateTimeOffset? OldestStoredAt;
+    }
+}

@@ -1,0 +1,22 @@
+namespace StoreForward;
+
+/// <summary>A snapshot of the outbox and the connection.</summary>
+/// <param name="PendingMessages">Messages stored and not yet acknowledged by the broker.</param>
+/// <param name="PendingBytes">Topic and payload bytes of the pending messages.</param>
+/// <param name="OldestPendingAge">Age of the oldest pending message, or <see langword="null"/> when the outbox is empty.</param>
+/// <param name="IsConnected">Whether a session with the broker is up.</param>
+/// <param name="DeadLetters">Messages the broker refused or can never accept, kept aside in the store.</param>
+/// <param name="SessionsLost">
+/// How often the broker answered a reconnect without the session, so in-flight messages had to be published anew.
+/// </param>
+public sealed record OutboxStatus(
+    long PendingMessages,
+    long PendingBytes,
+    TimeSpan? OldestPendingAge,
+    bool IsConnected,
+    long DeadLetters,
+    long SessionsLost)
+{
+    /// <summary>Why the last connection attempt or session failed, or <see langword="null"/> while connected.</summary>
+    public string? LastConnectionError { get; init; }
+}

@@ -1,0 +1,53 @@
+using MQTTnet.Formatter;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+using StoreForward.Outbox;
+
+namespace StoreForward.Session;
+
+/// <summary>What the broker's CONNACK allows on this connection.</summary>
+/// <param name="ReceiveMaximum">QoS 1/2 publishes the broker accepts unacknowledged (65,535 when it states none).</param>
+/// <param name="MaximumQos">The highest QoS the broker accepts.</param>
+/// <param name="RetainAvailable">Whether the broker keeps retained messages.</param>
+/// <param name="MaximumPacketSize">Largest packet the broker accepts, or 0 for the protocol's limit.</param>
+/// <param name="ServerKeepAlive">The keep-alive the broker imposes, if it overrides ours.</param>
+/// <param name="SessionPresent">Whether the broker resumed our session.</param>
+internal sealed record BrokerLimits(
+    int ReceiveMaximum,
+    MqttQualityOfServiceLevel MaximumQos,
+    bool RetainAvailable,
+    uint MaximumPacketSize,
+    TimeSpan? ServerKeepAlive,
+    bool SessionPresent)
+{
+    public static BrokerLimits From(MqttConnAckPacket connAck, MqttProtocolVersion version)
+    {
+        // MQTT 3.1.1 has none of these properties, and MQTTnet leaves them at values that would mean "nothing allowed".
+        if (version != MqttProtocolVersion.V500)
+            return new BrokerLimits(ushort.MaxValue, MqttQualityOfServiceLevel.ExactlyOnce, true, 0, null, connAck.IsSessionPresent);
+
+        return new BrokerLimits(
+            connAck.ReceiveMaximum == 0 ? ushort.MaxValue : connAck.ReceiveMaximum,
+            connAck.MaximumQoS,
+            connAck.RetainAvailable,
+            connAck.MaximumPacketSize,
+            connAck.ServerKeepAlive == 0 ? null : TimeSpan.FromSeconds(connAck.ServerKeepAlive),
+            connAck.IsSessionPresent);
+    }
+
+    /// <summary>Why the broker can never accept <paramref name="message"/> on this connection, or null when it can.</summary>
+    public DeadLetter? Refuses(OutboxMessage message, MqttProtocolVersion version)
+    {
+        if (message.Qos > MaximumQos)
+            return new DeadLetter(message.Sequence, message.Topic, DeadLetterReason.QosNotSupported, null,
+                $"QoS {(int)message.Qos} is above the broker's Maximum QoS {(int)MaximumQos}.");
+        if (message.Retain && !RetainAvailable)
+            return new DeadLetter(message.Sequence, message.Topic, DeadLetterReason.RetainNotSupported, null,
+                "The message is retained but the broker does not support retained messages.");
+        var size = PublishPacketSize.Of(message.Topic, message.Payload.Length, message.Qos, version);
+        if (MaximumPacketSize != 0 && size > MaximumPacketSize)
+            return new DeadLetter(message.Sequence, message.Topic, DeadLetterReason.PacketTooLarge, null,
+                $"The PUBLISH packet is {size} bytes, above the broker's Maximum Packet Size of {MaximumPacketSize} bytes.");
+        return null;
+    }
+}

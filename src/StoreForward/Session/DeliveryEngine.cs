@@ -1,0 +1,127 @@
+using Polly;
+using StoreForward.Outbox;
+using StoreForward.Reconnect;
+using StoreForward.Transport;
+
+namespace StoreForward.Session;
+
+/// <summary>
+/// The background drain: connects through the reconnect pipeline, runs a <see cref="DeliverySession"/> until the link
+/// fails, and starts over, until it is stopped.
+/// </summary>
+/// <remarks>
+/// One pipeline execution covers "connect and serve". A session that stayed up for at least <see cref="StableSession"/>
+/// ends the execution normally, so the next connect starts again from the shortest delay; one that fails sooner counts
+/// as a failed attempt and backs off. That keeps a broker that accepts and then drops us at once (for example a second
+/// publisher with the same ClientId taking the session over) from turning into a hot reconnect loop.
+/// </remarks>
+internal sealed class DeliveryEngine : IAsyncDisposable
+{
+    internal static readonly TimeSpan StableSession = TimeSpan.FromSeconds(10);
+
+    private readonly StoreForwardOptions _options;
+    private readonly GroupCommitWriter _writer;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly SessionState _state = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Action<IReadOnlyList<DeadLetter>> _deadLettered;
+    private DeliverySession? _session;
+    private Task _loop = Task.CompletedTask;
+
+    public DeliveryEngine(
+        StoreForwardOptions options,
+        GroupCommitWriter writer,
+        Action<IReadOnlyList<DeadLetter>> deadLettered,
+        Func<double>? randomizer = null,
+        Action<TimeSpan, Exception?>? onRetry = null)
+    {
+        _options = options;
+        _writer = writer;
+        _deadLettered = deadLettered;
+        _pipeline = ReconnectPipeline.Create(options, randomizer, onRetry);
+        writer.Committed += _ => Volatile.Read(ref _session)?.NotifyOutboxGrew();
+    }
+
+    public DeliveryCounters Counters { get; } = new();
+
+    public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _pipeline.ExecuteAsync(ConnectAndServeAsync, stop).ConfigureAwait(false);
+            }
+            catch (Exception) when (stop.IsCancellationRequested)
+            {
+                // Stopping: whatever the attempt in progress failed with no longer matters.
+                return;
+            }
+        }
+    }
+
+    private async ValueTask ConnectAndServeAsync(CancellationToken stop)
+    {
+        Counters.ConnectAttempted();
+        MqttConnection connection;
+        try
+        {
+            connection = await MqttConnection.ConnectAsync(_options, stop).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!stop.IsCancellationRequested)
+        {
+            Counters.LastError = Describe(e);
+            throw;
+        }
+
+        var session = new DeliverySession(connection, _state, _writer, _options, Counters, _deadLettered);
+        var startedAt = _options.TimeProvider.GetTimestamp();
+        Volatile.Write(ref _session, session);
+        Counters.IsConnected = true;
+        Counters.LastError = null;
+        try
+        {
+            await session.RunAsync(stop).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!stop.IsCancellationRequested)
+        {
+            Counters.LastError = Describe(e);
+            // A failed commit can leave memory ahead of the disk; reading the small in-flight head again is cheap and
+            // makes every session start from what is durable.
+            _state.Invalidate();
+
+            if (_options.TimeProvider.GetElapsedTime(startedAt) < StableSession)
+                throw;
+        }
+        finally
+        {
+            Volatile.Write(ref _session, null);
+            Counters.IsConnected = false;
+            if (stop.IsCancellationRequested)
+                await connection.CloseGracefullyAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The message with its causes: MQTTnet wraps "connection refused" in a generic "error while connecting".</summary>
+    private static string Describe(Exception error)
+    {
+        var messages = new List<string>();
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            if (!messages.Contains(e.Message))
+                messages.Add(e.Message);
+        }
+
+        return string.Join(" <- ", messages);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,114 @@
+using MQTTnet.Formatter;
+
+namespace StoreForward;
+
+/// <summary>
+/// Settings of a <see cref="StoreForwardPublisher"/>. Plain settable properties, so that the options can be bound from
+/// configuration; <see cref="StoreForwardPublisher.StartAsync(StoreForwardOptions, CancellationToken)"/> validates them and names every bad value.
+/// </summary>
+public sealed class StoreForwardOptions
+{
+    /// <summary>The largest payload MQTT can carry (the 256 MiB packet limit minus the smallest header).</summary>
+    internal const int MqttMaximumPayload = 268_435_455 - 7;
+
+    /// <summary>
+    /// LiteDB documents are limited to about 16 MiB; the topic, the bookkeeping fields and the BSON framing need room too.
+    /// </summary>
+    public const int MaxStorablePayloadBytes = 16 * 1024 * 1024 - 128 * 1024;
+
+    /// <summary>
+    /// The MQTT client identifier. It must stay the same across restarts: the broker keeps the session, and with it the
+    /// QoS 2 state of unfinished messages, under this name.
+    /// </summary>
+    public required string ClientId { get; set; }
+
+    /// <summary>Host name or address of the broker.</summary>
+    public string Host { get; set; } = "localhost";
+
+    /// <summary>TCP port of the broker.</summary>
+    public int Port { get; set; } = 1883;
+
+    /// <summary>Path of the outbox file. Its write-ahead log is kept beside it as <c>&lt;name&gt;-log&lt;ext&gt;</c>.</summary>
+    public string StorePath { get; set; } = "storeforward.db";
+
+    /// <summary>MQTT protocol version: <see cref="MqttProtocolVersion.V500"/> (default) or <see cref="MqttProtocolVersion.V311"/>.</summary>
+    public MqttProtocolVersion ProtocolVersion { get; set; } = MqttProtocolVersion.V500;
+
+    /// <summary>
+    /// MQTT 5 Session Expiry Interval: how long the broker keeps the session after a disconnect. Must be more than zero,
+    /// because a session that expires at once keeps no QoS 2 state. <see cref="TimeSpan.MaxValue"/> means "never expires".
+    /// Ignored on MQTT 3.1.1, where CleanSession=false keeps the session until the broker drops it.
+    /// </summary>
+    public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>MQTT keep-alive. A link that stays silent for 1.5 times this long is declared dead and reconnected.</summary>
+    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long one connection attempt (TCP connect plus CONNECT/CONNACK) may take.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Optional user name sent in CONNECT.</summary>
+    public string? Username { get; set; }
+
+    /// <summary>Optional password sent in CONNECT. Never logged and never stored in the outbox.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>
+    /// Most QoS 1 and QoS 2 messages awaiting acknowledgement at once. The broker's Receive Maximum lowers it further.
+    /// </summary>
+    public int MaxInFlight { get; set; } = 100;
+
+    /// <summary>Largest accepted payload in bytes; larger payloads are refused by <see cref="StoreForwardPublisher.PublishAsync"/>.</summary>
+    public int MaxPayloadBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Median delay before the first reconnect attempt; later attempts back off exponentially with jitter.</summary>
+    public TimeSpan ReconnectInitialDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Upper bound of the reconnect delay.</summary>
+    public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Adds random jitter to reconnect delays so that a fleet does not reconnect in lockstep.</summary>
+    public bool ReconnectJitter { get; set; } = true;
+
+    /// <summary>Clock for keep-alive, backoff and timestamps. Replace it in tests (for example with a fake time provider).</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Checks every setting and throws an <see cref="ArgumentException"/> that names the first bad one.</summary>
+    internal void Validate()
+    {
+        static ArgumentException Bad(string name, string problem) => new($"StoreForwardOptions.{name} {problem}", name);
+
+        if (string.IsNullOrWhiteSpace(ClientId))
+            throw Bad(nameof(ClientId), "must not be empty: a persistent session needs a static client id.");
+        if (System.Text.Encoding.UTF8.GetByteCount(ClientId) > 65_535 || ClientId.Contains('\0', StringComparison.Ordinal))
+            throw Bad(nameof(ClientId), "must be at most 65,535 UTF-8 bytes without U+0000.");
+        if (string.IsNullOrWhiteSpace(Host))
+            throw Bad(nameof(Host), "must not be empty.");
+        if (Port is < 1 or > 65_535)
+            throw Bad(nameof(Port), $"must be between 1 and 65535, but is {Port}.");
+        if (string.IsNullOrWhiteSpace(StorePath))
+            throw Bad(nameof(StorePath), "must name a file.");
+        if (ProtocolVersion is not (MqttProtocolVersion.V311 or MqttProtocolVersion.V500))
+            throw Bad(nameof(ProtocolVersion), $"must be V311 or V500, but is {ProtocolVersion}.");
+        if (ProtocolVersion == MqttProtocolVersion.V500 && SessionExpiry <= TimeSpan.Zero)
+            throw Bad(nameof(SessionExpiry), "must be more than zero on MQTT 5: with expiry 0 the broker keeps no session and QoS 2 cannot resume.");
+        if (KeepAlive < TimeSpan.FromSeconds(1) || KeepAlive.TotalSeconds > ushort.MaxValue)
+            throw Bad(nameof(KeepAlive), $"must be between 1 and 65535 seconds, but is {KeepAlive}.");
+        if (ConnectTimeout <= TimeSpan.Zero)
+            throw Bad(nameof(ConnectTimeout), "must be more than zero.");
+        if (MaxInFlight is < 1 or > 65_535)
+            throw Bad(nameof(MaxInFlight), $"must be between 1 and 65535, but is {MaxInFlight}.");
+        if (MaxPayloadBytes < 0 || MaxPayloadBytes > MaxStorablePayloadBytes)
+            throw Bad(nameof(MaxPayloadBytes), $"must be between 0 and {MaxStorablePayloadBytes} bytes, but is {MaxPayloadBytes}.");
+        if (ReconnectInitialDelay <= TimeSpan.Zero)
+            throw Bad(nameof(ReconnectInitialDelay), "must be more than zero.");
+        if (ReconnectMaxDelay < ReconnectInitialDelay)
+            throw Bad(nameof(ReconnectMaxDelay), "must not be less than ReconnectInitialDelay.");
+        if (TimeProvider is null)
+            throw Bad(nameof(TimeProvider), "must not be null.");
+    }
+
+    /// <summary>The Session Expiry Interval in seconds as MQTT 5 sends it (uint.MaxValue: never expires).</summary>
+    internal uint SessionExpirySeconds =>
+        SessionExpiry.TotalSeconds >= uint.MaxValue ? uint.MaxValue : (uint)Math.Ceiling(SessionExpiry.TotalSeconds);
+}

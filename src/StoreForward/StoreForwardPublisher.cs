@@ -1,0 +1,179 @@
+using MQTTnet.Protocol;
+using StoreForward.Outbox;
+using StoreForward.Publishing;
+using StoreForward.Session;
+
+namespace StoreForward;
+
+/// <summary>
+/// Publishes MQTT messages through a durable outbox. <see cref="PublishAsync"/> returns once the message is fsync'd to
+/// disk; a background engine delivers it over a persistent session and deletes it only after the broker acknowledged it.
+/// </summary>
+public sealed class StoreForwardPublisher : IAsyncDisposable
+{
+    private readonly StoreForwardOptions _options;
+    private readonly GroupCommitWriter _writer;
+    private readonly DeliveryEngine _engine;
+    private readonly DrainWaiters _drainWaiters = new();
+    private int _disposed;
+
+    private StoreForwardPublisher(StoreForwardOptions options, OutboxStore store, Func<double>? randomizer, Action<TimeSpan, Exception?>? onRetry)
+    {
+        _options = options;
+        _writer = new GroupCommitWriter(store, options.TimeProvider);
+        _writer.Committed += _drainWaiters.OnCommitted;
+        _engine = new DeliveryEngine(options, _writer, RaiseDeadLettered, randomizer, onRetry);
+    }
+
+    /// <summary>
+    /// Raised after a message was moved to the dead letters because the broker refused it or can never accept it. Runs on
+    /// a thread-pool thread; exceptions thrown by handlers are ignored.
+    /// </summary>
+    public event EventHandler<DeadLetter>? MessageDeadLettered;
+
+    /// <summary>The full path of the outbox file.</summary>
+    public string StorePath => _writer.StorePath;
+
+    /// <summary>A snapshot of the outbox and the connection.</summary>
+    public OutboxStatus Status
+    {
+        get
+        {
+            var snapshot = _writer.Snapshot;
+            var counters = _engine.Counters;
+            return new OutboxStatus(
+                snapshot.PendingMessages,
+                snapshot.PendingBytes,
+                snapshot.OldestStoredAt is { } oldest ? _options.TimeProvider.GetUtcNow() - oldest : null,
+                counters.IsConnected,
+                snapshot.DeadLetters,
+                counters.SessionsLost)
+            {
+                LastConnectionError = counters.LastError,
+            };
+        }
+    }
+
+    /// <summary>Fsyncs issued on the store; with <see cref="CommitCount"/> it shows how publishes share commits.</summary>
+    internal long SyncCount => _writer.SyncCount;
+
+    internal long CommitCount => _writer.CommitCount;
+
+    internal long ConnectAttempts => _engine.Counters.ConnectAttempts;
+
+    /// <summary>
+    /// Opens (or creates) the outbox and starts delivering in the background. It does not wait for the broker: publishing
+    /// works while the broker is down.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="OutboxStoreException">The store cannot be used: bad path, held by another publisher, foreign or damaged file.</exception>
+    public static Task<StoreForwardPublisher> StartAsync(StoreForwardOptions options, CancellationToken cancellationToken = default) =>
+        StartAsync(options, randomizer: null, onRetry: null, cancellationToken);
+
+    internal static async Task<StoreForwardPublisher> StartAsync(
+        StoreForwardOptions options,
+        Func<double>? randomizer,
+        Action<TimeSpan, Exception?>? onRetry,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+
+        // Opening can replay a write-ahead log; keep that off the caller's thread.
+        var store = await Task.Run(() => OutboxStore.Open(options.StorePath), cancellationToken).ConfigureAwait(false);
+        var publisher = new StoreForwardPublisher(options, store, randomizer, onRetry);
+        publisher._engine.Start();
+        return publisher;
+    }
+
+    /// <summary>
+    /// Stores a message durably and returns once it is on stable storage. Delivery to the broker follows in the
+    /// background, in the order the publishes completed.
+    /// </summary>
+    /// <param name="topic">The topic: not empty, no wildcards (<c>+</c>, <c>#</c>), no U+0000, at most 65,535 UTF-8 bytes.</param>
+    /// <param name="payload">The payload; may be empty (with <paramref name="retain"/> set, that clears the retained value).</param>
+    /// <param name="qos">Quality of service: 0, 1 (default) or 2. QoS 2 is delivered exactly once, also across restarts.</param>
+    /// <param name="retain">Whether the broker keeps the message as the topic's last value.</param>
+    /// <param name="cancellationToken">
+    /// Cancels the call only while the message waits for its commit; a cancelled publish stored nothing. Once the commit
+    /// has started, the call completes with its receipt.
+    /// </param>
+    /// <exception cref="ArgumentException">The topic, QoS or payload size is invalid; nothing was stored.</exception>
+    /// <exception cref="OutboxStoreException">The commit failed (for example the disk is full); nothing was stored.</exception>
+    /// <exception cref="ObjectDisposedException">The publisher is disposed.</exception>
+    public Task<PublishReceipt> PublishAsync(
+        string topic,
+        ReadOnlyMemory<byte> payload,
+        MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce,
+        bool retain = false,
+        CancellationToken cancellationToken = default)
+    {
+        PublishValidator.Validate(topic, payload, qos, _options.MaxPayloadBytes);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var work = new AppendWork(topic, payload, qos, retain, _options.TimeProvider.GetUtcNow());
+        _writer.Enqueue(work);
+        return cancellationToken.CanBeCanceled ? WithdrawableAsync(work, cancellationToken) : work.Task;
+    }
+
+    private static async Task<PublishReceipt> WithdrawableAsync(AppendWork work, CancellationToken cancellationToken)
+    {
+        using (cancellationToken.UnsafeRegister(static (state, token) => ((AppendWork)state!).TryWithdraw(token), work))
+            return await work.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Completes once every message stored before the call has left the outbox: acknowledged by the broker (PUBACK for
+    /// QoS 1, PUBCOMP for QoS 2), sent (QoS 0) or moved to the dead letters.
+    /// </summary>
+    public Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _drainWaiters.WaitAsync(() => _writer.Snapshot, cancellationToken);
+    }
+
+    /// <summary>Reads up to <paramref name="max"/> dead letters, oldest first.</summary>
+    public Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(int max = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _writer.RunAsync<IReadOnlyList<DeadLetter>>(store => store.ReadDeadLetters(max)).WaitAsync(cancellationToken);
+    }
+
+    private void RaiseDeadLettered(IReadOnlyList<DeadLetter> deadLetters)
+    {
+        var handler = MessageDeadLettered;
+        if (handler is null)
+            return;
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            foreach (var deadLetter in deadLetters)
+            {
+                try
+                {
+                    handler(this, deadLetter);
+                }
+#pragma warning disable CA1031 // A subscriber's bug must not stop the delivery engine.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Stops delivery (sending DISCONNECT when connected), waits for queued commits and closes the store. Messages not yet
+    /// acknowledged stay in the outbox and are resumed by the next publisher on the same store. Call
+    /// <see cref="FlushAsync"/> first to wait for delivery.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _engine.DisposeAsync().ConfigureAwait(false);
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        _drainWaiters.Close(new ObjectDisposedException(nameof(StoreForwardPublisher), "The publisher was disposed before the outbox drained."));
+    }
+}

@@ -1,0 +1,145 @@
+using System.Text;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.LowLevelClient;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+using StoreForward.Session;
+
+namespace StoreForward.Transport;
+
+/// <summary>
+/// One MQTT connection over MQTTnet's <see cref="ILowLevelMqttClient"/>. The high-level client cannot resume a session:
+/// it never resends, restarts packet ids at 1 on every connect and ignores Receive Maximum. At this level we send the
+/// packets ourselves, with the ids and DUP flags the outbox recorded.
+/// </summary>
+internal sealed class MqttConnection : IAsyncDisposable
+{
+    private static readonly MqttClientFactory Factory = new();
+    private readonly ILowLevelMqttClient _client;
+    private readonly TimeProvider _time;
+    private long _lastSent;
+    private long _lastReceived;
+
+    private MqttConnection(ILowLevelMqttClient client, TimeProvider time, MqttProtocolVersion version)
+    {
+        _client = client;
+        _time = time;
+        ProtocolVersion = version;
+        _lastSent = _lastReceived = time.GetTimestamp();
+    }
+
+    public MqttProtocolVersion ProtocolVersion { get; }
+
+    public BrokerLimits Limits { get; private set; } = null!;
+
+    /// <summary>Time since the last packet went out.</summary>
+    public TimeSpan SinceLastSent => _time.GetElapsedTime(Interlocked.Read(ref _lastSent));
+
+    /// <summary>Time since the last packet came in.</summary>
+    public TimeSpan SinceLastReceived => _time.GetElapsedTime(Interlocked.Read(ref _lastReceived));
+
+    /// <summary>
+    /// Opens TCP, sends CONNECT for a persistent session and waits for CONNACK. Throws <see cref="MqttConnectionRefusedException"/>
+    /// when the broker refuses, and <see cref="TimeoutException"/> when it takes longer than the connect timeout.
+    /// </summary>
+    public static async Task<MqttConnection> ConnectAsync(StoreForwardOptions options, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(options.ConnectTimeout, options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var client = Factory.CreateLowLevelMqttClient();
+        try
+        {
+            var clientOptions = new MqttClientOptionsBuilder()
+                .WithTcpServer(options.Host, options.Port)
+                .WithProtocolVersion(options.ProtocolVersion)
+                .WithTimeout(options.ConnectTimeout)
+                .Build();
+            await client.ConnectAsync(clientOptions, linked.Token).ConfigureAwait(false);
+
+            var connection = new MqttConnection(client, options.TimeProvider, options.ProtocolVersion);
+            await connection.SendAsync(CreateConnectPacket(options), linked.Token).ConfigureAwait(false);
+            var answer = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
+            if (answer is not MqttConnAckPacket connAck)
+                throw new MqttProtocolException($"The broker answered CONNECT with {answer.GetType().Name} instead of CONNACK.");
+
+            ThrowIfRefused(connAck, options);
+            connection.Limits = BrokerLimits.From(connAck, options.ProtocolVersion);
+            return connection;
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            client.Dispose();
+            throw new TimeoutException($"Connecting to {options.Host}:{options.Port} took longer than {options.ConnectTimeout}.");
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private static MqttConnectPacket CreateConnectPacket(StoreForwardOptions options) =>
+        new()
+        {
+            ClientId = options.ClientId,
+
+            // Never clean: the broker must keep the QoS 2 state of our unfinished messages.
+            CleanSession = false,
+            KeepAlivePeriod = (ushort)options.KeepAlive.TotalSeconds,
+            SessionExpiryInterval = options.ProtocolVersion == MqttProtocolVersion.V500 ? options.SessionExpirySeconds : 0,
+            Username = options.Username,
+            Password = options.Password is null ? null : Encoding.UTF8.GetBytes(options.Password),
+        };
+
+    private static void ThrowIfRefused(MqttConnAckPacket connAck, StoreForwardOptions options)
+    {
+        if (options.ProtocolVersion == MqttProtocolVersion.V500)
+        {
+            if (connAck.ReasonCode != MqttConnectReasonCode.Success)
+                throw new MqttConnectionRefusedException(
+                    $"The broker {options.Host}:{options.Port} refused the connection: {connAck.ReasonCode} (0x{(int)connAck.ReasonCode:X2}){(string.IsNullOrEmpty(connAck.ReasonString) ? "" : ": " + connAck.ReasonString)}.",
+                    (int)connAck.ReasonCode);
+        }
+        else if (connAck.ReturnCode != MqttConnectReturnCode.ConnectionAccepted)
+        {
+            throw new MqttConnectionRefusedException(
+                $"The broker {options.Host}:{options.Port} refused the connection: {connAck.ReturnCode} ({(int)connAck.ReturnCode}).",
+                (int)connAck.ReturnCode);
+        }
+    }
+
+    public async Task SendAsync(MqttPacket packet, CancellationToken cancellationToken)
+    {
+        await _client.SendAsync(packet, cancellationToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _lastSent, _time.GetTimestamp());
+    }
+
+    public async Task<MqttPacket> ReceiveAsync(CancellationToken cancellationToken)
+    {
+        var packet = await _client.ReceiveAsync(cancellationToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _lastReceived, _time.GetTimestamp());
+        return packet;
+    }
+
+    /// <summary>Sends DISCONNECT (best effort, the link may already be gone) and closes the socket.</summary>
+    public async Task CloseGracefullyAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout, _time);
+        try
+        {
+            await _client.SendAsync(new MqttDisconnectPacket(), cts.Token).ConfigureAwait(false);
+            await _client.DisconnectAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or MQTTnet.Exceptions.MqttCommunicationException or IOException or ObjectDisposedException)
+        {
+            // The link is already gone; the broker keeps the session either way.
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

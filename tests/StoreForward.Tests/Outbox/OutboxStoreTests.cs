@@ -1,0 +1,204 @@
+using System.Text;
+using LiteDB;
+using MQTTnet.Protocol;
+using StoreForward.Outbox;
+
+namespace StoreForward.Tests.Outbox;
+
+public sealed class OutboxStoreTests : IDisposable
+{
+    private readonly TestDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string StorePath => _dir.File("outbox.db");
+
+    [Fact]
+    public async Task Missing_directory_is_named_in_the_error()
+    {
+        var path = Path.Combine(_dir.Path, "no-such-dir", "outbox.db");
+
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(path)));
+
+        Assert.Equal(path, error.StorePath);
+        Assert.Contains("does not exist", error.Message, StringComparison.Ordinal);
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_directory_is_not_a_store()
+    {
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(_dir.Path)));
+
+        Assert.Contains("is a directory", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_store_held_by_a_running_publisher_cannot_be_opened_twice()
+    {
+        await using var first = await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath));
+
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath, "other")));
+
+        Assert.Contains("another publisher", error.Message, StringComparison.Ordinal);
+        Assert.Contains(StorePath, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_store_held_by_another_process_cannot_be_opened()
+    {
+        await using (await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath)))
+        {
+        }
+
+        // flock(1) holds the same advisory lock that .NET takes for FileShare.None, from a separate process.
+        using var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", ["-x", StorePath, "sleep", "30"])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            await WaitUntilAsync(() => LockIsHeld(StorePath));
+
+            var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath)));
+
+            Assert.Contains("cannot be opened exclusively", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            holder.Kill();
+        }
+    }
+
+    private static bool LockIsHeld(string path)
+    {
+        using var probe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", ["-n", "-x", path, "true"]))!;
+        probe.WaitForExit();
+        return probe.ExitCode != 0;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 100 && !condition(); i++)
+            await Task.Delay(50);
+        Assert.True(condition());
+    }
+
+    [Fact]
+    public async Task A_file_of_random_bytes_is_reported_as_damaged_never_as_an_empty_queue()
+    {
+        var bytes = new byte[64 * 1024];
+        new Random(7).NextBytes(bytes);
+        await File.WriteAllBytesAsync(StorePath, bytes);
+
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath)));
+
+        Assert.Contains(StorePath, error.Message, StringComparison.Ordinal);
+        Assert.Contains("damaged", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_foreign_litedb_database_is_not_taken_for_an_outbox()
+    {
+        using (var db = new LiteDatabase(StorePath))
+            db.GetCollection("customers").Insert(new BsonDocument { ["name"] = "x" });
+
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath)));
+
+        Assert.Contains("not a StoreForward outbox", error.Message, StringComparison.Ordinal);
+        Assert.Contains("customers", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Store_file_is_readable_by_its_owner_only()
+    {
+        await using (await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath)))
+        {
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(StorePath));
+    }
+
+    [Fact]
+    public async Task Messages_and_sequences_survive_a_restart_and_sequences_never_restart_after_the_outbox_empties()
+    {
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            store.Append("a", "1"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+            store.Append("b", "22"u8, MqttQualityOfServiceLevel.ExactlyOnce, true, DateTimeOffset.UnixEpoch);
+            store.CommitBatch();
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            Assert.Equal(2, store.Snapshot.PendingMessages);
+            Assert.Equal(5, store.Snapshot.PendingBytes);
+            var messages = store.ReadAfter(0, 10);
+            Assert.Equal([1L, 2L], messages.Select(m => m.Sequence));
+            Assert.Equal("22", Encoding.UTF8.GetString(messages[1].Payload));
+            Assert.True(messages[1].Retain);
+            Assert.Equal(MqttQualityOfServiceLevel.ExactlyOnce, messages[1].Qos);
+
+            store.BeginBatch();
+            foreach (var message in messages)
+                store.Remove(message);
+            store.CommitBatch();
+            Assert.Equal(0, store.Snapshot.PendingMessages);
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            var next = store.Append("c", ""u8, MqttQualityOfServiceLevel.AtMostOnce, false, DateTimeOffset.UnixEpoch);
+            store.CommitBatch();
+
+            Assert.Equal(3, next);
+        }
+    }
+
+    [Fact]
+    public void Packet_id_and_state_are_persisted_and_recovery_reads_only_the_sent_head()
+    {
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            for (var i = 0; i < 5; i++)
+                store.Append("t", [(byte)i], MqttQualityOfServiceLevel.ExactlyOnce, false, DateTimeOffset.UnixEpoch);
+            store.CommitBatch();
+
+            var messages = store.ReadAfter(0, 10);
+            messages[0].PacketId = 7;
+            messages[0].State = DeliveryState.Released;
+            messages[1].PacketId = 8;
+            messages[1].State = DeliveryState.Published;
+            store.BeginBatch();
+            store.SaveState(messages[0]);
+            store.SaveState(messages[1]);
+            store.CommitBatch();
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            var head = store.ReadSentRegion();
+
+            Assert.Equal(2, store.SentThrough);
+            Assert.Equal([(7, DeliveryState.Released), (8, DeliveryState.Published)], head.Select(m => ((int)m.PacketId, m.State)));
+        }
+    }
+
+    [Fact]
+    public void A_rolled_back_batch_leaves_the_counters_and_the_file_as_they_were()
+    {
+        using var store = OutboxStore.Open(StorePath);
+        store.BeginBatch();
+        store.Append("t", "x"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+        store.RollbackBatch();
+
+        Assert.Equal(0, store.Snapshot.PendingMessages);
+        store.BeginBatch();
+        Assert.Equal(1, store.Append("t", "x"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch));
+        store.CommitBatch();
+        Assert.Single(store.ReadAfter(0, 10));
+    }
+}

@@ -1,0 +1,25 @@
+namespace StoreForward.Tests;
+
+internal static class TestOptions
+{
+    /// <summary>Options for a publisher whose broker is never reachable (a port nothing listens on).</summary>
+    public static StoreForwardOptions Offline(string storePath, string clientId = "test-client") =>
+        new()
+        {
+            ClientId = clientId,
+            Host = "127.0.0.1",
+            Port = UnusedPort(),
+            StorePath = storePath,
+            ReconnectInitialDelay = TimeSpan.FromSeconds(30),
+            ReconnectMaxDelay = TimeSpan.FromSeconds(60),
+        };
+
+    public static int UnusedPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
