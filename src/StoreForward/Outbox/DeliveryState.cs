@@ -1,17 +1,18 @@
 namespace StoreForward.Outbox;
 
 /// <summary>
-/// Where a stored message stands in the MQTT exchange. The state is persisted before the packet that depends on it is
-/// sent, so that after a crash the engine resumes with exactly the packet the broker expects.
+/// Where a stored message stands in the MQTT exchange. What a resend depends on is durable before the packet goes out:
+/// the packet id (derived from the stored sequence) and, for QoS 2, the PUBREC. After a crash the engine therefore resumes
+/// with exactly the packet the broker expects.
 /// </summary>
 internal enum DeliveryState
 {
-    /// <summary>Stored, no packet id yet: the next send is a fresh PUBLISH (DUP=0).</summary>
+    /// <summary>Never sent in the current session: the next send is a fresh PUBLISH (DUP=0).</summary>
     Queued = 0,
 
     /// <summary>
-    /// A packet id is assigned and a PUBLISH may have reached the broker. The next send on a new connection is the same
-    /// PUBLISH with the same id and DUP=1.
+    /// A PUBLISH may have reached the broker. The next send on a new connection is the same PUBLISH with the same id and
+    /// DUP=1.
     /// </summary>
     Published = 1,
 

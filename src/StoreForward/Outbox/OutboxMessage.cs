@@ -26,13 +26,20 @@ internal sealed class OutboxMessage(
 
     public DateTimeOffset StoredAt { get; } = storedAt;
 
-    /// <summary>The MQTT packet id while in flight; 0 while <see cref="DeliveryState.Queued"/>.</summary>
-    public ushort PacketId { get; set; }
+    /// <summary>The MQTT packet id, derived from the sequence (see <see cref="PacketIdOf"/>).</summary>
+    public ushort PacketId => PacketIdOf(Sequence);
 
     public DeliveryState State { get; set; }
 
     /// <summary>Bytes this message counts for in <see cref="OutboxStatus.PendingBytes"/>.</summary>
     public long Size => StoredSize(Topic, Payload.Length);
+
+    /// <summary>
+    /// The packet id is a function of the durable sequence, so it is on disk from the moment the message is: a resend after
+    /// a crash uses the same id without a write before every PUBLISH. Ids repeat every 65,535 sequences; the session never
+    /// has two messages that far apart in flight, and reuses an id only after the earlier message's removal is committed.
+    /// </summary>
+    public static ushort PacketIdOf(long sequence) => (ushort)((sequence - 1) % ushort.MaxValue + 1);
 
     public static long StoredSize(string topic, int payloadLength) => System.Text.Encoding.UTF8.GetByteCount(topic) + (long)payloadLength;
 

@@ -15,8 +15,10 @@ namespace StoreForward.Outbox;
 /// once the commit is on disk, and a rolled back batch leaves them as they were.</item>
 /// <item>Sequences come from the persisted meta document, never from LiteDB's auto-id, which restarts after the collection
 /// empties. They grow strictly for the life of the file.</item>
-/// <item>Messages are sent in sequence order, so every message above <c>sentThrough</c> is <see cref="DeliveryState.Queued"/>:
-/// recovery reads only the head of the queue, never the whole backlog.</item>
+/// <item>Messages are sent in sequence order, so every message above <c>sentThrough</c> was never sent: recovery reads only
+/// the head of the queue, never the whole backlog.</item>
+/// <item>A QoS 2 message has a row in <c>released</c> exactly when its PUBREC was committed; that row is written before
+/// PUBREL is sent and goes with the message.</item>
 /// </list>
 /// </remarks>
 internal sealed class OutboxStore : IDisposable
@@ -25,6 +27,7 @@ internal sealed class OutboxStore : IDisposable
     private const int FormatVersion = 1;
     private const string MessagesName = "outbox";
     private const string DeadLettersName = "dead_letters";
+    private const string ReleasedName = "released";
     private const string MetaName = "meta";
     private const string MetaId = "outbox";
 
@@ -34,6 +37,9 @@ internal sealed class OutboxStore : IDisposable
     private readonly ILiteCollection<BsonDocument> _messages;
     private readonly ILiteCollection<BsonDocument> _deadLetters;
     private readonly ILiteCollection<BsonDocument> _meta;
+
+    // Tiny rows keyed by sequence: marking PUBREC this way costs far less than rewriting the message with its payload.
+    private readonly ILiteCollection<BsonDocument> _released;
 
     // Committed state.
     private Counters _committed;
@@ -52,12 +58,19 @@ internal sealed class OutboxStore : IDisposable
         _messages = db.GetCollection(MessagesName, BsonAutoId.Int64);
         _deadLetters = db.GetCollection(DeadLettersName, BsonAutoId.Int64);
         _meta = db.GetCollection(MetaName);
+        _released = db.GetCollection(ReleasedName);
     }
 
     public string FilePath { get; }
 
-    /// <summary>The highest sequence ever sent; every message above it is still queued.</summary>
+    /// <summary>The highest sequence recorded as sent; no message above it was ever sent.</summary>
     public long SentThrough => _committed.SentThrough;
+
+    /// <summary>
+    /// Whether a broker session was ever started for this store. A new store has no session state, so its first connection
+    /// must discard whatever session the broker still keeps under the same ClientId (for example from a deleted store).
+    /// </summary>
+    public bool SessionEstablished => _committed.SessionEstablished;
 
     /// <summary>fsyncs issued on the log and data files (log: one per commit that changed something).</summary>
     public long SyncCount => _log.SyncCount + _data.SyncCount;
@@ -176,6 +189,7 @@ internal sealed class OutboxStore : IDisposable
             Count = meta["count"].AsInt64,
             Bytes = meta["bytes"].AsInt64,
             DeadLetters = meta["dead"].AsInt64,
+            SessionEstablished = meta["session"].AsBoolean,
         };
         _staged = _committed;
         RefreshHead();
@@ -211,6 +225,7 @@ internal sealed class OutboxStore : IDisposable
             ["count"] = _staged.Count,
             ["bytes"] = _staged.Bytes,
             ["dead"] = _staged.DeadLetters,
+            ["session"] = _staged.SessionEstablished,
         });
         if (_headChanged)
             RefreshHead();
@@ -245,8 +260,6 @@ internal sealed class OutboxStore : IDisposable
             ["q"] = (int)qos,
             ["r"] = retain,
             ["ts"] = now.UtcTicks,
-            ["pid"] = 0,
-            ["s"] = (int)DeliveryState.Queued,
         });
         _staged.Count++;
         _staged.Bytes += OutboxMessage.StoredSize(topic, payload.Length);
@@ -256,16 +269,33 @@ internal sealed class OutboxStore : IDisposable
         return sequence;
     }
 
-    /// <summary>Persists the packet id and state of a message (before the packet that depends on them is sent).</summary>
-    public void SaveState(OutboxMessage message)
+    /// <summary>Records that every message up to <paramref name="sequence"/> may have been sent.</summary>
+    public void MarkSentThrough(long sequence)
     {
-        var document = _messages.FindById(message.Sequence)
-            ?? throw new InvalidOperationException($"Outbox message #{message.Sequence} is missing from the store.");
-        document["pid"] = (int)message.PacketId;
-        document["s"] = (int)message.State;
-        _messages.Update(document);
-        if (message.State != DeliveryState.Queued && message.Sequence > _staged.SentThrough)
-            _staged.SentThrough = message.Sequence;
+        if (sequence <= _staged.SentThrough)
+            return;
+        _staged.SentThrough = sequence;
+        _dirty = true;
+    }
+
+    /// <summary>Records PUBREC for a QoS 2 message; must be durable before its PUBREL is sent.</summary>
+    public void MarkReleased(long sequence)
+    {
+        _released.Upsert(new BsonDocument { ["_id"] = sequence });
+        _dirty = true;
+    }
+
+    /// <summary>Forgets a PUBREC: the broker lost the session, so the message must be published anew.</summary>
+    public void ClearReleased(long sequence)
+    {
+        _released.Delete(sequence);
+        _dirty = true;
+    }
+
+    /// <summary>Records that a broker session now exists for this store.</summary>
+    public void MarkSessionEstablished()
+    {
+        _staged.SessionEstablished = true;
         _dirty = true;
     }
 
@@ -274,6 +304,8 @@ internal sealed class OutboxStore : IDisposable
     {
         if (!_messages.Delete(message.Sequence))
             return;
+        if (message.Qos == MqttQualityOfServiceLevel.ExactlyOnce)
+            _released.Delete(message.Sequence);
         _staged.Count--;
         _staged.Bytes -= message.Size;
         _headChanged = true;
@@ -301,11 +333,31 @@ internal sealed class OutboxStore : IDisposable
 
     /// <summary>Reads up to <paramref name="max"/> messages with a sequence above <paramref name="afterSequence"/>, in order.</summary>
     public List<OutboxMessage> ReadAfter(long afterSequence, int max) =>
-        _messages.Find(Query.GT("_id", afterSequence), 0, max).Select(ToMessage).ToList();
+        _messages.Find(Query.GT("_id", afterSequence), 0, max).Select(d => ToMessage(d, DeliveryState.Queued)).ToList();
 
-    /// <summary>Reads every message that was ever sent and is still stored: the in-flight head of the queue.</summary>
-    public List<OutboxMessage> ReadSentRegion() =>
-        _messages.Find(Query.LTE("_id", _committed.SentThrough)).Select(ToMessage).ToList();
+    /// <summary>
+    /// Reads every stored message that may have been sent: the in-flight head of the queue, each
+    /// <see cref="DeliveryState.Released"/> when its PUBREC was recorded and <see cref="DeliveryState.Published"/> otherwise.
+    /// </summary>
+    public List<OutboxMessage> ReadSentRegion()
+    {
+        var released = _released.Find(Query.LTE("_id", _committed.SentThrough)).Select(d => d["_id"].AsInt64).ToHashSet();
+        return _messages.Find(Query.LTE("_id", _committed.SentThrough))
+            .Select(d => ToMessage(d, released.Contains(d["_id"].AsInt64) ? DeliveryState.Released : DeliveryState.Published))
+            .ToList();
+    }
+
+    private static OutboxMessage ToMessage(BsonDocument d, DeliveryState state) =>
+        new(
+            d["_id"].AsInt64,
+            d["t"].AsString,
+            d["p"].AsBinary,
+            (MqttQualityOfServiceLevel)d["q"].AsInt32,
+            d["r"].AsBoolean,
+            new DateTimeOffset(d["ts"].AsInt64, TimeSpan.Zero))
+        {
+            State = state,
+        };
 
     /// <summary>Reads the dead letters, oldest first.</summary>
     public List<DeadLetter> ReadDeadLetters(int max) =>
@@ -315,19 +367,6 @@ internal sealed class OutboxStore : IDisposable
             (DeadLetterReason)d["reason"].AsInt32,
             d["code"].IsNull ? null : d["code"].AsInt32,
             d["detail"].AsString)).ToList();
-
-    private static OutboxMessage ToMessage(BsonDocument d) =>
-        new(
-            d["_id"].AsInt64,
-            d["t"].AsString,
-            d["p"].AsBinary,
-            (MqttQualityOfServiceLevel)d["q"].AsInt32,
-            d["r"].AsBoolean,
-            new DateTimeOffset(d["ts"].AsInt64, TimeSpan.Zero))
-        {
-            PacketId = (ushort)d["pid"].AsInt32,
-            State = (DeliveryState)d["s"].AsInt32,
-        };
 
     private void RefreshHead()
     {
@@ -361,6 +400,7 @@ internal sealed class OutboxStore : IDisposable
         public long Count;
         public long Bytes;
         public long DeadLetters;
+        public bool SessionEstablished;
         public long OldestSequence;
         public DateTimeOffset? OldestStoredAt;
     }

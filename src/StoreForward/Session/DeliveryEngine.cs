@@ -68,7 +68,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         MqttConnection connection;
         try
         {
-            connection = await MqttConnection.ConnectAsync(_options, stop).ConfigureAwait(false);
+            connection = await ConnectAsync(stop).ConfigureAwait(false);
         }
         catch (Exception e) when (!stop.IsCancellationRequested)
         {
@@ -102,6 +102,43 @@ internal sealed class DeliveryEngine : IAsyncDisposable
             if (stop.IsCancellationRequested)
                 await connection.CloseGracefullyAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Connects for a persistent session. A store that never had a session has no state to match the broker's, so its first
+    /// connection discards whatever the broker keeps under this ClientId (a deleted store's unfinished QoS 2 ids would
+    /// otherwise make the broker drop new messages as duplicates). MQTT 5 does that with CleanStart=true and a Session
+    /// Expiry, which keeps the new session; MQTT 3.1.1's CleanSession=true would end it with the connection, so there the
+    /// clean connection is closed at once and a persistent one made.
+    /// </summary>
+    private async Task<MqttConnection> ConnectAsync(CancellationToken stop)
+    {
+        var established = await _writer.RunAsync(store => store.SessionEstablished).ConfigureAwait(false);
+        if (established)
+            return await MqttConnection.ConnectAsync(_options, cleanStart: false, stop).ConfigureAwait(false);
+
+        var connection = await MqttConnection.ConnectAsync(_options, cleanStart: true, stop).ConfigureAwait(false);
+        try
+        {
+            if (_options.ProtocolVersion != MQTTnet.Formatter.MqttProtocolVersion.V500)
+            {
+                await connection.CloseGracefullyAsync(_options.ConnectTimeout).ConfigureAwait(false);
+                await connection.DisposeAsync().ConfigureAwait(false);
+                connection = await MqttConnection.ConnectAsync(_options, cleanStart: false, stop).ConfigureAwait(false);
+            }
+
+            await _writer.RunAsync(store =>
+            {
+                store.MarkSessionEstablished();
+                return true;
+            }).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 

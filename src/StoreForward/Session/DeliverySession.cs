@@ -13,8 +13,9 @@ namespace StoreForward.Session;
 /// </summary>
 /// <remarks>
 /// All decisions happen on one logical thread (the loop in <see cref="RunAsync"/>). The receive loop and the keep-alive
-/// timer only post events to it. Each turn: take every event that is ready, top up the window, commit the resulting store
-/// changes in one transaction, then send the packets, in that order.
+/// timer only post events to it. Each turn: take every event that is ready, top up the window, hand the resulting store
+/// changes to the writer as one transaction, and send the packets: after the commit is durable when a packet depends on
+/// it (see <see cref="SessionStep"/>), at once otherwise. A failed commit ends the session.
 /// </remarks>
 internal sealed class DeliverySession
 {
@@ -29,7 +30,7 @@ internal sealed class DeliverySession
     private readonly TimeProvider _time;
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Queue<OutboxMessage> _resend = new();
-    private readonly SessionStep _step = new();
+    private readonly List<Task<bool>> _pendingCommits = [];
     private readonly int _window;
     private readonly TimeSpan _keepAlive;
     private readonly bool _v5;
@@ -78,15 +79,16 @@ internal sealed class DeliverySession
         {
             while (true)
             {
-                TakeReadyEvents();
-                await TopUpWindowAsync().ConfigureAwait(false);
-                if (_step.IsEmpty)
+                var step = new SessionStep();
+                TakeReadyEvents(step);
+                await TopUpWindowAsync(step).ConfigureAwait(false);
+                if (step.IsEmpty)
                 {
                     await _events.Reader.WaitToReadAsync(token).ConfigureAwait(false);
                     continue;
                 }
 
-                await CommitAndSendAsync(token).ConfigureAwait(false);
+                await CommitAndSendAsync(step, token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested && _deadLink is not null)
@@ -97,6 +99,9 @@ internal sealed class DeliverySession
         {
             await linkCts.CancelAsync().ConfigureAwait(false);
             await receiving.ConfigureAwait(false);
+
+            // Let the commits already handed over land before a new session reads the store again.
+            await Task.WhenAll(_pendingCommits).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
         }
     }
 
@@ -108,13 +113,18 @@ internal sealed class DeliverySession
     {
         if (!_connection.Limits.SessionPresent && _state.InFlightCount > 0)
         {
-            var returned = _state.ReturnInFlightToQueue();
-            await _writer.RunAsync(store =>
+            // The broker forgot the PUBRECs too: forget them durably, or a restart would PUBREL (and so drop) messages
+            // the broker no longer has.
+            var step = new SessionStep();
+            foreach (var message in _state.ReturnInFlightToQueue())
             {
-                foreach (var message in returned)
-                    store.SaveState(message);
-                return true;
-            }).ConfigureAwait(false);
+                if (message.State == DeliveryState.Released)
+                    step.ForgetReleased(message);
+                message.State = DeliveryState.Queued;
+            }
+
+            if (step.HasChanges)
+                await _writer.RunAsync(step.ApplyTo).ConfigureAwait(false);
             _counters.SessionLost();
         }
 
@@ -122,31 +132,31 @@ internal sealed class DeliverySession
             _resend.Enqueue(message);
     }
 
-    private void TakeReadyEvents()
+    private void TakeReadyEvents(SessionStep step)
     {
         while (_events.Reader.TryRead(out var e))
         {
             switch (e)
             {
                 case MqttPubAckPacket ack:
-                    Acknowledged(ack.PacketIdentifier, MqttQualityOfServiceLevel.AtLeastOnce, (int)ack.ReasonCode, ack.ReasonString);
+                    Acknowledged(step, ack.PacketIdentifier, MqttQualityOfServiceLevel.AtLeastOnce, (int)ack.ReasonCode, ack.ReasonString);
                     break;
                 case MqttPubRecPacket received:
-                    Received(received);
+                    Received(step, received);
                     break;
                 case MqttPubCompPacket complete:
-                    Acknowledged(complete.PacketIdentifier, MqttQualityOfServiceLevel.ExactlyOnce, 0, null);
+                    Acknowledged(step, complete.PacketIdentifier, MqttQualityOfServiceLevel.ExactlyOnce, 0, null);
                     break;
                 case MqttPublishPacket inbound:
-                    AnswerInbound(inbound);
+                    AnswerInbound(step, inbound);
                     break;
                 case MqttPubRelPacket release:
-                    _step.Packets.Add(new MqttPubCompPacket { PacketIdentifier = release.PacketIdentifier });
+                    step.Packets.Add(new MqttPubCompPacket { PacketIdentifier = release.PacketIdentifier });
                     break;
                 case MqttPingRespPacket:
                     break;
                 case PingDue:
-                    _step.Packets.Add(MqttPingReqPacket.Instance);
+                    step.Packets.Add(MqttPingReqPacket.Instance);
                     break;
                 case OutboxGrew:
                     Volatile.Write(ref _outboxGrewPosted, 0);
@@ -162,41 +172,41 @@ internal sealed class DeliverySession
     }
 
     /// <summary>PUBACK (QoS 1) or PUBCOMP (QoS 2): the broker owns the message, so it leaves the outbox.</summary>
-    private void Acknowledged(ushort packetId, MqttQualityOfServiceLevel expectedQos, int reasonCode, string? reasonString)
+    private void Acknowledged(SessionStep step, ushort packetId, MqttQualityOfServiceLevel expectedQos, int reasonCode, string? reasonString)
     {
         if (!_state.TryGetInFlight(packetId, out var message) || message.Qos != expectedQos)
             return;
         _state.EndFlight(message);
         if (_v5 && reasonCode >= 0x80)
-            _step.DeadLetter(message, Rejected(message, expectedQos == MqttQualityOfServiceLevel.AtLeastOnce ? "PUBACK" : "PUBREC", reasonCode, reasonString));
+            step.DeadLetter(message, Rejected(message, "PUBACK", reasonCode, reasonString));
         else
-            _step.Remove(message);
+            step.Acknowledged(message);
     }
 
     /// <summary>PUBREC: persist "released" before PUBREL goes out, so a restart sends PUBREL and never the PUBLISH again.</summary>
-    private void Received(MqttPubRecPacket pubRec)
+    private void Received(SessionStep step, MqttPubRecPacket pubRec)
     {
         if (!_state.TryGetInFlight(pubRec.PacketIdentifier, out var message) || message.Qos != MqttQualityOfServiceLevel.ExactlyOnce)
         {
             // The broker may still hold the id from a flight this side has finished; releasing it lets the broker finish too.
-            _step.Packets.Add(new MqttPubRelPacket { PacketIdentifier = pubRec.PacketIdentifier, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
+            step.Packets.Add(new MqttPubRelPacket { PacketIdentifier = pubRec.PacketIdentifier, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
             return;
         }
 
         if (_v5 && (int)pubRec.ReasonCode >= 0x80)
         {
             _state.EndFlight(message);
-            _step.DeadLetter(message, Rejected(message, "PUBREC", (int)pubRec.ReasonCode, pubRec.ReasonString));
+            step.DeadLetter(message, Rejected(message, "PUBREC", (int)pubRec.ReasonCode, pubRec.ReasonString));
             return;
         }
 
         if (message.State == DeliveryState.Published)
         {
             message.State = DeliveryState.Released;
-            _step.Save(message);
+            step.Released(message);
         }
 
-        _step.Packets.Add(new MqttPubRelPacket { PacketIdentifier = message.PacketId });
+        step.Packets.Add(new MqttPubRelPacket { PacketIdentifier = message.PacketId });
     }
 
     private static DeadLetter Rejected(OutboxMessage message, string packet, int reasonCode, string? reasonString) =>
@@ -204,22 +214,22 @@ internal sealed class DeliverySession
             $"The broker answered {packet} with reason code 0x{reasonCode:X2}{(string.IsNullOrEmpty(reasonString) ? "" : ": " + reasonString)}.");
 
     /// <summary>We subscribe to nothing, but a session from an earlier life may still deliver; acknowledge so it drains.</summary>
-    private void AnswerInbound(MqttPublishPacket inbound)
+    private static void AnswerInbound(SessionStep step, MqttPublishPacket inbound)
     {
         if (inbound.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce)
-            _step.Packets.Add(new MqttPubAckPacket { PacketIdentifier = inbound.PacketIdentifier });
+            step.Packets.Add(new MqttPubAckPacket { PacketIdentifier = inbound.PacketIdentifier });
         else if (inbound.QualityOfServiceLevel == MqttQualityOfServiceLevel.ExactlyOnce)
-            _step.Packets.Add(new MqttPubRecPacket { PacketIdentifier = inbound.PacketIdentifier });
+            step.Packets.Add(new MqttPubRecPacket { PacketIdentifier = inbound.PacketIdentifier });
     }
 
     /// <summary>
     /// Fills the window in sequence order: first what was in flight before this connection, then queued messages. A
     /// message the broker can never accept goes to the dead letters instead of blocking the queue.
     /// </summary>
-    private async Task TopUpWindowAsync()
+    private async Task TopUpWindowAsync(SessionStep step)
     {
         var loadedThisTurn = false;
-        while (_step.Packets.Count < MaxPacketsPerTurn)
+        while (step.Packets.Count < MaxPacketsPerTurn)
         {
             var outstanding = _state.InFlightCount - _resend.Count;
             if (_resend.Count > 0)
@@ -227,7 +237,7 @@ internal sealed class DeliverySession
                 if (outstanding >= _window)
                     return;
                 var again = _resend.Dequeue();
-                _step.Packets.Add(again.State == DeliveryState.Released
+                step.Packets.Add(again.State == DeliveryState.Released
                     ? new MqttPubRelPacket { PacketIdentifier = again.PacketId }
                     : CreatePublish(again, dup: true));
                 continue;
@@ -243,28 +253,24 @@ internal sealed class DeliverySession
                 continue;
             }
 
-            if (next.Qos != MqttQualityOfServiceLevel.AtMostOnce && outstanding >= _window)
+            var qos0 = next.Qos == MqttQualityOfServiceLevel.AtMostOnce;
+            if (!qos0 && (outstanding >= _window || !_state.CanStartFlight(next, _writer.Snapshot.OldestSequence)))
                 return;
 
             _state.DropReadyHead();
             if (_connection.Limits.Refuses(next, _connection.ProtocolVersion) is { } refused)
             {
-                _step.DeadLetter(next, refused);
+                step.DeadLetter(next, refused);
                 continue;
             }
 
-            if (next.Qos == MqttQualityOfServiceLevel.AtMostOnce)
-            {
-                // At most once: removed in the commit before the send, so a crash can lose it but never repeat it.
-                _step.Remove(next);
-            }
+            if (qos0)
+                step.RemoveBeforeSending(next);
             else
-            {
                 _state.StartFlight(next);
-                _step.Save(next);
-            }
 
-            _step.Packets.Add(CreatePublish(next, dup: false));
+            step.Sent(next);
+            step.Packets.Add(CreatePublish(next, dup: false));
         }
     }
 
@@ -275,22 +281,42 @@ internal sealed class DeliverySession
             PayloadSegment = message.Payload,
             QualityOfServiceLevel = message.Qos,
             Retain = message.Retain,
-            PacketIdentifier = message.PacketId,
+            PacketIdentifier = message.Qos == MqttQualityOfServiceLevel.AtMostOnce ? (ushort)0 : message.PacketId,
             Dup = dup,
         };
 
-    private async Task CommitAndSendAsync(CancellationToken token)
+    private async Task CommitAndSendAsync(SessionStep step, CancellationToken token)
     {
-        if (_step.HasChanges)
+        await ThrowIfACommitFailedAsync().ConfigureAwait(false);
+        if (step.HasChanges)
         {
-            await _writer.RunAsync(_step.ApplyTo).ConfigureAwait(false);
-            if (_step.DeadLetters.Count > 0)
-                _deadLettered(_step.DeadLetters.ToArray());
+            var commit = _writer.RunAsync(step.ApplyTo);
+            if (step.MustCommitBeforeSending)
+            {
+                await commit.ConfigureAwait(false);
+                if (step.DeadLetters.Count > 0)
+                    _deadLettered(step.DeadLetters);
+            }
+            else
+            {
+                _pendingCommits.Add(commit);
+            }
         }
 
-        foreach (var packet in _step.Packets)
+        foreach (var packet in step.Packets)
             await _connection.SendAsync(packet, token).ConfigureAwait(false);
-        _step.Clear();
+    }
+
+    private async Task ThrowIfACommitFailedAsync()
+    {
+        for (var i = _pendingCommits.Count - 1; i >= 0; i--)
+        {
+            if (!_pendingCommits[i].IsCompleted)
+                continue;
+            var done = _pendingCommits[i];
+            _pendingCommits.RemoveAt(i);
+            await done.ConfigureAwait(false);
+        }
     }
 
     private async Task ReceiveLoopAsync(CancellationToken token)

@@ -4,54 +4,99 @@ using StoreForward.Outbox;
 namespace StoreForward.Session;
 
 /// <summary>
-/// What one turn of the session loop decided: the store changes to commit (in one transaction, one fsync) and the packets
-/// to send once that commit is durable. Sending only after the commit is what lets a crash at any moment resume correctly.
+/// What one turn of the session loop decided: the store changes to commit in one transaction, and the packets to send.
 /// </summary>
+/// <remarks>
+/// Most changes may reach the disk after the packets go out: an acknowledged message that is still stored after a crash is
+/// only sent once more (QoS 1) or released once more (QoS 2), and the packet id it would need is already durable. Three
+/// changes must be durable first, and make <see cref="MustCommitBeforeSending"/> true: a recorded PUBREC (else a restart
+/// would PUBLISH a message the broker already owns), the removal of a QoS 0 message (else a restart could send it twice)
+/// and a dead letter (so that the event reports what is on disk).
+/// Each turn has its own step, because a commit may still be pending while the next turn is decided.
+/// </remarks>
 internal sealed class SessionStep
 {
-    private readonly List<(OutboxMessage Message, DeadLetter? DeadLetter, bool Remove)> _changes = [];
+    private readonly List<Change> _changes = [];
+    private long _sentThrough;
 
     public List<MqttPacket> Packets { get; } = [];
 
     public List<DeadLetter> DeadLetters { get; } = [];
 
-    public bool IsEmpty => _changes.Count == 0 && Packets.Count == 0;
+    public bool IsEmpty => _changes.Count == 0 && Packets.Count == 0 && _sentThrough == 0;
 
-    public bool HasChanges => _changes.Count > 0;
+    public bool HasChanges => _changes.Count > 0 || _sentThrough > 0;
 
-    /// <summary>Persist the message's packet id and state.</summary>
-    public void Save(OutboxMessage message) => _changes.Add((message, null, false));
+    public bool MustCommitBeforeSending { get; private set; }
 
-    /// <summary>Delete the message: acknowledged, or QoS 0 about to be sent once.</summary>
-    public void Remove(OutboxMessage message) => _changes.Add((message, null, true));
+    /// <summary>A PUBLISH for <paramref name="message"/> is in this step's packets.</summary>
+    public void Sent(OutboxMessage message)
+    {
+        _sentThrough = Math.Max(_sentThrough, message.Sequence);
+    }
 
-    /// <summary>Move the message to the dead letters.</summary>
+    public void Released(OutboxMessage message)
+    {
+        _changes.Add(new Change(ChangeKind.Released, message, null));
+        MustCommitBeforeSending = true;
+    }
+
+    public void ForgetReleased(OutboxMessage message)
+    {
+        _changes.Add(new Change(ChangeKind.ForgetReleased, message, null));
+        MustCommitBeforeSending = true;
+    }
+
+    /// <summary>The broker acknowledged the message.</summary>
+    public void Acknowledged(OutboxMessage message) => _changes.Add(new Change(ChangeKind.Remove, message, null));
+
+    /// <summary>A QoS 0 message is about to be sent once: at most once means it leaves the store first.</summary>
+    public void RemoveBeforeSending(OutboxMessage message)
+    {
+        _changes.Add(new Change(ChangeKind.Remove, message, null));
+        MustCommitBeforeSending = true;
+    }
+
     public void DeadLetter(OutboxMessage message, DeadLetter deadLetter)
     {
-        _changes.Add((message, deadLetter, true));
+        _changes.Add(new Change(ChangeKind.DeadLetter, message, deadLetter));
         DeadLetters.Add(deadLetter);
+        MustCommitBeforeSending = true;
     }
 
     /// <summary>Applies the changes in the order they were decided; runs on the writer thread inside one transaction.</summary>
     public bool ApplyTo(OutboxStore store)
     {
-        foreach (var (message, deadLetter, remove) in _changes)
+        foreach (var (kind, message, deadLetter) in _changes)
         {
-            if (deadLetter is not null)
-                store.MoveToDeadLetters(message, deadLetter);
-            else if (remove)
-                store.Remove(message);
-            else
-                store.SaveState(message);
+            switch (kind)
+            {
+                case ChangeKind.Released:
+                    store.MarkReleased(message.Sequence);
+                    break;
+                case ChangeKind.ForgetReleased:
+                    store.ClearReleased(message.Sequence);
+                    break;
+                case ChangeKind.Remove:
+                    store.Remove(message);
+                    break;
+                case ChangeKind.DeadLetter:
+                    store.MoveToDeadLetters(message, deadLetter!);
+                    break;
+            }
         }
 
+        store.MarkSentThrough(_sentThrough);
         return true;
     }
 
-    public void Clear()
+    private enum ChangeKind
     {
-        _changes.Clear();
-        Packets.Clear();
-        DeadLetters.Clear();
+        Released,
+        ForgetReleased,
+        Remove,
+        DeadLetter,
     }
+
+    private readonly record struct Change(ChangeKind Kind, OutboxMessage Message, DeadLetter? DeadLetter);
 }

@@ -40,10 +40,11 @@ internal sealed class MqttConnection : IAsyncDisposable
     public TimeSpan SinceLastReceived => _time.GetElapsedTime(Interlocked.Read(ref _lastReceived));
 
     /// <summary>
-    /// Opens TCP, sends CONNECT for a persistent session and waits for CONNACK. Throws <see cref="MqttConnectionRefusedException"/>
+    /// Opens TCP, sends CONNECT and waits for CONNACK. The session is resumed unless <paramref name="cleanStart"/> asks the
+    /// broker to discard what it keeps under this ClientId. Throws <see cref="MqttConnectionRefusedException"/>
     /// when the broker refuses, and <see cref="TimeoutException"/> when it takes longer than the connect timeout.
     /// </summary>
-    public static async Task<MqttConnection> ConnectAsync(StoreForwardOptions options, CancellationToken cancellationToken)
+    public static async Task<MqttConnection> ConnectAsync(StoreForwardOptions options, bool cleanStart, CancellationToken cancellationToken)
     {
         using var timeout = new CancellationTokenSource(options.ConnectTimeout, options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -58,7 +59,7 @@ internal sealed class MqttConnection : IAsyncDisposable
             await client.ConnectAsync(clientOptions, linked.Token).ConfigureAwait(false);
 
             var connection = new MqttConnection(client, options.TimeProvider, options.ProtocolVersion);
-            await connection.SendAsync(CreateConnectPacket(options), linked.Token).ConfigureAwait(false);
+            await connection.SendAsync(CreateConnectPacket(options, cleanStart), linked.Token).ConfigureAwait(false);
             var answer = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
             if (answer is not MqttConnAckPacket connAck)
                 throw new MqttProtocolException($"The broker answered CONNECT with {answer.GetType().Name} instead of CONNACK.");
@@ -79,13 +80,11 @@ internal sealed class MqttConnection : IAsyncDisposable
         }
     }
 
-    private static MqttConnectPacket CreateConnectPacket(StoreForwardOptions options) =>
+    private static MqttConnectPacket CreateConnectPacket(StoreForwardOptions options, bool cleanStart) =>
         new()
         {
             ClientId = options.ClientId,
-
-            // Never clean: the broker must keep the QoS 2 state of our unfinished messages.
-            CleanSession = false,
+            CleanSession = cleanStart,
             KeepAlivePeriod = (ushort)options.KeepAlive.TotalSeconds,
             SessionExpiryInterval = options.ProtocolVersion == MqttProtocolVersion.V500 ? options.SessionExpirySeconds : 0,
             Username = options.Username,

@@ -158,23 +158,15 @@ public sealed class OutboxStoreTests : IDisposable
     }
 
     [Fact]
-    public void Packet_id_and_state_are_persisted_and_recovery_reads_only_the_sent_head()
+    public void Recovery_reads_only_the_sent_head_with_each_recorded_pubrec()
     {
         using (var store = OutboxStore.Open(StorePath))
         {
             store.BeginBatch();
             for (var i = 0; i < 5; i++)
                 store.Append("t", [(byte)i], MqttQualityOfServiceLevel.ExactlyOnce, false, DateTimeOffset.UnixEpoch);
-            store.CommitBatch();
-
-            var messages = store.ReadAfter(0, 10);
-            messages[0].PacketId = 7;
-            messages[0].State = DeliveryState.Released;
-            messages[1].PacketId = 8;
-            messages[1].State = DeliveryState.Published;
-            store.BeginBatch();
-            store.SaveState(messages[0]);
-            store.SaveState(messages[1]);
+            store.MarkSentThrough(2);
+            store.MarkReleased(1);
             store.CommitBatch();
         }
 
@@ -183,8 +175,38 @@ public sealed class OutboxStoreTests : IDisposable
             var head = store.ReadSentRegion();
 
             Assert.Equal(2, store.SentThrough);
-            Assert.Equal([(7, DeliveryState.Released), (8, DeliveryState.Published)], head.Select(m => ((int)m.PacketId, m.State)));
+            Assert.Equal([(1L, DeliveryState.Released), (2L, DeliveryState.Published)], head.Select(m => (m.Sequence, m.State)));
+
+            // Removing the message removes its PUBREC record with it.
+            store.BeginBatch();
+            store.Remove(head[0]);
+            store.MarkSentThrough(1);
+            store.CommitBatch();
+            Assert.Equal([(2L, DeliveryState.Published)], store.ReadSentRegion().Select(m => (m.Sequence, m.State)));
         }
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(65_535, 65_535)]
+    [InlineData(65_536, 1)]
+    [InlineData(131_071, 1)]
+    public void Packet_ids_derive_from_sequences_and_skip_zero(long sequence, int packetId) =>
+        Assert.Equal(packetId, OutboxMessage.PacketIdOf(sequence));
+
+    [Fact]
+    public void A_new_store_has_no_broker_session_until_one_is_recorded()
+    {
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            Assert.False(store.SessionEstablished);
+            store.BeginBatch();
+            store.MarkSessionEstablished();
+            store.CommitBatch();
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+            Assert.True(store.SessionEstablished);
     }
 
     [Fact]

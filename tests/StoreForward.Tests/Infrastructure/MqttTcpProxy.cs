@@ -1,0 +1,653 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace StoreForward.Tests.Infrastructure;
+
+/// <summary>
+/// In-process TCP proxy between an MQTT client (the code under test) and a broker that
+/// re-frames the byte stream into whole MQTT packets. Tests put it in the middle to
+/// <list type="bullet">
+/// <item>observe exactly what went over the wire (<see cref="Seen"/>: packet ids, DUP, QoS),</item>
+/// <item>lose specific packets (<see cref="DropFromClient"/>/<see cref="DropFromBroker"/>, e.g. a PUBACK, to force a resend),</item>
+/// <item>break the link (<see cref="ResetAllConnections"/>, <see cref="BlackHole"/>, <see cref="RefuseConnections"/>),</item>
+/// <item>measure flow control (<see cref="MaxOutstandingPublishes"/> vs the broker's Receive Maximum).</item>
+/// </list>
+/// Every socket error ends only the affected connection pair; nothing here may throw into the
+/// test process from a background task.
+/// </summary>
+public sealed class MqttTcpProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly string _targetHost;
+    private readonly int _targetPort;
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly ConcurrentDictionary<int, Connection> _connections = new();
+    private readonly ConcurrentDictionary<int, Task> _tasks = new();
+    private readonly Lock _outstandingLock = new();
+    private readonly HashSet<(string Client, ushort PacketId)> _outstanding = [];
+    private readonly Task _acceptLoop;
+
+    private int _nextConnectionId;
+    private int _nextTaskId;
+    private int _maxOutstanding;
+    private volatile bool _blackHole;
+    private volatile bool _refuseConnections;
+    private int _disposed;
+
+    private MqttTcpProxy(string targetHost, int targetPort)
+    {
+        _targetHost = targetHost;
+        _targetPort = targetPort;
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>Raised (on a proxy thread) for every packet read, before the drop decision is applied to forwarding.</summary>
+    public event Action<MqttProxyPacket>? PacketSeen;
+
+    /// <summary>Loopback port clients should connect to instead of the broker's.</summary>
+    public int Port { get; }
+
+#pragma warning disable CA1822 // Instance on purpose: tests read endpoint.Host / endpoint.Port as a pair.
+    public string Host => "127.0.0.1";
+#pragma warning restore CA1822
+
+    /// <summary>Return true to silently discard a packet travelling broker -> client (e.g. a PUBACK).</summary>
+    public Func<MqttProxyPacket, bool>? DropFromBroker { get; set; }
+
+    /// <summary>Return true to silently discard a packet travelling client -> broker (e.g. a PUBLISH).</summary>
+    public Func<MqttProxyPacket, bool>? DropFromClient { get; set; }
+
+    /// <summary>Every packet in both directions, in the order the proxy read them; dropped ones have <c>Dropped == true</c>.</summary>
+    public ConcurrentQueue<MqttProxyPacket> Seen { get; } = new();
+
+    /// <summary>
+    /// Exceptions that ended a connection pair (other than ordinary disconnects), including
+    /// exceptions thrown by the Drop filters: kept so a broken filter does not fail silently.
+    /// </summary>
+    public ConcurrentQueue<Exception> Errors { get; } = new();
+
+    /// <summary>
+    /// When true nothing is forwarded in either direction, but sockets stay open: a half-open
+    /// link. Packets are read and discarded (recorded as dropped), and a side that closes its
+    /// socket is not reported to the other side, just like a FIN lost in a network partition;
+    /// each side only notices through its own keep-alive timeout.
+    /// </summary>
+    public bool BlackHole
+    {
+        get => _blackHole;
+        set => _blackHole = value;
+    }
+
+    /// <summary>When true new connections are accepted and closed immediately (broker unreachable).</summary>
+    public bool RefuseConnections
+    {
+        get => _refuseConnections;
+        set => _refuseConnections = value;
+    }
+
+    /// <summary>Number of TCP connections accepted so far (including refused ones): counts client reconnects.</summary>
+    public int AcceptedConnections => Volatile.Read(ref _nextConnectionId);
+
+    /// <summary>Number of connection pairs currently open.</summary>
+    public int ActiveConnections => _connections.Count;
+
+    /// <summary>
+    /// QoS 1/2 PUBLISH packets the client has sent whose PUBACK (QoS 1) / PUBCOMP (QoS 2) it has
+    /// not received yet, keyed by (client id, packet id). Counted from the client's point of
+    /// view: a PUBLISH dropped by the proxy still counts (the client thinks it is in flight), an
+    /// acknowledgement dropped by the proxy does not complete it. Entries survive reconnects
+    /// because the session does; a re-sent PUBLISH with the same id is not counted twice.
+    /// </summary>
+    public int OutstandingPublishes
+    {
+        get
+        {
+            lock (_outstandingLock)
+            {
+                return _outstanding.Count;
+            }
+        }
+    }
+
+    /// <summary>Highest value <see cref="OutstandingPublishes"/> has reached: compare with the broker's Receive Maximum.</summary>
+    public int MaxOutstandingPublishes
+    {
+        get
+        {
+            lock (_outstandingLock)
+            {
+                return _maxOutstanding;
+            }
+        }
+    }
+
+    public static MqttTcpProxy Start(string targetHost, int targetPort)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(targetHost);
+        return new MqttTcpProxy(targetHost, targetPort);
+    }
+
+    /// <summary>Forgets outstanding publishes and the maximum, e.g. after a warm-up phase.</summary>
+    public void ResetOutstandingCounters()
+    {
+        lock (_outstandingLock)
+        {
+            _outstanding.Clear();
+            _maxOutstanding = 0;
+        }
+    }
+
+    /// <summary>Snapshot of <see cref="Seen"/> filtered by type and optionally direction.</summary>
+    public IReadOnlyList<MqttProxyPacket> SeenOfType(int type, MqttProxyDirection? direction = null) =>
+        Seen.Where(p => p.Type == type && (direction is null || p.Direction == direction)).ToArray();
+
+    /// <summary>
+    /// Aborts every open client/broker pair with a TCP RST on both sides (SO_LINGER 0), the way
+    /// a crashed NAT box or a pulled cable followed by a timeout would look to both peers.
+    /// </summary>
+    public void ResetAllConnections()
+    {
+        foreach (var connection in _connections.Values)
+        {
+            connection.Abort();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _shutdown.CancelAsync().ConfigureAwait(false);
+        _listener.Stop();
+
+        foreach (var connection in _connections.Values)
+        {
+            connection.Abort();
+        }
+
+        try
+        {
+            await _acceptLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await Task.WhenAll(_tasks.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Sockets are closed; a straggling task cannot do anything harmful any more.
+        }
+
+        _shutdown.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var token = _shutdown.Token;
+        while (!token.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptSocketAsync(token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException)
+            {
+                if (token.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            var id = Interlocked.Increment(ref _nextConnectionId);
+            if (_refuseConnections)
+            {
+                CloseQuietly(client);
+                continue;
+            }
+
+            Track(HandleConnectionAsync(id, client, token));
+        }
+    }
+
+    private void Track(Task task)
+    {
+        var key = Interlocked.Increment(ref _nextTaskId);
+        _tasks[key] = task;
+        _ = task.ContinueWith(_ => _tasks.TryRemove(key, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task HandleConnectionAsync(int id, Socket client, CancellationToken token)
+    {
+        Socket? broker = null;
+        try
+        {
+            client.NoDelay = true;
+            broker = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(token))
+            {
+                connectTimeout.CancelAfter(TimeSpan.FromSeconds(5));
+                await broker.ConnectAsync(_targetHost, _targetPort, connectTimeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // Broker down or proxy shutting down: the client just sees its connection closed,
+            // which is what it would see if the broker were unreachable.
+            CloseQuietly(client);
+            if (broker is not null)
+            {
+                CloseQuietly(broker);
+            }
+
+            return;
+        }
+
+        var connection = new Connection(id, client, broker);
+        _connections[id] = connection;
+        try
+        {
+            var up = PumpAsync(connection, MqttProxyDirection.ClientToBroker, token);
+            var down = PumpAsync(connection, MqttProxyDirection.BrokerToClient, token);
+            await Task.WhenAll(up, down).ConfigureAwait(false);
+        }
+        finally
+        {
+            connection.Abort();
+            _connections.TryRemove(id, out _);
+        }
+    }
+
+    private async Task PumpAsync(Connection connection, MqttProxyDirection direction, CancellationToken token)
+    {
+        var from = direction == MqttProxyDirection.ClientToBroker ? connection.Client : connection.Broker;
+        var to = direction == MqttProxyDirection.ClientToBroker ? connection.Broker : connection.Client;
+        var closeBoth = true;
+
+        try
+        {
+            await using var input = new BufferedStream(new NetworkStream(from, ownsSocket: false), 64 * 1024);
+            await using var output = new NetworkStream(to, ownsSocket: false);
+            var header = new byte[5];
+
+            while (!token.IsCancellationRequested)
+            {
+                var raw = await ReadPacketAsync(input, header, token).ConfigureAwait(false);
+                if (raw is null)
+                {
+                    break;
+                }
+
+                var packet = Decode(raw, direction, connection);
+                var filter = direction == MqttProxyDirection.ClientToBroker ? DropFromClient : DropFromBroker;
+                var drop = _blackHole || (filter?.Invoke(packet) ?? false);
+                if (drop)
+                {
+                    packet = packet with { Dropped = true };
+                }
+
+                UpdateOutstanding(packet);
+                Seen.Enqueue(packet);
+                PacketSeen?.Invoke(packet);
+
+                if (!drop)
+                {
+                    await output.WriteAsync(raw, token).ConfigureAwait(false);
+                }
+            }
+
+            // Orderly EOF. In a black hole the peer must not learn about it (half-open link).
+            if (!_blackHole)
+            {
+                connection.Close();
+                return;
+            }
+
+            closeBoth = false;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or EndOfStreamException)
+        {
+            // Ordinary ways for a connection to end: peer reset, our own Abort, shutdown.
+            closeBoth = !_blackHole || token.IsCancellationRequested;
+        }
+#pragma warning disable CA1031 // A background pump must never crash the test process; the error is kept for inspection.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Errors.Enqueue(ex);
+        }
+
+        if (closeBoth)
+        {
+            connection.Abort();
+        }
+        else
+        {
+            CloseQuietly(from);
+        }
+    }
+
+    /// <summary>
+    /// Reads one MQTT packet: 1 byte type/flags, 1..4 bytes "remaining length" (7 bits per
+    /// byte, high bit = continuation), then that many bytes. Returns null on a clean EOF
+    /// before the first byte of a packet.
+    /// </summary>
+    private static async Task<byte[]?> ReadPacketAsync(Stream input, byte[] header, CancellationToken token)
+    {
+        if (await input.ReadAsync(header.AsMemory(0, 1), token).ConfigureAwait(false) == 0)
+        {
+            return null;
+        }
+
+        var remaining = 0;
+        var multiplier = 1;
+        var headerLength = 1;
+        byte encoded;
+        do
+        {
+            if (headerLength == 5)
+            {
+                throw new InvalidDataException("MQTT remaining length longer than 4 bytes.");
+            }
+
+            await input.ReadExactlyAsync(header.AsMemory(headerLength, 1), token).ConfigureAwait(false);
+            encoded = header[headerLength];
+            remaining += (encoded & 0x7F) * multiplier;
+            multiplier *= 128;
+            headerLength++;
+        }
+        while ((encoded & 0x80) != 0);
+
+        var raw = new byte[headerLength + remaining];
+        header.AsSpan(0, headerLength).CopyTo(raw);
+        await input.ReadExactlyAsync(raw.AsMemory(headerLength), token).ConfigureAwait(false);
+        return raw;
+    }
+
+    private static MqttProxyPacket Decode(byte[] raw, MqttProxyDirection direction, Connection connection)
+    {
+        var type = raw[0] >> 4;
+        var flags = raw[0] & 0x0F;
+        var bodyStart = 1;
+        while ((raw[bodyStart] & 0x80) != 0)
+        {
+            bodyStart++;
+        }
+
+        bodyStart++;
+        var body = raw.AsSpan(bodyStart);
+
+        ushort? packetId = null;
+        string? topic = null;
+        byte? reasonCode = null;
+        ushort? receiveMaximum = null;
+
+        switch (type)
+        {
+            case MqttPacketType.Connect:
+                connection.ClientId = TryReadConnect(body, out receiveMaximum);
+                break;
+
+            case MqttPacketType.ConnAck when body.Length >= 2:
+                reasonCode = body[1];
+
+                // Only MQTT 5 CONNACKs have anything after the return code: the properties.
+                if (body.Length > 2)
+                {
+                    receiveMaximum = TryReadReceiveMaximum(body[2..]);
+                }
+
+                break;
+
+            case MqttPacketType.Publish when body.Length >= 2:
+                var topicLength = BinaryPrimitives.ReadUInt16BigEndian(body);
+                if (body.Length >= 2 + topicLength)
+                {
+                    topic = Encoding.UTF8.GetString(body.Slice(2, topicLength));
+                    var qos = (flags >> 1) & 0x03;
+                    if (qos > 0 && body.Length >= 2 + topicLength + 2)
+                    {
+                        packetId = BinaryPrimitives.ReadUInt16BigEndian(body[(2 + topicLength)..]);
+                    }
+                }
+
+                break;
+
+            case MqttPacketType.PubAck or MqttPacketType.PubRec or MqttPacketType.PubRel or MqttPacketType.PubComp when body.Length >= 2:
+                packetId = BinaryPrimitives.ReadUInt16BigEndian(body);
+                if (body.Length >= 3)
+                {
+                    reasonCode = body[2];
+                }
+
+                break;
+
+            case MqttPacketType.Subscribe or MqttPacketType.SubAck or MqttPacketType.Unsubscribe or MqttPacketType.UnsubAck when body.Length >= 2:
+                packetId = BinaryPrimitives.ReadUInt16BigEndian(body);
+                break;
+
+            case MqttPacketType.Disconnect when body.Length >= 1:
+                reasonCode = body[0];
+                break;
+        }
+
+        return new MqttProxyPacket(direction, type, flags, raw, packetId, DateTimeOffset.UtcNow, connection.Id)
+        {
+            Topic = topic,
+            ReasonCode = reasonCode,
+            ReceiveMaximum = receiveMaximum,
+            ClientId = connection.ClientId,
+        };
+    }
+
+    /// <summary>
+    /// Reads the client id (and, for MQTT 5, the Receive Maximum property) of a CONNECT.
+    /// Layout: protocol name (u16 length + bytes), level, flags, keep-alive (u16), MQTT 5 only:
+    /// properties (varint length + bytes), then the client id (u16 length + UTF-8).
+    /// </summary>
+    private static string? TryReadConnect(ReadOnlySpan<byte> body, out ushort? receiveMaximum)
+    {
+        receiveMaximum = null;
+        try
+        {
+            var offset = 2 + BinaryPrimitives.ReadUInt16BigEndian(body);
+            var level = body[offset];
+            offset += 1 + 1 + 2;
+            if (level == 5)
+            {
+                var propertiesStart = offset;
+                var propertiesLength = ReadVarInt(body, ref propertiesStart);
+                receiveMaximum = TryReadReceiveMaximum(body[offset..]);
+                offset = propertiesStart + propertiesLength;
+            }
+
+            var idLength = BinaryPrimitives.ReadUInt16BigEndian(body[offset..]);
+            return Encoding.UTF8.GetString(body.Slice(offset + 2, idLength));
+        }
+        catch (Exception ex) when (ex is IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Finds property 0x21 (Receive Maximum) in an MQTT 5 property block (varint length, then
+    /// id/value pairs). Null when absent, which per the spec means 65535.
+    /// </summary>
+    private static ushort? TryReadReceiveMaximum(ReadOnlySpan<byte> propertyBlock)
+    {
+        try
+        {
+            var offset = 0;
+            var length = ReadVarInt(propertyBlock, ref offset);
+            var end = offset + length;
+            while (offset < end)
+            {
+                var id = propertyBlock[offset++];
+                switch (id)
+                {
+                    case 0x21:
+                        return BinaryPrimitives.ReadUInt16BigEndian(propertyBlock[offset..]);
+
+                    // Byte properties.
+                    case 0x01 or 0x17 or 0x19 or 0x24 or 0x25 or 0x28 or 0x29 or 0x2A:
+                        offset += 1;
+                        break;
+
+                    // Two byte integers.
+                    case 0x13 or 0x22 or 0x23:
+                        offset += 2;
+                        break;
+
+                    // Four byte integers.
+                    case 0x02 or 0x11 or 0x18 or 0x27:
+                        offset += 4;
+                        break;
+
+                    // Variable byte integer (subscription identifier).
+                    case 0x0B:
+                        ReadVarInt(propertyBlock, ref offset);
+                        break;
+
+                    // UTF-8 strings and binary data: u16 length + bytes.
+                    case 0x03 or 0x08 or 0x09 or 0x12 or 0x15 or 0x16 or 0x1A or 0x1C or 0x1F:
+                        offset += 2 + BinaryPrimitives.ReadUInt16BigEndian(propertyBlock[offset..]);
+                        break;
+
+                    // User property: two strings.
+                    case 0x26:
+                        offset += 2 + BinaryPrimitives.ReadUInt16BigEndian(propertyBlock[offset..]);
+                        offset += 2 + BinaryPrimitives.ReadUInt16BigEndian(propertyBlock[offset..]);
+                        break;
+
+                    default:
+                        return null;
+                }
+            }
+
+            return null;
+        }
+        catch (Exception ex) when (ex is IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    private static int ReadVarInt(ReadOnlySpan<byte> data, ref int offset)
+    {
+        var value = 0;
+        var multiplier = 1;
+        byte encoded;
+        do
+        {
+            encoded = data[offset++];
+            value += (encoded & 0x7F) * multiplier;
+            multiplier *= 128;
+        }
+        while ((encoded & 0x80) != 0);
+        return value;
+    }
+
+    private void UpdateOutstanding(MqttProxyPacket packet)
+    {
+        if (packet.PacketId is not { } id)
+        {
+            return;
+        }
+
+        var key = (packet.ClientId ?? "#" + packet.ConnectionId, id);
+        lock (_outstandingLock)
+        {
+            if (packet.Direction == MqttProxyDirection.ClientToBroker)
+            {
+                // What the client emitted counts even if we drop it: the client believes it is in flight.
+                if (packet.Type == MqttPacketType.Publish && packet.Qos > 0 && _outstanding.Add(key))
+                {
+                    _maxOutstanding = Math.Max(_maxOutstanding, _outstanding.Count);
+                }
+            }
+            else if (!packet.Dropped)
+            {
+                // Only an acknowledgement the client actually receives completes the flow.
+                // A PUBREC with a failure reason (>= 0x80, MQTT 5) also ends a QoS 2 flow.
+                var completes = packet.Type is MqttPacketType.PubAck or MqttPacketType.PubComp
+                    || (packet.Type == MqttPacketType.PubRec && packet.ReasonCode >= 0x80);
+                if (completes)
+                {
+                    _outstanding.Remove(key);
+                }
+            }
+        }
+    }
+
+    private static void CloseQuietly(Socket socket)
+    {
+        try
+        {
+            socket.Close();
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already closed.
+        }
+    }
+
+    /// <summary>One proxied client connection and the broker connection opened for it.</summary>
+    private sealed class Connection(int id, Socket client, Socket broker)
+    {
+        private int _closed;
+        private string? _clientId;
+
+        public int Id { get; } = id;
+
+        public Socket Client { get; } = client;
+
+        public Socket Broker { get; } = broker;
+
+        /// <summary>Set when the CONNECT passes by; used to key outstanding publishes across reconnects.</summary>
+        public string? ClientId
+        {
+            get => Volatile.Read(ref _clientId);
+            set => Volatile.Write(ref _clientId, value);
+        }
+
+        /// <summary>Orderly close of both sockets (FIN): mirrors a peer that closed its side normally.</summary>
+        public void Close() => CloseBoth(abortive: false);
+
+        /// <summary>Closes both sockets with RST (linger 0) so neither side gets an orderly FIN.</summary>
+        public void Abort() => CloseBoth(abortive: true);
+
+        private void CloseBoth(bool abortive)
+        {
+            if (Interlocked.Exchange(ref _closed, 1) != 0)
+            {
+                return;
+            }
+
+            foreach (var socket in new[] { Client, Broker })
+            {
+                if (abortive)
+                {
+                    try
+                    {
+                        socket.LingerState = new LingerOption(true, 0);
+                    }
+                    catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                    {
+                        // Socket already gone; closing below is still attempted.
+                    }
+                }
+
+                CloseQuietly(socket);
+            }
+        }
+    }
+}
