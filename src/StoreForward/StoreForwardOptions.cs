@@ -54,9 +54,12 @@ public sealed class StoreForwardOptions
     public string? Password { get; set; }
 
     /// <summary>
-    /// Most QoS 1 and QoS 2 messages awaiting acknowledgement at once. The broker's Receive Maximum lowers it further.
+    /// Most QoS 1 and QoS 2 messages awaiting acknowledgement at once. On MQTT 5 the broker's Receive Maximum lowers it
+    /// further. MQTT 3.1.1 has no way to learn the broker's limit, and a broker over it refuses the publish and drops the
+    /// connection (Mosquitto: more than <c>max_inflight_messages</c>, default 20, unfinished QoS 2 messages), so the
+    /// default matches Mosquitto's. Raise it for throughput where the broker allows more.
     /// </summary>
-    public int MaxInFlight { get; set; } = 100;
+    public int MaxInFlight { get; set; } = 20;
 
     /// <summary>Largest accepted payload in bytes; larger payloads are refused by <see cref="StoreForwardPublisher.PublishAsync"/>.</summary>
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;

@@ -106,40 +106,28 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connects for a persistent session. A store that never had a session has no state to match the broker's, so its first
-    /// connection discards whatever the broker keeps under this ClientId (a deleted store's unfinished QoS 2 ids would
-    /// otherwise make the broker drop new messages as duplicates). MQTT 5 does that with CleanStart=true and a Session
-    /// Expiry, which keeps the new session; MQTT 3.1.1's CleanSession=true would end it with the connection, so there the
-    /// clean connection is closed at once and a persistent one made.
+    /// Connects for a persistent session. A store that never had a session has no state to match the broker's, so before
+    /// its first session a clean connection discards whatever the broker keeps under this ClientId (a deleted store's
+    /// unfinished QoS 2 ids would otherwise make the broker drop new messages as duplicates). That clean connection is
+    /// closed at once: Mosquitto 2.0 does not persist a session that began with CleanStart=true, so the session that
+    /// carries messages always begins with CleanStart=false.
     /// </summary>
     private async Task<MqttConnection> ConnectAsync(CancellationToken stop)
     {
         var established = await _writer.RunAsync(store => store.SessionEstablished).ConfigureAwait(false);
-        if (established)
-            return await MqttConnection.ConnectAsync(_options, cleanStart: false, stop).ConfigureAwait(false);
-
-        var connection = await MqttConnection.ConnectAsync(_options, cleanStart: true, stop).ConfigureAwait(false);
-        try
+        if (!established)
         {
-            if (_options.ProtocolVersion != MQTTnet.Formatter.MqttProtocolVersion.V500)
-            {
-                await connection.CloseGracefullyAsync(_options.ConnectTimeout).ConfigureAwait(false);
-                await connection.DisposeAsync().ConfigureAwait(false);
-                connection = await MqttConnection.ConnectAsync(_options, cleanStart: false, stop).ConfigureAwait(false);
-            }
+            await using (var clean = await MqttConnection.ConnectAsync(_options, cleanStart: true, stop).ConfigureAwait(false))
+                await clean.CloseGracefullyAsync(_options.ConnectTimeout).ConfigureAwait(false);
 
             await _writer.RunAsync(store =>
             {
                 store.MarkSessionEstablished();
                 return true;
             }).ConfigureAwait(false);
-            return connection;
         }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+
+        return await MqttConnection.ConnectAsync(_options, cleanStart: false, stop).ConfigureAwait(false);
     }
 
     /// <summary>The message with its causes: MQTTnet wraps "connection refused" in a generic "error while connecting".</summary>

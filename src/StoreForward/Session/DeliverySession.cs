@@ -36,6 +36,7 @@ internal sealed class DeliverySession
     private readonly bool _v5;
     private int _outboxGrewPosted;
     private volatile Exception? _deadLink;
+    private volatile Exception? _receiveFailure;
     private long _lastPingAt;
 
     public DeliverySession(
@@ -303,8 +304,16 @@ internal sealed class DeliverySession
             }
         }
 
-        foreach (var packet in step.Packets)
-            await _connection.SendAsync(packet, token).ConfigureAwait(false);
+        try
+        {
+            foreach (var packet in step.Packets)
+                await _connection.SendAsync(packet, token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!token.IsCancellationRequested)
+        {
+            // The receive side usually saw the real cause (the broker closed the link) just before the send failed.
+            throw _receiveFailure ?? new LinkLostException($"Sending to the broker failed: {e.Message}", e);
+        }
     }
 
     private async Task ThrowIfACommitFailedAsync()
@@ -332,7 +341,8 @@ internal sealed class DeliverySession
         }
         catch (Exception error) when (!token.IsCancellationRequested)
         {
-            _events.Writer.TryWrite(new LinkFailure(new LinkLostException($"The connection to the broker broke: {error.Message}", error)));
+            _receiveFailure = new LinkLostException($"The connection to the broker broke: {error.Message}", error);
+            _events.Writer.TryWrite(new LinkFailure(_receiveFailure));
         }
         catch (OperationCanceledException)
         {

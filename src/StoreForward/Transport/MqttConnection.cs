@@ -86,7 +86,8 @@ internal sealed class MqttConnection : IAsyncDisposable
             ClientId = options.ClientId,
             CleanSession = cleanStart,
             KeepAlivePeriod = (ushort)options.KeepAlive.TotalSeconds,
-            SessionExpiryInterval = options.ProtocolVersion == MqttProtocolVersion.V500 ? options.SessionExpirySeconds : 0,
+            // A clean connection only wipes the old session; it must not leave a new one behind.
+            SessionExpiryInterval = options.ProtocolVersion == MqttProtocolVersion.V500 && !cleanStart ? options.SessionExpirySeconds : 0,
             Username = options.Username,
             Password = options.Password is null ? null : Encoding.UTF8.GetBytes(options.Password),
         };

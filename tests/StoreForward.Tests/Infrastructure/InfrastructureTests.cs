@@ -183,9 +183,9 @@ public sealed class InfrastructureTests
     }
 
     [Fact]
-    public async Task Default_settings_send_no_receive_maximum_property()
+    public async Task Unlimited_inflight_sends_no_receive_maximum_property()
     {
-        await using var broker = await MosquittoBroker.StartAsync();
+        await using var broker = await MosquittoBroker.StartAsync(new MosquittoSettings { MaxInflightMessages = 0 });
         await using var proxy = MqttTcpProxy.Start(broker.Host, broker.Port);
 
         using var client = new MqttClientFactory().CreateMqttClient();

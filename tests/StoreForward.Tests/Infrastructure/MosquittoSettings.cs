@@ -15,11 +15,11 @@ public sealed record MosquittoSettings
     public int AutosaveInterval { get; init; } = 1;
 
     /// <summary>
-    /// Value of <c>max_inflight_messages</c> when <see cref="ReceiveMaximum"/> is null. 0 means
-    /// unlimited, which keeps the broker from throttling outgoing QoS 1/2 deliveries unless a
-    /// test asks for it.
+    /// Value of <c>max_inflight_messages</c> when <see cref="ReceiveMaximum"/> is null: Mosquitto's own default of 20.
+    /// Not 0 (unlimited): libmosquitto clients such as <c>mosquitto_sub</c> accept at most 20 unacknowledged QoS 2
+    /// messages and drop the connection with a protocol error when the broker sends more.
     /// </summary>
-    public int MaxInflightMessages { get; init; }
+    public int MaxInflightMessages { get; init; } = 20;
 
     /// <summary>
     /// Receive Maximum the broker announces to MQTT 5 clients in CONNACK. Mosquitto 2.0.11 has
