@@ -76,12 +76,18 @@ internal sealed class DeliverySession
         var receiving = ReceiveLoopAsync(token);
         var tick = _keepAlive / 8;
         using var keepAliveTimer = _time.CreateTimer(_ => CheckKeepAlive(linkCts), null, tick, tick);
+        SessionStep? unfinished = null;
         try
         {
             while (true)
             {
                 var step = new SessionStep();
-                TakeReadyEvents(step);
+                if (TakeReadyEvents(step) is { } failure)
+                {
+                    unfinished = step;
+                    throw failure;
+                }
+
                 await TopUpWindowAsync(step).ConfigureAwait(false);
                 if (step.IsEmpty)
                 {
@@ -100,9 +106,33 @@ internal sealed class DeliverySession
         {
             await linkCts.CancelAsync().ConfigureAwait(false);
             await receiving.ConfigureAwait(false);
+            await KeepLastAcknowledgementsAsync(unfinished ?? new SessionStep()).ConfigureAwait(false);
 
             // Let the commits already handed over land before a new session reads the store again.
             await Task.WhenAll(_pendingCommits).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The session is ending, often because the broker closed the link right after answering (Mosquitto does so after
+    /// refusing a publish). Commit the acknowledgements that arrived before the end, so that none of those messages is
+    /// sent again by the next session. Best effort: if this commit fails, the next session reads the store anew.
+    /// </summary>
+    private async Task KeepLastAcknowledgementsAsync(SessionStep step)
+    {
+        TakeReadyEvents(step);
+        if (!step.HasChanges)
+            return;
+        try
+        {
+            await _writer.RunAsync(step.ApplyTo).ConfigureAwait(false);
+            if (step.DeadLetters.Count > 0)
+                _deadLettered(step.DeadLetters);
+        }
+#pragma warning disable CA1031 // The session already ends with its own error; this one changes nothing for it.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 
@@ -133,7 +163,8 @@ internal sealed class DeliverySession
             _resend.Enqueue(message);
     }
 
-    private void TakeReadyEvents(SessionStep step)
+    /// <summary>Handles every event that is ready; returns the link failure that ends the session, if one came.</summary>
+    private Exception? TakeReadyEvents(SessionStep step)
     {
         while (_events.Reader.TryRead(out var e))
         {
@@ -163,13 +194,15 @@ internal sealed class DeliverySession
                     Volatile.Write(ref _outboxGrewPosted, 0);
                     break;
                 case MqttDisconnectPacket disconnect:
-                    throw new LinkLostException($"The broker closed the session: {disconnect.ReasonCode} (0x{(int)disconnect.ReasonCode:X2}){(string.IsNullOrEmpty(disconnect.ReasonString) ? "" : ": " + disconnect.ReasonString)}.");
+                    return new LinkLostException($"The broker closed the session: {disconnect.ReasonCode} (0x{(int)disconnect.ReasonCode:X2}){(string.IsNullOrEmpty(disconnect.ReasonString) ? "" : ": " + disconnect.ReasonString)}.");
                 case LinkFailure failure:
-                    throw failure.Error;
+                    return failure.Error;
                 default:
-                    throw new MqttProtocolException($"Unexpected {e.GetType().Name} from the broker.");
+                    return new MqttProtocolException($"Unexpected {e.GetType().Name} from the broker.");
             }
         }
+
+        return null;
     }
 
     /// <summary>PUBACK (QoS 1) or PUBCOMP (QoS 2): the broker owns the message, so it leaves the outbox.</summary>

@@ -8,10 +8,15 @@ namespace StoreForward.Session;
 /// </summary>
 /// <remarks>
 /// Most changes may reach the disk after the packets go out: an acknowledged message that is still stored after a crash is
-/// only sent once more (QoS 1) or released once more (QoS 2), and the packet id it would need is already durable. Three
-/// changes must be durable first, and make <see cref="MustCommitBeforeSending"/> true: a recorded PUBREC (else a restart
-/// would PUBLISH a message the broker already owns), the removal of a QoS 0 message (else a restart could send it twice)
-/// and a dead letter (so that the event reports what is on disk).
+/// only sent once more (QoS 1) or released once more (QoS 2), and the packet id it would need is already durable. Four
+/// changes must be durable first, and make <see cref="MustCommitBeforeSending"/> true:
+/// <list type="bullet">
+/// <item>the first send of a QoS 2 message: after a crash it must go out again with DUP=1, because Mosquitto takes a
+/// PUBLISH with DUP=0 and a known id for a new message and would deliver it twice;</item>
+/// <item>a recorded PUBREC: else a restart would PUBLISH a message the broker already owns;</item>
+/// <item>the removal of a QoS 0 message: else a restart could send it twice;</item>
+/// <item>a dead letter: so that the event reports what is on disk.</item>
+/// </list>
 /// Each turn has its own step, because a commit may still be pending while the next turn is decided.
 /// </remarks>
 internal sealed class SessionStep
@@ -29,10 +34,12 @@ internal sealed class SessionStep
 
     public bool MustCommitBeforeSending { get; private set; }
 
-    /// <summary>A PUBLISH for <paramref name="message"/> is in this step's packets.</summary>
+    /// <summary>A first PUBLISH for <paramref name="message"/> is in this step's packets.</summary>
     public void Sent(OutboxMessage message)
     {
         _sentThrough = Math.Max(_sentThrough, message.Sequence);
+        if (message.Qos == MQTTnet.Protocol.MqttQualityOfServiceLevel.ExactlyOnce)
+            MustCommitBeforeSending = true;
     }
 
     public void Released(OutboxMessage message)

@@ -1,0 +1,50 @@
+using MQTTnet.Protocol;
+using StoreForward.Tests.Infrastructure;
+
+namespace StoreForward.Tests.EndToEnd;
+
+public sealed class LinkFaultTests : BrokerTest
+{
+    [Fact]
+    public async Task A_half_open_link_is_declared_dead_by_the_keep_alive_and_the_backlog_flows_once_it_heals()
+    {
+        await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);
+        var options = Options(proxy.Port);
+        options.KeepAlive = TimeSpan.FromSeconds(2);
+        var publisher = await StartPublisherAsync(options);
+        var before = await PublishManyAsync(publisher, 0, 20, MqttQualityOfServiceLevel.ExactlyOnce, producers: 1);
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        proxy.BlackHole = true;
+        var during = await PublishManyAsync(publisher, 20, 20, MqttQualityOfServiceLevel.ExactlyOnce, producers: 1);
+        for (var i = 0; i < 200 && publisher.Status.IsConnected; i++)
+            await Task.Delay(50);
+        Assert.False(publisher.Status.IsConnected);
+        Assert.Contains("keep-alive", publisher.Status.LastConnectionError, StringComparison.Ordinal);
+
+        proxy.BlackHole = false;
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        await AssertDeliveredAsync(0, [.. before, .. during], exactlyOnce: true);
+    }
+
+    [Fact]
+    public async Task Reset_connections_mid_stream_lose_nothing()
+    {
+        await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);
+        var publisher = await StartPublisherAsync(Options(proxy.Port));
+
+        var publishing = PublishManyAsync(publisher, 0, 2000, MqttQualityOfServiceLevel.ExactlyOnce);
+        for (var cut = 0; cut < 5 && !publishing.IsCompleted; cut++)
+        {
+            await Task.Delay(150);
+            proxy.ResetAllConnections();
+        }
+
+        var receipts = await publishing;
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        Assert.True(proxy.AcceptedConnections > 1);
+        await AssertDeliveredAsync(0, receipts, exactlyOnce: true);
+    }
+}
