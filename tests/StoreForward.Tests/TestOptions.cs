@@ -14,6 +14,10 @@ internal static class TestOptions
             ReconnectMaxDelay = TimeSpan.FromSeconds(60),
         };
 
+    /// <summary>
+    /// A loopback port nothing listens on right now: the OS picks it for a listener that is closed at once. Another
+    /// process may take it before the caller does; callers that bind it retry with another.
+    /// </summary>
     public static int UnusedPort()
     {
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

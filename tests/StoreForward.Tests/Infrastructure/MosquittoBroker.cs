@@ -98,7 +98,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             const int portAttempts = 3;
             for (var attempt = 1; ; attempt++)
             {
-                await broker.UsePortAsync(GetFreeLoopbackPort()).ConfigureAwait(false);
+                await broker.UsePortAsync(TestOptions.UnusedPort()).ConfigureAwait(false);
                 if (await broker.StartProcessAsync(bindAttempts: 1, throwIfPortInUse: attempt == portAttempts).ConfigureAwait(false))
                 {
                     return broker;
@@ -287,23 +287,6 @@ public sealed class MosquittoBroker : IAsyncDisposable
     {
         Port = port;
         await File.WriteAllTextAsync(_configPath, BuildConfig(port, DataDirectory, _settings)).ConfigureAwait(false);
-    }
-
-    private static int GetFreeLoopbackPort()
-    {
-        // Port 0 makes the OS pick an unused port; we release it right away and hand it to
-        // Mosquitto. There is a small race with other processes, which StartAsync absorbs by
-        // picking another port.
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-        finally
-        {
-            listener.Stop();
-        }
     }
 
     /// <summary>
