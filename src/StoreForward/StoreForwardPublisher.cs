@@ -59,6 +59,19 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
 
     internal long CommitCount => _writer.CommitCount;
 
+    /// <summary>Makes the next fsync of the store's log fail with <paramref name="error"/>, as a failing disk would.</summary>
+    internal Task FailNextSyncForTests(Exception error) =>
+        _writer.RunAsync(store =>
+        {
+            var log = store.LogFile;
+            log.BeforeSync = () =>
+            {
+                log.BeforeSync = null;
+                throw error;
+            };
+            return true;
+        });
+
     internal long ConnectAttempts => _engine.Counters.ConnectAttempts;
 
     /// <summary>

@@ -19,6 +19,8 @@ internal sealed class AppendWork(string topic, ReadOnlyMemory<byte> payload, Mqt
 
     public Task<PublishReceipt> Task => _completion.Task;
 
+    public override long Bytes => payload.Length;
+
     /// <summary>Withdraws the work if the writer has not claimed it yet; then nothing is stored.</summary>
     public bool TryWithdraw(CancellationToken token)
     {

@@ -10,6 +10,16 @@ internal sealed class DrainWaiters
     private readonly List<(long Through, TaskCompletionSource Completion)> _waiters = [];
     private Exception? _closed;
 
+    /// <summary>Callers still waiting.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+                return _waiters.Count;
+        }
+    }
+
     public Task WaitAsync(Func<OutboxSnapshot> current, CancellationToken cancellationToken)
     {
         var through = current().LastSequence;
@@ -17,16 +27,28 @@ internal sealed class DrainWaiters
             return Task.CompletedTask;
 
         var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiter = (through, completion);
         lock (_lock)
         {
             if (_closed is not null)
                 return Task.FromException(_closed);
-            _waiters.Add((through, completion));
+            _waiters.Add(waiter);
         }
 
         // A commit may have drained the outbox between the first check and the registration; look once more.
         OnCommitted(current());
-        return completion.Task.WaitAsync(cancellationToken);
+        if (!cancellationToken.CanBeCanceled)
+            return completion.Task;
+
+        // A cancelled wait leaves no entry behind: the outbox may never drain.
+        var registration = cancellationToken.Register(() =>
+        {
+            lock (_lock)
+                _waiters.Remove(waiter);
+            completion.TrySetCanceled(cancellationToken);
+        });
+        _ = completion.Task.ContinueWith(_ => registration.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return completion.Task;
     }
 
     /// <summary>Releases the waiters that <paramref name="snapshot"/> satisfies.</summary>

@@ -37,6 +37,9 @@ internal sealed class DurableFileStream : Stream
     /// <summary>Counts the fsyncs this stream issued; tests use it to show that no publish completes before one.</summary>
     public long SyncCount { get; private set; }
 
+    /// <summary>Runs before each fsync; fault-injection tests make it throw as a failing disk would. Null in production.</summary>
+    internal Action? BeforeSync { get; set; }
+
     public override bool CanRead => _file.CanRead;
 
     public override bool CanSeek => _file.CanSeek;
@@ -53,6 +56,7 @@ internal sealed class DurableFileStream : Stream
 
     public override void Flush()
     {
+        BeforeSync?.Invoke();
         _file.Flush(flushToDisk: true);
         SyncCount++;
     }

@@ -18,6 +18,9 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     /// <summary>Bounds one transaction, so that a burst cannot build a commit of unbounded size.</summary>
     internal const int MaxBatchItems = 1024;
 
+    /// <summary>Bounds the payload bytes of one transaction for the same reason: large payloads fill it sooner.</summary>
+    internal const long MaxBatchBytes = 8 * 1024 * 1024;
+
     private readonly BlockingCollection<StoreWork> _queue = new();
     private readonly OutboxStore _store;
     private readonly TimeProvider _time;
@@ -72,8 +75,13 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             foreach (var first in _queue.GetConsumingEnumerable())
             {
                 _batch.Add(first);
-                while (_batch.Count < MaxBatchItems && _queue.TryTake(out var next))
+                var bytes = first.Bytes;
+                while (_batch.Count < MaxBatchItems && bytes < MaxBatchBytes && _queue.TryTake(out var next))
+                {
                     _batch.Add(next);
+                    bytes += next.Bytes;
+                }
+
                 RunBatch();
                 _batch.Clear();
             }
@@ -96,18 +104,27 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         }
         catch (Exception error)
         {
+            var outcomeKnown = true;
             try
             {
-                _store.RollbackBatch();
+                outcomeKnown = _store.RollbackBatch();
             }
             catch (Exception rollbackError)
             {
                 error = new AggregateException(error, rollbackError);
             }
 
-            var failure = new OutboxStoreException(_store.FilePath, $"the commit failed and nothing in it was stored ({error.Message}).", error);
+            var failure = new OutboxStoreException(
+                _store.FilePath,
+                outcomeKnown
+                    ? $"the commit failed and nothing in it was stored ({error.Message})."
+                    : $"the commit failed while it was being written, so whether it reached the disk is unknown; its messages may still be delivered ({error.Message}).",
+                error);
             foreach (var work in _batch)
                 work.Fail(failure);
+
+            // After a reopen the counters come from the disk; whoever shows them must see those.
+            Committed?.Invoke(_store.Snapshot);
             return;
         }
 

@@ -19,6 +19,11 @@ namespace StoreForward.Outbox;
 /// the head of the queue, never the whole backlog.</item>
 /// <item>A QoS 2 message has a row in <c>released</c> exactly when its PUBREC was committed; that row is written before
 /// PUBREL is sent and goes with the message.</item>
+/// <item>LiteDB's automatic checkpoint is off: it would run inside <c>Commit()</c>, before our fsync of the log, copying
+/// pages that are not yet durable into the data file and turning a checkpoint failure (a full disk growing the data file)
+/// into a "failed" commit that in fact landed. The store checkpoints itself, after the fsync.</item>
+/// <item>When a commit fails after it started, its outcome is unknown: the store reopens the database over the same
+/// (still locked) files and takes its counters from what is on disk, so a sequence is never handed out twice.</item>
 /// </list>
 /// </remarks>
 internal sealed class OutboxStore : IDisposable
@@ -31,15 +36,18 @@ internal sealed class OutboxStore : IDisposable
     private const string MetaName = "meta";
     private const string MetaId = "outbox";
 
+    /// <summary>LiteDB's own default checkpoint point (1,000 pages of 8 KiB): the log is copied into the data file past it.</summary>
+    private const long CheckpointLogBytes = 1000 * 8192;
+
     private readonly DurableFileStream _data;
     private readonly DurableFileStream _log;
-    private readonly LiteDatabase _db;
-    private readonly ILiteCollection<BsonDocument> _messages;
-    private readonly ILiteCollection<BsonDocument> _deadLetters;
-    private readonly ILiteCollection<BsonDocument> _meta;
+    private LiteDatabase _db = null!;
+    private ILiteCollection<BsonDocument> _messages = null!;
+    private ILiteCollection<BsonDocument> _deadLetters = null!;
+    private ILiteCollection<BsonDocument> _meta = null!;
 
     // Tiny rows keyed by sequence: marking PUBREC this way costs far less than rewriting the message with its payload.
-    private readonly ILiteCollection<BsonDocument> _released;
+    private ILiteCollection<BsonDocument> _released = null!;
 
     // Committed state.
     private Counters _committed;
@@ -48,17 +56,26 @@ internal sealed class OutboxStore : IDisposable
     private Counters _staged;
     private bool _dirty;
     private bool _headChanged;
+    private bool _committing;
+    private long _checkpointAt = CheckpointLogBytes;
+    private Exception? _broken;
 
-    private OutboxStore(string path, DurableFileStream data, DurableFileStream log, LiteDatabase db)
+    private OutboxStore(string path, DurableFileStream data, DurableFileStream log)
     {
         FilePath = path;
         _data = data;
         _log = log;
-        _db = db;
-        _messages = db.GetCollection(MessagesName, BsonAutoId.Int64);
-        _deadLetters = db.GetCollection(DeadLettersName, BsonAutoId.Int64);
-        _meta = db.GetCollection(MetaName);
-        _released = db.GetCollection(ReleasedName);
+    }
+
+    /// <summary>Opens LiteDB over our streams (it never disposes them, so reopening keeps the files locked).</summary>
+    private void Attach()
+    {
+        _db = new LiteDatabase(_data, new BsonMapper(), _log);
+        _db.CheckpointSize = 0;
+        _messages = _db.GetCollection(MessagesName, BsonAutoId.Int64);
+        _deadLetters = _db.GetCollection(DeadLettersName, BsonAutoId.Int64);
+        _meta = _db.GetCollection(MetaName);
+        _released = _db.GetCollection(ReleasedName);
     }
 
     public string FilePath { get; }
@@ -76,6 +93,9 @@ internal sealed class OutboxStore : IDisposable
     public long SyncCount => _log.SyncCount + _data.SyncCount;
 
     public OutboxSnapshot Snapshot { get; private set; } = null!;
+
+    /// <summary>The write-ahead log file, for fault-injection tests.</summary>
+    internal DurableFileStream LogFile => _log;
 
     /// <summary>Opens or creates the store at <paramref name="path"/>, with clear errors for every way that can fail.</summary>
     public static OutboxStore Open(string path)
@@ -96,25 +116,27 @@ internal sealed class OutboxStore : IDisposable
         if (Directory.Exists(fullPath))
             throw new OutboxStoreException(fullPath, "the path is a directory, not a file.");
 
+        var created = !File.Exists(fullPath) || !File.Exists(LogPathOf(fullPath));
         var data = OpenFile(fullPath, fullPath);
         DurableFileStream? log = null;
         try
         {
             log = OpenFile(fullPath, LogPathOf(fullPath));
-            LiteDatabase db;
+            var store = new OutboxStore(fullPath, data, log);
             try
             {
-                db = new LiteDatabase(data, new BsonMapper(), log);
+                store.Attach();
             }
             catch (Exception e) when (e is LiteException or InvalidCastException or IOException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
             {
                 throw new OutboxStoreException(fullPath, $"the file is damaged or is not a LiteDB database ({e.Message}).", e);
             }
 
-            var store = new OutboxStore(fullPath, data, log, db);
             try
             {
                 store.Load();
+                if (created)
+                    DirectorySync.Flush(directory);
             }
             catch
             {
@@ -199,6 +221,8 @@ internal sealed class OutboxStore : IDisposable
 
     public void BeginBatch()
     {
+        if (_broken is not null)
+            throw new OutboxStoreException(FilePath, $"the store could not be reopened after a failed commit and takes no more work; start the publisher again ({_broken.Message}).", _broken);
         _staged = _committed;
         _dirty = false;
         _headChanged = false;
@@ -230,22 +254,84 @@ internal sealed class OutboxStore : IDisposable
         if (_headChanged)
             RefreshHead();
 
+        _committing = true;
         _db.Commit();
 
         // The commit wrote its pages to the log with plain writes; this is the one fsync that makes them durable.
         _log.Flush();
+        _committing = false;
         _committed = _staged;
         _dirty = false;
         PublishSnapshot();
+        CheckpointWhenDue();
         return true;
     }
 
-    public void RollbackBatch()
+    /// <summary>
+    /// Undoes a failed batch. Returns false when the failure came after the commit had started: then the batch may or may
+    /// not be on disk, and the store reopens the database to continue from whatever is.
+    /// </summary>
+    public bool RollbackBatch()
     {
-        _db.Rollback();
-        _staged = _committed;
         _dirty = false;
         _headChanged = false;
+        if (!_committing)
+        {
+            _db.Rollback();
+            _staged = _committed;
+            return true;
+        }
+
+        _committing = false;
+        Reopen();
+        return false;
+    }
+
+    /// <summary>
+    /// Copies the log into the data file once it passed LiteDB's usual checkpoint size, after the commit is durable. A
+    /// checkpoint fsyncs the data file (through <see cref="DurableFileStream"/>) before it truncates the log. If it fails
+    /// (a full disk cannot grow the data file) the log simply keeps everything and the store tries again later.
+    /// </summary>
+    private void CheckpointWhenDue()
+    {
+        if (_log.Length < _checkpointAt)
+            return;
+        try
+        {
+            _db.Checkpoint();
+            _checkpointAt = CheckpointLogBytes;
+        }
+        catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
+        {
+            _checkpointAt = _log.Length + CheckpointLogBytes;
+            Reopen();
+        }
+    }
+
+    /// <summary>Starts LiteDB again over the same files: its recovery keeps exactly the commits that reached the log.</summary>
+    private void Reopen()
+    {
+        try
+        {
+            _db.Dispose();
+        }
+#pragma warning disable CA1031 // The old instance is being dropped because it failed; its last words do not matter.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        try
+        {
+            Attach();
+            Load();
+        }
+#pragma warning disable CA1031 // Recorded and reported by every later batch.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _broken = e;
+        }
     }
 
     /// <summary>Stores a new message and returns its sequence.</summary>
@@ -386,8 +472,17 @@ internal sealed class OutboxStore : IDisposable
 
     public void Dispose()
     {
-        // LiteDB checkpoints on dispose: it copies the log into the data file, fsyncs it through DurableFileStream and
-        // only then truncates the log.
+        // Leave a short log behind: the checkpoint fsyncs the data file through DurableFileStream before it truncates
+        // the log. If it fails, the log keeps everything and the next open replays it.
+        try
+        {
+            if (_broken is null)
+                _db.Checkpoint();
+        }
+        catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
+        {
+        }
+
         _db.Dispose();
         _log.Dispose();
         _data.Dispose();

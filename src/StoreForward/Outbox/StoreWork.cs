@@ -6,6 +6,9 @@ namespace StoreForward.Outbox;
 /// </summary>
 internal abstract class StoreWork
 {
+    /// <summary>Payload bytes this work adds to a transaction.</summary>
+    public virtual long Bytes => 0;
+
     /// <summary>Runs inside the open batch; returns false when the work was withdrawn and did nothing.</summary>
     public abstract bool Execute(OutboxStore store);
 

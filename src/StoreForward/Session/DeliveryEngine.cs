@@ -99,8 +99,6 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         {
             Volatile.Write(ref _session, null);
             Counters.IsConnected = false;
-            if (stop.IsCancellationRequested)
-                await connection.CloseGracefullyAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             await connection.DisposeAsync().ConfigureAwait(false);
         }
     }

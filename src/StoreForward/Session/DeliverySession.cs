@@ -13,7 +13,7 @@ namespace StoreForward.Session;
 /// </summary>
 /// <remarks>
 /// All decisions happen on one logical thread (the loop in <see cref="RunAsync"/>). The receive loop and the keep-alive
-/// timer only post events to it. Each turn: take every event that is ready, top up the window, hand the resulting store
+/// timer only post events to it (the timer also sends PINGREQ itself). Each turn: take every event that is ready, top up the window, hand the resulting store
 /// changes to the writer as one transaction, and send the packets: after the commit is durable when a packet depends on
 /// it (see <see cref="SessionStep"/>), at once otherwise. A failed commit ends the session.
 /// </remarks>
@@ -21,6 +21,8 @@ internal sealed class DeliverySession
 {
     /// <summary>QoS 0 messages do not count against the window; this bounds how many one turn sends.</summary>
     private const int MaxPacketsPerTurn = 1024;
+
+    private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromSeconds(1);
 
     private readonly MqttConnection _connection;
     private readonly SessionState _state;
@@ -68,12 +70,15 @@ internal sealed class DeliverySession
 
     public async Task RunAsync(CancellationToken stop)
     {
-        using var linkCts = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var token = linkCts.Token;
+        // The link ends by this token: a dead keep-alive or the end of the session. Stopping the publisher does not cancel
+        // it directly, so the receive loop still hears the broker's last acknowledgements after our DISCONNECT.
+        using var linkCts = new CancellationTokenSource();
+        using var turnCts = CancellationTokenSource.CreateLinkedTokenSource(stop, linkCts.Token);
+        var token = turnCts.Token;
         await _state.EnsureLoadedAsync(_writer).ConfigureAwait(false);
         await ResumeAsync().ConfigureAwait(false);
 
-        var receiving = ReceiveLoopAsync(token);
+        var receiving = ReceiveLoopAsync(linkCts.Token);
         var tick = _keepAlive / 8;
         using var keepAliveTimer = _time.CreateTimer(_ => CheckKeepAlive(linkCts), null, tick, tick);
         SessionStep? unfinished = null;
@@ -104,12 +109,31 @@ internal sealed class DeliverySession
         }
         finally
         {
+            if (stop.IsCancellationRequested && _deadLink is null && _receiveFailure is null)
+                await SayGoodbyeAsync(receiving).ConfigureAwait(false);
             await linkCts.CancelAsync().ConfigureAwait(false);
             await receiving.ConfigureAwait(false);
             await KeepLastAcknowledgementsAsync(unfinished ?? new SessionStep()).ConfigureAwait(false);
 
             // Let the commits already handed over land before a new session reads the store again.
             await Task.WhenAll(_pendingCommits).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Sends DISCONNECT and waits briefly for the broker to close the link: the acknowledgements it sent before it read our
+    /// DISCONNECT arrive first, and are kept.
+    /// </summary>
+    private async Task SayGoodbyeAsync(Task receiving)
+    {
+        await _connection.SendDisconnectAsync(GoodbyeTimeout).ConfigureAwait(false);
+        try
+        {
+            await receiving.WaitAsync(GoodbyeTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The broker keeps the link open; cancelling ends it.
         }
     }
 
@@ -187,11 +211,9 @@ internal sealed class DeliverySession
                     break;
                 case MqttPingRespPacket:
                     break;
-                case PingDue:
-                    step.Packets.Add(MqttPingReqPacket.Instance);
-                    break;
                 case OutboxGrew:
-                    Volatile.Write(ref _outboxGrewPosted, 0);
+                    // A full fence: a commit that lands after this reset must see 0 and post a new wake-up.
+                    Interlocked.Exchange(ref _outboxGrewPosted, 0);
                     break;
                 case MqttDisconnectPacket disconnect:
                     return new LinkLostException($"The broker closed the session: {disconnect.ReasonCode} (0x{(int)disconnect.ReasonCode:X2}){(string.IsNullOrEmpty(disconnect.ReasonString) ? "" : ": " + disconnect.ReasonString)}.");
@@ -209,6 +231,11 @@ internal sealed class DeliverySession
     private void Acknowledged(SessionStep step, ushort packetId, MqttQualityOfServiceLevel expectedQos, int reasonCode, string? reasonString)
     {
         if (!_state.TryGetInFlight(packetId, out var message) || message.Qos != expectedQos)
+            return;
+
+        // A PUBCOMP completes only a released message; one for a message the broker may still hold awaiting PUBREL (a late
+        // answer to a PUBREL for an id we had finished) must not drop it.
+        if (expectedQos == MqttQualityOfServiceLevel.ExactlyOnce && message.State != DeliveryState.Released)
             return;
         _state.EndFlight(message);
         if (_v5 && reasonCode >= 0x80)
@@ -271,6 +298,14 @@ internal sealed class DeliverySession
                 if (outstanding >= _window)
                     return;
                 var again = _resend.Dequeue();
+                if (again.State == DeliveryState.Published && _connection.Limits.Refuses(again, _connection.ProtocolVersion) is { } nowRefused)
+                {
+                    // The broker's limits fell since the first send; resending would only get us disconnected again.
+                    _state.EndFlight(again);
+                    step.DeadLetter(again, nowRefused);
+                    continue;
+                }
+
                 step.Packets.Add(again.State == DeliveryState.Released
                     ? new MqttPubRelPacket { PacketIdentifier = again.PacketId }
                     : CreatePublish(again, dup: true));
@@ -413,18 +448,30 @@ internal sealed class DeliverySession
         if ((silence >= half || _connection.SinceLastSent >= half) && _time.GetElapsedTime(Interlocked.Read(ref _lastPingAt)) >= half)
         {
             Interlocked.Exchange(ref _lastPingAt, _time.GetTimestamp());
-            _events.Writer.TryWrite(PingDue.Instance);
+            _ = PingAsync(link.Token);
+        }
+    }
+
+    /// <summary>
+    /// Sent from the timer, not the session loop: the loop may be waiting for a commit behind a long queue of publishes,
+    /// and the keep-alive must not depend on the disk. MQTTnet serialises sends on the connection.
+    /// </summary>
+    private async Task PingAsync(CancellationToken token)
+    {
+        try
+        {
+            await _connection.SendAsync(MqttPingReqPacket.Instance, token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A failed ping means a failing link, which the receive loop and the keep-alive report.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 
     private sealed class OutboxGrew
     {
         public static readonly OutboxGrew Instance = new();
-    }
-
-    private sealed class PingDue
-    {
-        public static readonly PingDue Instance = new();
     }
 
     private sealed record LinkFailure(Exception Error);

@@ -122,20 +122,35 @@ internal sealed class MqttConnection : IAsyncDisposable
         return packet;
     }
 
-    /// <summary>Sends DISCONNECT (best effort, the link may already be gone) and closes the socket.</summary>
-    public async Task CloseGracefullyAsync(TimeSpan timeout)
+    /// <summary>Sends DISCONNECT (best effort: the link may already be gone; the broker keeps the session either way).</summary>
+    public async Task SendDisconnectAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout, _time);
         try
         {
             await _client.SendAsync(new MqttDisconnectPacket(), cts.Token).ConfigureAwait(false);
-            await _client.DisconnectAsync(cts.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or MQTTnet.Exceptions.MqttCommunicationException or IOException or ObjectDisposedException)
+        catch (Exception e) when (IsLinkGone(e))
         {
-            // The link is already gone; the broker keeps the session either way.
         }
     }
+
+    /// <summary>Sends DISCONNECT and closes the socket.</summary>
+    public async Task CloseGracefullyAsync(TimeSpan timeout)
+    {
+        await SendDisconnectAsync(timeout).ConfigureAwait(false);
+        using var cts = new CancellationTokenSource(timeout, _time);
+        try
+        {
+            await _client.DisconnectAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsLinkGone(e))
+        {
+        }
+    }
+
+    private static bool IsLinkGone(Exception e) =>
+        e is OperationCanceledException or InvalidOperationException or MQTTnet.Exceptions.MqttCommunicationException or IOException or ObjectDisposedException;
 
     public ValueTask DisposeAsync()
     {

@@ -47,6 +47,23 @@ public sealed class DeliveryTests : BrokerTest
     }
 
     [Fact]
+    public async Task Disposing_the_publisher_ends_the_session_with_disconnect_and_the_broker_keeps_it()
+    {
+        var publisher = await StoreForwardPublisher.StartAsync(Options());
+        await publisher.PublishAsync("sf/data", Payload(0), MqttQualityOfServiceLevel.ExactlyOnce);
+        await publisher.FlushAsync().WaitAsync(Patience);
+        var goodbyes = Broker.LogLinesContaining($"Received DISCONNECT from {ClientId}").Count();
+
+        await publisher.DisposeAsync();
+
+        // One more DISCONNECT than the clean-start connection's; the broker logs a normal disconnect, not a broken socket.
+        for (var i = 0; i < 100 && Broker.LogLinesContaining($"Client {ClientId} disconnected").Count() < goodbyes + 1; i++)
+            await Task.Delay(20);
+        Assert.Equal(goodbyes + 1, Broker.LogLinesContaining($"Received DISCONNECT from {ClientId}").Count());
+        Assert.Empty(Broker.LogLinesContaining($"Bad socket read/write on client {ClientId}"));
+    }
+
+    [Fact]
     public async Task Qos_0_and_mixed_qos_messages_are_delivered_and_leave_the_outbox()
     {
         var publisher = await StartPublisherAsync(Options());

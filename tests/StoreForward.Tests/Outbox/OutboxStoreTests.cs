@@ -210,6 +210,80 @@ public sealed class OutboxStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_commit_whose_fsync_fails_has_an_unknown_outcome_and_never_makes_a_sequence_repeat()
+    {
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            Assert.Equal(1, store.Append("t", "1"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch));
+            store.CommitBatch();
+
+            // The log pages are written, then the fsync fails: the data may well be on disk.
+            store.LogFile.BeforeSync = () => throw new IOException("injected fsync failure");
+            store.BeginBatch();
+            Assert.Equal(2, store.Append("t", "2"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch));
+            Assert.Throws<IOException>(() => store.CommitBatch());
+            Assert.False(store.RollbackBatch());
+            store.LogFile.BeforeSync = null;
+
+            // The store continues from what the disk holds, so the next message never reuses sequence 2.
+            store.BeginBatch();
+            var third = store.Append("t", "3"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+            store.CommitBatch();
+            Assert.True(third > 2);
+            Assert.Equal(store.ReadAfter(0, 10).Count, store.Snapshot.PendingMessages);
+        }
+
+        using (var reopened = OutboxStore.Open(StorePath))
+        {
+            var sequences = reopened.ReadAfter(0, 10).Select(m => m.Sequence).ToList();
+            Assert.Equal(sequences.Distinct().Count(), sequences.Count);
+            Assert.Contains(1L, sequences);
+            Assert.Equal(reopened.Snapshot.PendingMessages, sequences.Count);
+        }
+    }
+
+    [Fact]
+    public async Task A_publish_whose_commit_failed_reports_an_unknown_outcome_and_publishing_goes_on()
+    {
+        var options = TestOptions.Offline(StorePath);
+        await using var publisher = await StoreForwardPublisher.StartAsync(options);
+        await publisher.PublishAsync("t", new byte[1]);
+
+        await publisher.FailNextSyncForTests(new IOException("injected fsync failure"));
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => publisher.PublishAsync("t", new byte[2]));
+        Assert.Contains("unknown", error.Message, StringComparison.Ordinal);
+        Assert.Contains("injected fsync failure", error.Message, StringComparison.Ordinal);
+
+        var after = await publisher.PublishAsync("t", new byte[3]);
+        Assert.True(after.Sequence >= 3);
+    }
+
+    [Fact]
+    public void The_log_is_checkpointed_into_the_data_file_after_commits_and_nothing_is_lost()
+    {
+        var payload = new byte[64 * 1024];
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            for (var batch = 0; batch < 20; batch++)
+            {
+                store.BeginBatch();
+                for (var i = 0; i < 10; i++)
+                    store.Append("t", payload, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+                store.CommitBatch();
+            }
+
+            // 12.5 MiB went through a log that is checkpointed once it passes 8 MB.
+            Assert.True(new FileInfo(OutboxStore.LogPathOf(StorePath)).Length < 8_192_000);
+            Assert.True(new FileInfo(StorePath).Length > 5_000_000);
+        }
+
+        using var reopened = OutboxStore.Open(StorePath);
+        Assert.Equal(200, reopened.Snapshot.PendingMessages);
+        Assert.Equal(200, reopened.ReadAfter(0, 1000).Count);
+    }
+
+    [Fact]
     public void A_rolled_back_batch_leaves_the_counters_and_the_file_as_they_were()
     {
         using var store = OutboxStore.Open(StorePath);
