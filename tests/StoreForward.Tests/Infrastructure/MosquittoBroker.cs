@@ -119,63 +119,39 @@ public sealed class MosquittoBroker : IAsyncDisposable
     /// Graceful stop: SIGTERM, then wait for exit. Mosquitto writes its persistence file while
     /// shutting down on SIGTERM, so everything acknowledged before this call survives a restart.
     /// </summary>
-    public async Task StopAsync()
-    {
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await StopProcessAsync(graceful: true).ConfigureAwait(false);
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
+    public Task StopAsync() => OneAtATimeAsync(() => StopProcessAsync(graceful: true));
 
     /// <summary>
     /// Crash: SIGKILL. Nothing is flushed, so only what the last autosave wrote survives
     /// (see <see cref="MosquittoSettings.AutosaveInterval"/>).
     /// </summary>
-    public async Task KillAsync()
-    {
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await StopProcessAsync(graceful: false).ConfigureAwait(false);
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
+    public Task KillAsync() => OneAtATimeAsync(() => StopProcessAsync(graceful: false));
 
     /// <summary>Graceful stop followed by a start on the same port, directory and config.</summary>
-    public async Task RestartAsync()
+    public Task RestartAsync() => OneAtATimeAsync(async () =>
     {
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await StopProcessAsync(graceful: true).ConfigureAwait(false);
-            await StartProcessAsync(bindAttempts: 5, throwIfPortInUse: true).ConfigureAwait(false);
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
+        await StopProcessAsync(graceful: true).ConfigureAwait(false);
+        await StartProcessAsync(bindAttempts: 5, throwIfPortInUse: true).ConfigureAwait(false);
+    });
 
     /// <summary>Starts the broker again after <see cref="StopAsync"/> or <see cref="KillAsync"/>.</summary>
-    public async Task StartAgainAsync()
+    public Task StartAgainAsync() => OneAtATimeAsync(() =>
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException("Mosquitto is already running.");
+        }
+
+        return StartProcessAsync(bindAttempts: 5, throwIfPortInUse: true);
+    });
+
+    /// <summary>Lifecycle changes never overlap: a restart must not race a stop.</summary>
+    private async Task OneAtATimeAsync(Func<Task> change)
     {
         await _lifecycle.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (IsRunning)
-            {
-                throw new InvalidOperationException("Mosquitto is already running.");
-            }
-
-            await StartProcessAsync(bindAttempts: 5, throwIfPortInUse: true).ConfigureAwait(false);
+            await change().ConfigureAwait(false);
         }
         finally
         {
