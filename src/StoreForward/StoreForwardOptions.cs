@@ -44,6 +44,13 @@ public sealed class StoreForwardOptions
     /// <summary>MQTT keep-alive. A link that stays silent for 1.5 times this long is declared dead and reconnected.</summary>
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How long the broker may leave every in-flight message unacknowledged while the link is otherwise alive. MQTT allows a
+    /// resend only on a new connection, so after this long the session reconnects and resends: a broker that lost a
+    /// PUBLISH or its answer cannot stall the drain.
+    /// </summary>
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>How long one connection attempt (TCP connect plus CONNECT/CONNACK) may take.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -97,6 +104,8 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(SessionExpiry), "must be more than zero on MQTT 5: with expiry 0 the broker keeps no session and QoS 2 cannot resume.");
         if (KeepAlive < TimeSpan.FromSeconds(1) || KeepAlive.TotalSeconds > ushort.MaxValue)
             throw Bad(nameof(KeepAlive), $"must be between 1 and 65535 seconds, but is {KeepAlive}.");
+        if (AckTimeout <= TimeSpan.Zero)
+            throw Bad(nameof(AckTimeout), "must be more than zero.");
         if (ConnectTimeout <= TimeSpan.Zero)
             throw Bad(nameof(ConnectTimeout), "must be more than zero.");
         if (MaxInFlight is < 1 or > 65_535)

@@ -35,10 +35,15 @@ internal sealed class DeliverySession
     private readonly List<Task<bool>> _pendingCommits = [];
     private readonly int _window;
     private readonly TimeSpan _keepAlive;
+    private readonly TimeSpan _ackTimeout;
     private readonly bool _v5;
     private int _outboxGrewPosted;
     private volatile Exception? _deadLink;
     private volatile Exception? _receiveFailure;
+
+    // Since when the broker owes an answer with none arriving (timestamp), or 0 while nothing is outstanding.
+    private long _awaitingAckSince;
+    private bool _acknowledgedThisTurn;
     private long _lastPingAt;
 
     public DeliverySession(
@@ -57,6 +62,7 @@ internal sealed class DeliverySession
         _time = options.TimeProvider;
         _window = Math.Min(options.MaxInFlight, connection.Limits.ReceiveMaximum);
         _keepAlive = connection.Limits.ServerKeepAlive ?? options.KeepAlive;
+        _ackTimeout = options.AckTimeout;
         _v5 = connection.ProtocolVersion == MqttProtocolVersion.V500;
         _lastPingAt = _time.GetTimestamp();
     }
@@ -237,6 +243,7 @@ internal sealed class DeliverySession
         // answer to a PUBREL for an id we had finished) must not drop it.
         if (expectedQos == MqttQualityOfServiceLevel.ExactlyOnce && message.State != DeliveryState.Released)
             return;
+        _acknowledgedThisTurn = true;
         _state.EndFlight(message);
         if (_v5 && reasonCode >= 0x80)
             step.DeadLetter(message, Rejected(message, "PUBACK", reasonCode, reasonString));
@@ -254,6 +261,7 @@ internal sealed class DeliverySession
             return;
         }
 
+        _acknowledgedThisTurn = true;
         if (_v5 && (int)pubRec.ReasonCode >= 0x80)
         {
             _state.EndFlight(message);
@@ -376,12 +384,26 @@ internal sealed class DeliverySession
         {
             foreach (var packet in step.Packets)
                 await _connection.SendAsync(packet, token).ConfigureAwait(false);
+            TrackAcknowledgementDebt();
         }
         catch (Exception e) when (!token.IsCancellationRequested)
         {
             // The receive side usually saw the real cause (the broker closed the link) just before the send failed.
             throw _receiveFailure ?? new LinkLostException($"Sending to the broker failed: {e.Message}", e);
         }
+    }
+
+    /// <summary>Restarts the ack clock when the broker answered or when a first message became outstanding.</summary>
+    private void TrackAcknowledgementDebt()
+    {
+        var outstanding = _state.InFlightCount - _resend.Count;
+        var since = Interlocked.Read(ref _awaitingAckSince);
+        if (outstanding == 0)
+            since = 0;
+        else if (_acknowledgedThisTurn || since == 0)
+            since = _time.GetTimestamp();
+        Interlocked.Exchange(ref _awaitingAckSince, since);
+        _acknowledgedThisTurn = false;
     }
 
     private async Task ThrowIfACommitFailedAsync()
@@ -429,9 +451,14 @@ internal sealed class DeliverySession
     private void CheckKeepAlive(CancellationTokenSource link)
     {
         var silence = _connection.SinceLastReceived;
-        if (silence >= _keepAlive)
-        {
+        var awaitingSince = Interlocked.Read(ref _awaitingAckSince);
+        if (awaitingSince != 0 && _time.GetElapsedTime(awaitingSince) >= _ackTimeout)
+            _deadLink = new LinkLostException($"The broker acknowledged none of the in-flight messages for {_ackTimeout.TotalSeconds:0.#} s (AckTimeout); reconnecting to resend them.");
+        else if (silence >= _keepAlive)
             _deadLink = new LinkLostException($"Nothing came from the broker for {silence.TotalSeconds:0.#} s (keep-alive {_keepAlive.TotalSeconds:0.#} s); the link is considered dead.");
+
+        if (_deadLink is not null)
+        {
             try
             {
                 link.Cancel();

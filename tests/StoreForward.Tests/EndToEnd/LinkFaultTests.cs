@@ -29,6 +29,25 @@ public sealed class LinkFaultTests : BrokerTest
     }
 
     [Fact]
+    public async Task A_publish_the_broker_never_answers_is_resent_on_a_new_connection_after_the_ack_timeout()
+    {
+        await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);
+        var swallowed = 0;
+        proxy.DropFromBroker = p => p.Type == MqttPacketType.PubAck && Interlocked.Exchange(ref swallowed, 1) == 0;
+        var options = Options(proxy.Port);
+        options.AckTimeout = TimeSpan.FromSeconds(2);
+        var publisher = await StartPublisherAsync(options);
+
+        var receipts = await PublishManyAsync(publisher, 0, 5, MqttQualityOfServiceLevel.AtLeastOnce, producers: 1);
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        // The link stayed healthy (pings answered): only the missing PUBACK made the session reconnect and resend.
+        Assert.True(proxy.AcceptedConnections >= 3, $"{proxy.AcceptedConnections} connections");
+        Assert.Contains(proxy.SeenOfType(MqttPacketType.Publish, MqttProxyDirection.ClientToBroker), p => p.Dup);
+        await AssertDeliveredAsync(0, receipts, exactlyOnce: false);
+    }
+
+    [Fact]
     public async Task Reset_connections_mid_stream_lose_nothing()
     {
         await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);

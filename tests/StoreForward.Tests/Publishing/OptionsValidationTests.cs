@@ -18,6 +18,8 @@ public sealed class OptionsValidationTests
         { "SessionExpiry", o => o.SessionExpiry = TimeSpan.Zero },
         { "KeepAlive", o => o.KeepAlive = TimeSpan.FromMilliseconds(10) },
         { "MaxInFlight", o => o.MaxInFlight = 0 },
+        { "AckTimeout", o => o.AckTimeout = TimeSpan.Zero },
+        { "ConnectTimeout", o => o.ConnectTimeout = TimeSpan.FromSeconds(-1) },
         { "MaxPayloadBytes", o => o.MaxPayloadBytes = StoreForwardOptions.MaxStorablePayloadBytes + 1 },
         { "ReconnectInitialDelay", o => o.ReconnectInitialDelay = TimeSpan.Zero },
         { "ReconnectMaxDelay", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(1) },
