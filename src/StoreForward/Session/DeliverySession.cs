@@ -121,8 +121,9 @@ internal sealed class DeliverySession
             await receiving.ConfigureAwait(false);
             await KeepLastAcknowledgementsAsync(unfinished ?? new SessionStep()).ConfigureAwait(false);
 
-            // Let the commits already handed over land before a new session reads the store again.
-            await Task.WhenAll(_pendingCommits).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            // Let the commits already handed over land before a new session reads the store again. A failed one only means
+            // the next session resends a little more; the session's own error is what gets reported.
+            await Task.WhenAll(_pendingCommits).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default).ConfigureAwait(false);
         }
     }
 
