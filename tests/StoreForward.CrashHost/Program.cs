@@ -1,0 +1,54 @@
+// The process that the crash tests kill. It publishes "<run>/<producer>/<n>" from several concurrent producers, each
+// waiting for its previous publish, and prints "ack <run> <producer> <n>" the moment PublishAsync returned: the parent
+// test kills it with SIGKILL at a random moment and later checks every printed publish against what the broker
+// delivered. With --drain it publishes nothing, waits until the outbox is empty and exits 0.
+//
+//   StoreForward.CrashHost --store PATH --port N --client-id ID --qos 1|2 --run R [--producers 4] [--drain]
+using System.Globalization;
+using System.Text;
+using MQTTnet.Protocol;
+using StoreForward;
+
+string Arg(string name, string? fallback = null)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback ?? throw new ArgumentException($"{name} is required");
+}
+
+var options = new StoreForwardOptions
+{
+    ClientId = Arg("--client-id"),
+    Host = "127.0.0.1",
+    Port = int.Parse(Arg("--port"), CultureInfo.InvariantCulture),
+    StorePath = Arg("--store"),
+    ReconnectInitialDelay = TimeSpan.FromMilliseconds(100),
+    ReconnectMaxDelay = TimeSpan.FromSeconds(1),
+};
+var qos = (MqttQualityOfServiceLevel)int.Parse(Arg("--qos", "2"), CultureInfo.InvariantCulture);
+var run = Arg("--run", "0");
+var producers = int.Parse(Arg("--producers", "4"), CultureInfo.InvariantCulture);
+
+var output = new StreamWriter(Console.OpenStandardOutput(), Encoding.ASCII) { AutoFlush = true };
+var outputLock = new Lock();
+await using var publisher = await StoreForwardPublisher.StartAsync(options);
+lock (outputLock)
+    output.WriteLine($"started {publisher.Status.PendingMessages}");
+
+if (args.Contains("--drain"))
+{
+    await publisher.FlushAsync().WaitAsync(TimeSpan.FromMinutes(2));
+    lock (outputLock)
+        output.WriteLine("drained");
+    return 0;
+}
+
+await Task.WhenAll(Enumerable.Range(0, producers).Select(producer => Task.Run(async () =>
+{
+    for (var n = 0; ; n++)
+    {
+        var receipt = await publisher.PublishAsync("sf/crash", Encoding.ASCII.GetBytes($"{run}/{producer}/{n}"), qos);
+        lock (outputLock)
+            output.WriteLine($"ack {run} {producer} {n} {receipt.Sequence}");
+    }
+})));
+return 0;
