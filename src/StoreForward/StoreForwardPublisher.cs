@@ -59,6 +59,18 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
 
     internal long CommitCount => _writer.CommitCount;
 
+    /// <summary>
+    /// Makes every write to the store's files fail with <paramref name="error"/> (a full disk), or heals them with null.
+    /// </summary>
+    internal Task FailWritesForTests(Exception? error) =>
+        _writer.RunAsync(store =>
+        {
+            Action? fault = error is null ? null : () => throw error;
+            store.LogFile.BeforeWrite = fault;
+            store.DataFile.BeforeWrite = fault;
+            return true;
+        });
+
     /// <summary>Makes the next fsync of the store's log fail with <paramref name="error"/>, as a failing disk would.</summary>
     internal Task FailNextSyncForTests(Exception error) =>
         _writer.RunAsync(store =>

@@ -40,6 +40,9 @@ internal sealed class DurableFileStream : Stream
     /// <summary>Runs before each fsync; fault-injection tests make it throw as a failing disk would. Null in production.</summary>
     internal Action? BeforeSync { get; set; }
 
+    /// <summary>Runs before each write; fault-injection tests make it throw as a full disk would. Null in production.</summary>
+    internal Action? BeforeWrite { get; set; }
+
     public override bool CanRead => _file.CanRead;
 
     public override bool CanSeek => _file.CanSeek;
@@ -69,9 +72,17 @@ internal sealed class DurableFileStream : Stream
 
     public override void SetLength(long value) => _file.SetLength(value);
 
-    public override void Write(byte[] buffer, int offset, int count) => _file.Write(buffer, offset, count);
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        BeforeWrite?.Invoke();
+        _file.Write(buffer, offset, count);
+    }
 
-    public override void Write(ReadOnlySpan<byte> buffer) => _file.Write(buffer);
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        BeforeWrite?.Invoke();
+        _file.Write(buffer);
+    }
 
     protected override void Dispose(bool disposing)
     {

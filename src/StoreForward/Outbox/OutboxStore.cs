@@ -97,6 +97,9 @@ internal sealed class OutboxStore : IDisposable
     /// <summary>The write-ahead log file, for fault-injection tests.</summary>
     internal DurableFileStream LogFile => _log;
 
+    /// <summary>The data file, for fault-injection tests.</summary>
+    internal DurableFileStream DataFile => _data;
+
     /// <summary>Opens or creates the store at <paramref name="path"/>, with clear errors for every way that can fail.</summary>
     public static OutboxStore Open(string path)
     {
@@ -268,8 +271,10 @@ internal sealed class OutboxStore : IDisposable
     }
 
     /// <summary>
-    /// Undoes a failed batch. Returns false when the failure came after the commit had started: then the batch may or may
-    /// not be on disk, and the store reopens the database to continue from whatever is.
+    /// Undoes a failed batch and says whether its outcome is known: nothing of it stored. When the failure came after the
+    /// commit had started, the store reopens the database to continue from what is on disk, and looks: a batch whose
+    /// counters did not reach the disk is known to be absent (LiteDB writes them in the same transaction); one whose did
+    /// reached the log, but its fsync may have failed, so it may or may not survive a power cut: unknown.
     /// </summary>
     public bool RollbackBatch()
     {
@@ -283,9 +288,15 @@ internal sealed class OutboxStore : IDisposable
         }
 
         _committing = false;
+        var before = _committed;
+        var attempted = _staged;
         Reopen();
-        return false;
+        return _broken is null && !SameCounters(_committed, attempted) && SameCounters(_committed, before);
     }
+
+    private static bool SameCounters(Counters a, Counters b) =>
+        a.NextSequence == b.NextSequence && a.SentThrough == b.SentThrough && a.Count == b.Count && a.Bytes == b.Bytes
+        && a.DeadLetters == b.DeadLetters && a.SessionEstablished == b.SessionEstablished;
 
     /// <summary>
     /// Copies the log into the data file once it passed LiteDB's usual checkpoint size, after the commit is durable. A
