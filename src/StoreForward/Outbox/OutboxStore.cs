@@ -282,9 +282,16 @@ internal sealed class OutboxStore : IDisposable
         _headChanged = false;
         if (!_committing)
         {
-            _db.Rollback();
-            _staged = _committed;
-            return true;
+            try
+            {
+                _db.Rollback();
+                _staged = _committed;
+                return true;
+            }
+            catch (Exception e) when (e is LiteException or IOException)
+            {
+                // LiteDB could not undo its own transaction; start over from the disk as after a failed commit.
+            }
         }
 
         _committing = false;
@@ -322,16 +329,7 @@ internal sealed class OutboxStore : IDisposable
     /// <summary>Starts LiteDB again over the same files: its recovery keeps exactly the commits that reached the log.</summary>
     private void Reopen()
     {
-        try
-        {
-            _db.Dispose();
-        }
-#pragma warning disable CA1031 // The old instance is being dropped because it failed; its last words do not matter.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
-
+        AbandonedLiteDatabase.Drop(_db);
         try
         {
             Attach();

@@ -27,12 +27,14 @@ public abstract class BrokerTest : IAsyncLifetime
 
     protected string ClientId { get; } = "sf-pub-" + Guid.NewGuid().ToString("N")[..8];
 
+    protected string SubscriberId { get; } = "sf-sub-" + Guid.NewGuid().ToString("N")[..8];
+
     protected string StorePath => Directory.File("outbox.db");
 
     public virtual async Task InitializeAsync()
     {
         Broker = await MosquittoBroker.StartAsync(_settings);
-        Subscriber = await MosquittoSubscriber.StartAsync(Broker.Host, Broker.Port, "sf/#", "sf-sub-" + Guid.NewGuid().ToString("N")[..8]);
+        Subscriber = await MosquittoSubscriber.StartAsync(Broker.Host, Broker.Port, "sf/#", SubscriberId);
     }
 
     public virtual async Task DisposeAsync()
@@ -94,6 +96,14 @@ public abstract class BrokerTest : IAsyncLifetime
         Subscriber.Messages.Where(m => m.Topic == topic)
             .Select(m => int.Parse(m.PayloadText, System.Globalization.CultureInfo.InvariantCulture))
             .ToList();
+
+    /// <summary>
+    /// How many messages on <paramref name="topic"/> the broker took in, judged by its log: it forwards each message it
+    /// accepted to the subscriber exactly once as a fresh PUBLISH (DUP=0); its resends after a restart carry DUP=1. This
+    /// counts what the broker received independent of how well the subscriber copes with those resends.
+    /// </summary>
+    protected int BrokerIntake(string topic = "sf/data") =>
+        Broker.LogLinesContaining($"Sending PUBLISH to {SubscriberId} (d0,").Count(l => l.Contains($"'{topic}'", StringComparison.Ordinal));
 
     /// <summary>
     /// Checks the subscriber's record against the receipts: every acknowledged publish arrived, none twice (when

@@ -244,6 +244,56 @@ public sealed class OutboxStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_commit_that_hits_a_full_disk_stores_nothing_and_leaves_no_finalizer_to_crash_the_process()
+    {
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            store.Append("t", "1"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+            store.CommitBatch();
+
+            Action full = () => throw new IOException("No space left on device");
+            store.LogFile.BeforeWrite = full;
+            store.DataFile.BeforeWrite = full;
+            store.BeginBatch();
+            store.Append("t", new byte[100_000], MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+            Assert.Throws<IOException>(() => store.CommitBatch());
+            Assert.True(store.RollbackBatch());
+            store.LogFile.BeforeWrite = null;
+            store.DataFile.BeforeWrite = null;
+
+            Assert.Equal(1, store.Snapshot.PendingMessages);
+            store.BeginBatch();
+            Assert.Equal(2, store.Append("t", "2"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch));
+            store.CommitBatch();
+        }
+
+        using var reopened = OutboxStore.Open(StorePath);
+        Assert.Equal([1L, 2L], reopened.ReadAfter(0, 10).Select(m => m.Sequence));
+    }
+
+    [Fact]
+    public async Task A_failed_commit_leaves_no_finalizer_behind_that_would_crash_the_process()
+    {
+        var publisher = await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath));
+        await publisher.FailWritesForTests(new IOException("No space left on device"));
+        await Assert.ThrowsAsync<OutboxStoreException>(() => publisher.PublishAsync("t", new byte[100_000]));
+        await publisher.FailWritesForTests(null);
+
+        // The writer thread ends with the publisher, so LiteDB's half-committed transaction (held in its thread-local
+        // slot) becomes garbage. Its finalizer throws; if it still ran, it would end this process right here.
+        await publisher.DisposeAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        await using var reopened = await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath));
+        Assert.Equal(0, reopened.Status.PendingMessages);
+    }
+
+    [Fact]
     public async Task A_publish_whose_commit_failed_reports_an_unknown_outcome_and_publishing_goes_on()
     {
         var options = TestOptions.Offline(StorePath);
