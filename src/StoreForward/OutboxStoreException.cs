@@ -15,4 +15,29 @@ public sealed class OutboxStoreException : IOException
 
     /// <summary>The full path of the store file concerned.</summary>
     public string StorePath { get; }
+
+    /// <summary>What kind of problem it is, so that an app can react (for example quarantine only damaged stores).</summary>
+    public OutboxStoreProblem Problem { get; init; } = OutboxStoreProblem.WriteFailed;
+}
+
+/// <summary>The kinds of <see cref="OutboxStoreException"/>.</summary>
+public enum OutboxStoreProblem
+{
+    /// <summary>A read or write of the store failed (for example a full disk); earlier messages are intact.</summary>
+    WriteFailed = 0,
+
+    /// <summary>The path is invalid, its directory is missing, or the file cannot be opened for reading and writing.</summary>
+    Unusable = 1,
+
+    /// <summary>Another publisher, in this or another process, has the store open.</summary>
+    InUse = 2,
+
+    /// <summary>The file is damaged or truncated.</summary>
+    Damaged = 3,
+
+    /// <summary>The file is not a StoreForward outbox (another LiteDB database, or another format).</summary>
+    Foreign = 4,
+
+    /// <summary>The outbox was written by a newer StoreForward with a format this version does not read.</summary>
+    UnsupportedVersion = 5,
 }

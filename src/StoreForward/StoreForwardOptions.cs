@@ -31,6 +31,16 @@ public sealed class StoreForwardOptions
     /// <summary>Path of the outbox file. Its write-ahead log is kept beside it as <c>&lt;name&gt;-log&lt;ext&gt;</c>.</summary>
     public string StorePath { get; set; } = "storeforward.db";
 
+    /// <summary>
+    /// What <see cref="StoreForwardPublisher.StartAsync(StoreForwardOptions, CancellationToken)"/> does with a store file
+    /// that is damaged, truncated or not a StoreForward outbox. False (default): it throws an
+    /// <see cref="OutboxStoreException"/> naming the file and the problem, and the app decides. True: it moves the files
+    /// aside as <c>name.quarantined-&lt;UTC time&gt;.ext</c> (kept for inspection or recovery), starts with a fresh store and
+    /// reports the moved file in <see cref="StoreForwardPublisher.QuarantinedStorePath"/>. Messages in the damaged file
+    /// are not delivered.
+    /// </summary>
+    public bool QuarantineUnreadableStore { get; set; }
+
     /// <summary>MQTT protocol version: <see cref="MqttProtocolVersion.V500"/> (default) or <see cref="MqttProtocolVersion.V311"/>.</summary>
     public MqttProtocolVersion ProtocolVersion { get; set; } = MqttProtocolVersion.V500;
 

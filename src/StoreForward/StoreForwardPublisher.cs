@@ -34,6 +34,12 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// <summary>The full path of the outbox file.</summary>
     public string StorePath => _writer.StorePath;
 
+    /// <summary>
+    /// Where the damaged store was moved when <see cref="StoreForwardOptions.QuarantineUnreadableStore"/> made this start
+    /// with a fresh one; null otherwise. Alert on it: the messages in that file were not delivered.
+    /// </summary>
+    public string? QuarantinedStorePath { get; private init; }
+
     /// <summary>A snapshot of the outbox and the connection.</summary>
     public OutboxStatus Status
     {
@@ -105,10 +111,23 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         options.Validate();
 
         // Opening can replay a write-ahead log; keep that off the caller's thread.
-        var store = await Task.Run(() => OutboxStore.Open(options.StorePath), cancellationToken).ConfigureAwait(false);
-        var publisher = new StoreForwardPublisher(options, store, randomizer, onRetry);
+        var (store, quarantined) = await Task.Run(() => OpenStore(options), cancellationToken).ConfigureAwait(false);
+        var publisher = new StoreForwardPublisher(options, store, randomizer, onRetry) { QuarantinedStorePath = quarantined };
         publisher._engine.Start();
         return publisher;
+    }
+
+    private static (OutboxStore Store, string? Quarantined) OpenStore(StoreForwardOptions options)
+    {
+        try
+        {
+            return (OutboxStore.Open(options.StorePath), null);
+        }
+        catch (OutboxStoreException e) when (options.QuarantineUnreadableStore && e.Problem is OutboxStoreProblem.Damaged or OutboxStoreProblem.Foreign)
+        {
+            var aside = OutboxStore.Quarantine(e.StorePath, options.TimeProvider.GetUtcNow());
+            return (OutboxStore.Open(options.StorePath), aside);
+        }
     }
 
     /// <summary>

@@ -36,8 +36,10 @@ internal sealed class OutboxStore : IDisposable
     private const string MetaName = "meta";
     private const string MetaId = "outbox";
 
+    private const long PageSize = 8192;
+
     /// <summary>LiteDB's own default checkpoint point (1,000 pages of 8 KiB): the log is copied into the data file past it.</summary>
-    private const long CheckpointLogBytes = 1000 * 8192;
+    private const long CheckpointLogBytes = 1000 * PageSize;
 
     private readonly DurableFileStream _data;
     private readonly DurableFileStream _log;
@@ -110,16 +112,17 @@ internal sealed class OutboxStore : IDisposable
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
         {
-            throw new OutboxStoreException(path, $"the path is not valid: {e.Message}", e);
+            throw new OutboxStoreException(path, $"the path is not valid: {e.Message}", e) { Problem = OutboxStoreProblem.Unusable };
         }
 
         var directory = Path.GetDirectoryName(fullPath);
         if (directory is null || !Directory.Exists(directory))
-            throw new OutboxStoreException(fullPath, $"the directory '{directory}' does not exist.");
+            throw new OutboxStoreException(fullPath, $"the directory '{directory}' does not exist.") { Problem = OutboxStoreProblem.Unusable };
         if (Directory.Exists(fullPath))
-            throw new OutboxStoreException(fullPath, "the path is a directory, not a file.");
+            throw new OutboxStoreException(fullPath, "the path is a directory, not a file.") { Problem = OutboxStoreProblem.Unusable };
 
         var created = !File.Exists(fullPath) || !File.Exists(LogPathOf(fullPath));
+        var originalDataLength = File.Exists(fullPath) ? new FileInfo(fullPath).Length : 0;
         var data = OpenFile(fullPath, fullPath);
         DurableFileStream? log = null;
         try
@@ -132,12 +135,12 @@ internal sealed class OutboxStore : IDisposable
             }
             catch (Exception e) when (e is LiteException or InvalidCastException or IOException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
             {
-                throw new OutboxStoreException(fullPath, $"the file is damaged or is not a LiteDB database ({e.Message}).", e);
+                throw new OutboxStoreException(fullPath, $"the file is damaged or is not a LiteDB database ({e.Message}).", e) { Problem = OutboxStoreProblem.Damaged };
             }
 
             try
             {
-                store.Load();
+                store.Load(originalDataLength);
                 if (created)
                     DirectorySync.Flush(directory);
             }
@@ -157,6 +160,22 @@ internal sealed class OutboxStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Moves a store that cannot be opened aside, data file and log, as <c>name.quarantined-&lt;UTC time&gt;.ext</c>, so that
+    /// a fresh store can start at <paramref name="path"/> and the damaged one stays for inspection. Returns the new path.
+    /// </summary>
+    public static string Quarantine(string path, DateTimeOffset now)
+    {
+        var fullPath = Path.GetFullPath(path);
+        var stamp = now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var aside = Path.Combine(Path.GetDirectoryName(fullPath)!, $"{Path.GetFileNameWithoutExtension(fullPath)}.quarantined-{stamp}{Path.GetExtension(fullPath)}");
+        File.Move(fullPath, aside);
+        if (File.Exists(LogPathOf(fullPath)))
+            File.Move(LogPathOf(fullPath), LogPathOf(aside));
+        DirectorySync.Flush(Path.GetDirectoryName(fullPath)!);
+        return aside;
+    }
+
     /// <summary>LiteDB's own naming for the write-ahead log: <c>name-log.ext</c> beside the data file.</summary>
     public static string LogPathOf(string path) =>
         Path.Combine(Path.GetDirectoryName(path) ?? ".", Path.GetFileNameWithoutExtension(path) + "-log" + Path.GetExtension(path));
@@ -169,63 +188,105 @@ internal sealed class OutboxStore : IDisposable
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
         {
-            throw new OutboxStoreException(storePath, $"'{filePath}' cannot be opened exclusively; another publisher (in this or another process) probably has the store open ({e.Message}).", e);
+            throw new OutboxStoreException(storePath, $"'{filePath}' cannot be opened exclusively; another publisher (in this or another process) probably has the store open ({e.Message}).", e) { Problem = OutboxStoreProblem.InUse };
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
-            throw new OutboxStoreException(storePath, $"'{filePath}' cannot be opened for reading and writing ({e.Message}).", e);
+            throw new OutboxStoreException(storePath, $"'{filePath}' cannot be opened for reading and writing ({e.Message}).", e) { Problem = OutboxStoreProblem.Unusable };
         }
     }
 
-    private void Load()
+    /// <summary>
+    /// Reads the header and counters. <paramref name="originalDataLength"/> is the data file's length before LiteDB opened
+    /// it: LiteDB quietly starts a new database in a file shorter than one page, so a store truncated that far must be
+    /// recognised here, or it would open as an empty queue.
+    /// </summary>
+    private void Load(long originalDataLength = PageSize)
     {
-        BsonDocument? meta;
         try
         {
-            meta = _meta.FindById(MetaId);
+            var meta = _meta.FindById(MetaId);
             if (meta is null)
             {
-                var foreign = _db.GetCollectionNames().Where(n => !n.StartsWith('$')).ToList();
-                if (foreign.Count > 0)
-                    throw new OutboxStoreException(FilePath, $"the file is a LiteDB database but not a StoreForward outbox (it has the collections {string.Join(", ", foreign)} and no StoreForward header).");
-
-                _staged = default;
-                _staged.NextSequence = 1;
-                _dirty = true;
-                _db.BeginTrans();
-                CommitBatch();
+                CreateOrRefuse(originalDataLength);
                 return;
             }
-        }
-        catch (LiteException e)
-        {
-            throw new OutboxStoreException(FilePath, $"the file is damaged ({e.Message}).", e);
-        }
 
-        if (meta["format"].AsString != FormatName)
-            throw new OutboxStoreException(FilePath, $"the file is not a StoreForward outbox (format '{meta["format"]}').");
-        if (meta["version"].AsInt32 != FormatVersion)
-            throw new OutboxStoreException(FilePath, $"the outbox format version {meta["version"]} is not supported by this StoreForward (it reads version {FormatVersion}).");
+            if (!meta.TryGetValue("format", out var format) || format != FormatName)
+                throw Problem(OutboxStoreProblem.Foreign, $"the file is not a StoreForward outbox (format '{format}').");
+            if (meta["version"].AsInt32 != FormatVersion)
+                throw Problem(OutboxStoreProblem.UnsupportedVersion, $"the outbox format version {meta["version"]} is not supported by this StoreForward (it reads version {FormatVersion}).");
 
-        _committed = new Counters
+            ThrowIfTruncated();
+            _committed = new Counters
+            {
+                NextSequence = meta["next"].AsInt64,
+                SentThrough = meta["sent"].AsInt64,
+                Count = meta["count"].AsInt64,
+                Bytes = meta["bytes"].AsInt64,
+                DeadLetters = meta["dead"].AsInt64,
+                SessionEstablished = meta["session"].AsBoolean,
+            };
+            _staged = _committed;
+            RefreshHead();
+            _committed = _staged;
+            PublishSnapshot();
+        }
+        catch (Exception e) when (e is LiteException or InvalidCastException or IndexOutOfRangeException or KeyNotFoundException)
         {
-            NextSequence = meta["next"].AsInt64,
-            SentThrough = meta["sent"].AsInt64,
-            Count = meta["count"].AsInt64,
-            Bytes = meta["bytes"].AsInt64,
-            DeadLetters = meta["dead"].AsInt64,
-            SessionEstablished = meta["session"].AsBoolean,
-        };
-        _staged = _committed;
-        RefreshHead();
-        _committed = _staged;
-        PublishSnapshot();
+            throw Problem(OutboxStoreProblem.Damaged, $"the file is damaged ({e.Message}).", e);
+        }
     }
+
+    private void CreateOrRefuse(long originalDataLength)
+    {
+        var collections = _db.GetCollectionNames().Where(n => !n.StartsWith('$')).ToList();
+        var ours = new[] { MessagesName, DeadLettersName, MetaName, ReleasedName };
+        if (collections.Count > 0 && collections.All(ours.Contains))
+            throw Problem(OutboxStoreProblem.Damaged, "the file is damaged: it has the outbox's collections but lost its header.");
+        if (collections.Count > 0)
+            throw Problem(OutboxStoreProblem.Foreign, $"the file is a LiteDB database but not a StoreForward outbox (it has the collections {string.Join(", ", collections)} and no StoreForward header).");
+
+        // A new store is one page (LiteDB's header) or nothing; a crash while it was being created leaves no more.
+        if (originalDataLength > PageSize || originalDataLength % PageSize != 0)
+            throw Problem(OutboxStoreProblem.Damaged, $"the file is damaged or truncated: it held {originalDataLength} bytes but no outbox.");
+
+        _staged = default;
+        _staged.NextSequence = 1;
+        _dirty = true;
+        _db.BeginTrans();
+        CommitBatch();
+    }
+
+    /// <summary>
+    /// A quick check that the data file still holds every page the database counts (after the log is folded in): a
+    /// store cut short by a copy or a damaged disk is refused at start, not discovered message by message.
+    /// </summary>
+    private void ThrowIfTruncated()
+    {
+        try
+        {
+            _db.Checkpoint();
+        }
+        catch (IOException)
+        {
+            // The disk is full or failing: the log keeps everything, and the pages cannot be compared now.
+            return;
+        }
+
+        var lastPage = _db.GetCollection("$database").FindAll().First()["lastPageID"].AsInt32;
+        var needed = (lastPage + 1L) * PageSize;
+        if (_data.Length < needed)
+            throw Problem(OutboxStoreProblem.Damaged, $"the file is truncated: it is {_data.Length} bytes but its pages reach {needed} bytes.");
+    }
+
+    private OutboxStoreException Problem(OutboxStoreProblem problem, string message, Exception? inner = null) =>
+        new(FilePath, message, inner) { Problem = problem };
 
     public void BeginBatch()
     {
         if (_broken is not null)
-            throw new OutboxStoreException(FilePath, $"the store could not be reopened after a failed commit and takes no more work; start the publisher again ({_broken.Message}).", _broken);
+            throw Problem(OutboxStoreProblem.WriteFailed, $"the store could not be reopened after a failed commit and takes no more work; start the publisher again ({_broken.Message}).", _broken);
         _staged = _committed;
         _dirty = false;
         _headChanged = false;
