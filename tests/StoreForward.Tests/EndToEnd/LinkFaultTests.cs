@@ -48,6 +48,32 @@ public sealed class LinkFaultTests : BrokerTest
     }
 
     [Fact]
+    public async Task A_link_that_flaps_every_few_hundred_milliseconds_loses_nothing_and_the_drain_finishes()
+    {
+        await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);
+        var publisher = await StartPublisherAsync(Options(proxy.Port));
+        var random = new Random(Environment.TickCount);
+
+        var publishing = PublishManyAsync(publisher, 0, 3000, MqttQualityOfServiceLevel.ExactlyOnce);
+        for (var flap = 0; flap < 20 && !publishing.IsCompleted; flap++)
+        {
+            // Down: the link breaks and new connections are refused for a moment; then up again.
+            proxy.RefuseConnections = true;
+            proxy.ResetAllConnections();
+            await Task.Delay(random.Next(50, 300));
+            proxy.RefuseConnections = false;
+            await Task.Delay(random.Next(100, 400));
+        }
+
+        var receipts = await publishing;
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        Assert.True(proxy.AcceptedConnections > 5, $"{proxy.AcceptedConnections} connections");
+        await AssertDeliveredAsync(0, receipts, exactlyOnce: false);
+        Assert.Equal(receipts.Length, BrokerIntake());
+    }
+
+    [Fact]
     public async Task Reset_connections_mid_stream_lose_nothing()
     {
         await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);
