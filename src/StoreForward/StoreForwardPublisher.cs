@@ -65,28 +65,12 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
 
     internal long CommitCount => _writer.CommitCount;
 
-    /// <summary>
-    /// Makes every write to the store's files fail with <paramref name="error"/> (a full disk), or heals them with null.
-    /// </summary>
-    internal Task FailWritesForTests(Exception? error) =>
+    /// <summary>Injects storage faults into both store files (null heals them); runs on the writer thread.</summary>
+    internal Task SetStorageFaultsForTests(IStorageFaults? faults) =>
         _writer.RunAsync(store =>
         {
-            Action? fault = error is null ? null : () => throw error;
-            store.LogFile.BeforeWrite = fault;
-            store.DataFile.BeforeWrite = fault;
-            return true;
-        });
-
-    /// <summary>Makes the next fsync of the store's log fail with <paramref name="error"/>, as a failing disk would.</summary>
-    internal Task FailNextSyncForTests(Exception error) =>
-        _writer.RunAsync(store =>
-        {
-            var log = store.LogFile;
-            log.BeforeSync = () =>
-            {
-                log.BeforeSync = null;
-                throw error;
-            };
+            store.LogFile.Faults = faults;
+            store.DataFile.Faults = faults;
             return true;
         });
 

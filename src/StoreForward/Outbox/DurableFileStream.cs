@@ -37,11 +37,8 @@ internal sealed class DurableFileStream : Stream
     /// <summary>Counts the fsyncs this stream issued; tests use it to show that no publish completes before one.</summary>
     public long SyncCount { get; private set; }
 
-    /// <summary>Runs before each fsync; fault-injection tests make it throw as a failing disk would. Null in production.</summary>
-    internal Action? BeforeSync { get; set; }
-
-    /// <summary>Runs before each write; fault-injection tests make it throw as a full disk would. Null in production.</summary>
-    internal Action? BeforeWrite { get; set; }
+    /// <summary>Faults injected by tests; null in production.</summary>
+    internal IStorageFaults? Faults { get; set; }
 
     public override bool CanRead => _file.CanRead;
 
@@ -59,9 +56,10 @@ internal sealed class DurableFileStream : Stream
 
     public override void Flush()
     {
-        BeforeSync?.Invoke();
+        Faults?.BeforeSync(this);
         _file.Flush(flushToDisk: true);
         SyncCount++;
+        Faults?.AfterSync(this);
     }
 
     public override int Read(byte[] buffer, int offset, int count) => _file.Read(buffer, offset, count);
@@ -70,17 +68,21 @@ internal sealed class DurableFileStream : Stream
 
     public override long Seek(long offset, SeekOrigin origin) => _file.Seek(offset, origin);
 
-    public override void SetLength(long value) => _file.SetLength(value);
+    public override void SetLength(long value)
+    {
+        Faults?.BeforeSetLength(this, value);
+        _file.SetLength(value);
+    }
 
     public override void Write(byte[] buffer, int offset, int count)
     {
-        BeforeWrite?.Invoke();
+        Faults?.BeforeWrite(this, _file.Position, count);
         _file.Write(buffer, offset, count);
     }
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        BeforeWrite?.Invoke();
+        Faults?.BeforeWrite(this, _file.Position, buffer.Length);
         _file.Write(buffer);
     }
 

@@ -553,7 +553,15 @@ internal sealed class OutboxStore : IDisposable
         {
         }
 
-        _db.Dispose();
+        try
+        {
+            _db.Dispose();
+        }
+        catch (Exception e) when (e is IOException or LiteException)
+        {
+            // A failing disk: what is committed is in the log, which the next open replays.
+        }
+
         _log.Dispose();
         _data.Dispose();
     }

@@ -17,7 +17,7 @@ public sealed class DiskFullTests : BrokerTest
         var publisher = await StartPublisherAsync(Options());
         var before = await PublishManyAsync(publisher, 0, 50, MqttQualityOfServiceLevel.ExactlyOnce);
 
-        await publisher.FailWritesForTests(new IOException("No space left on device"));
+        await publisher.SetStorageFaultsForTests(new FullDisk());
         var failures = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Record.ExceptionAsync(() => publisher.PublishAsync("sf/data", Payload(1000 + i)))));
 
         Assert.All(failures, f =>
@@ -29,7 +29,7 @@ public sealed class DiskFullTests : BrokerTest
         });
         Assert.Equal(50, publisher.Status.PendingMessages);
 
-        await publisher.FailWritesForTests(null);
+        await publisher.SetStorageFaultsForTests(null);
         var after = await PublishManyAsync(publisher, 50, 50, MqttQualityOfServiceLevel.ExactlyOnce);
         Assert.Equal(100, publisher.Status.PendingMessages);
         await Broker.StartAgainAsync();

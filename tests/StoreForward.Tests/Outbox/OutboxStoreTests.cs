@@ -219,12 +219,12 @@ public sealed class OutboxStoreTests : IDisposable
             store.CommitBatch();
 
             // The log pages are written, then the fsync fails: the data may well be on disk.
-            store.LogFile.BeforeSync = () => throw new IOException("injected fsync failure");
+            store.LogFile.Faults = new Faults.FailingSync(new IOException("injected fsync failure"));
             store.BeginBatch();
             Assert.Equal(2, store.Append("t", "2"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch));
             Assert.Throws<IOException>(() => store.CommitBatch());
             Assert.False(store.RollbackBatch());
-            store.LogFile.BeforeSync = null;
+            store.LogFile.Faults = null;
 
             // The store continues from what the disk holds, so the next message never reuses sequence 2.
             store.BeginBatch();
@@ -252,15 +252,15 @@ public sealed class OutboxStoreTests : IDisposable
             store.Append("t", "1"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
             store.CommitBatch();
 
-            Action full = () => throw new IOException("No space left on device");
-            store.LogFile.BeforeWrite = full;
-            store.DataFile.BeforeWrite = full;
+            var full = new Faults.FullDisk();
+            store.LogFile.Faults = full;
+            store.DataFile.Faults = full;
             store.BeginBatch();
             store.Append("t", new byte[100_000], MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
             Assert.Throws<IOException>(() => store.CommitBatch());
             Assert.True(store.RollbackBatch());
-            store.LogFile.BeforeWrite = null;
-            store.DataFile.BeforeWrite = null;
+            store.LogFile.Faults = null;
+            store.DataFile.Faults = null;
 
             Assert.Equal(1, store.Snapshot.PendingMessages);
             store.BeginBatch();
@@ -276,9 +276,9 @@ public sealed class OutboxStoreTests : IDisposable
     public async Task A_failed_commit_leaves_no_finalizer_behind_that_would_crash_the_process()
     {
         var publisher = await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath));
-        await publisher.FailWritesForTests(new IOException("No space left on device"));
+        await publisher.SetStorageFaultsForTests(new Faults.FullDisk());
         await Assert.ThrowsAsync<OutboxStoreException>(() => publisher.PublishAsync("t", new byte[100_000]));
-        await publisher.FailWritesForTests(null);
+        await publisher.SetStorageFaultsForTests(null);
 
         // The writer thread ends with the publisher, so LiteDB's half-committed transaction (held in its thread-local
         // slot) becomes garbage. Its finalizer throws; if it still ran, it would end this process right here.
@@ -300,7 +300,7 @@ public sealed class OutboxStoreTests : IDisposable
         await using var publisher = await StoreForwardPublisher.StartAsync(options);
         await publisher.PublishAsync("t", new byte[1]);
 
-        await publisher.FailNextSyncForTests(new IOException("injected fsync failure"));
+        await publisher.SetStorageFaultsForTests(new Faults.FailingSync(new IOException("injected fsync failure")));
         var error = await Assert.ThrowsAsync<OutboxStoreException>(() => publisher.PublishAsync("t", new byte[2]));
         Assert.Contains("unknown", error.Message, StringComparison.Ordinal);
         Assert.Contains("injected fsync failure", error.Message, StringComparison.Ordinal);
