@@ -74,6 +74,24 @@ public sealed class LinkFaultTests : BrokerTest
     }
 
     [Fact]
+    public async Task A_link_that_stalls_in_the_middle_of_a_packet_is_declared_dead_and_the_stream_completes()
+    {
+        await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);
+        var stalls = 0;
+        proxy.StallFromClient = p => p.Type == MqttPacketType.Publish && p.PacketId == 50 && Interlocked.Exchange(ref stalls, 1) == 0;
+        var options = Options(proxy.Port);
+        options.KeepAlive = TimeSpan.FromSeconds(2);
+        var publisher = await StartPublisherAsync(options);
+
+        var receipts = await PublishManyAsync(publisher, 0, 200, MqttQualityOfServiceLevel.ExactlyOnce, producers: 1);
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        Assert.Equal(1, stalls);
+        Assert.True(proxy.AcceptedConnections >= 3, $"{proxy.AcceptedConnections} connections");
+        await AssertDeliveredAsync(0, receipts, exactlyOnce: true);
+    }
+
+    [Fact]
     public async Task Reset_connections_mid_stream_lose_nothing()
     {
         await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);

@@ -9,12 +9,14 @@ namespace StoreForward.Tests.Faults;
 /// Mosquitto is restarted again and again while 4 producers publish. A graceful restart (SIGTERM) saves the broker's
 /// state, so nothing may be lost or doubled. A SIGKILL loses what the broker acknowledged since its last save: that loss
 /// is the broker's, and is counted and reported rather than hidden (see docs/guarantees.md).
+/// Cycles: STOREFORWARD_BROKER_CYCLES (default 10).
 /// </summary>
 [Trait("Category", "Fault")]
 public sealed class BrokerCrashTests(ITestOutputHelper output)
     : BrokerTest(new MosquittoSettings { AutosaveInterval = 1, ExtraConfig = ["autosave_on_changes true"] })
 {
-    private const int Cycles = 10;
+    private static int Cycles =>
+        int.TryParse(Environment.GetEnvironmentVariable("STOREFORWARD_BROKER_CYCLES"), System.Globalization.CultureInfo.InvariantCulture, out var cycles) ? cycles : 10;
 
     [Theory]
     [InlineData(MqttQualityOfServiceLevel.ExactlyOnce)]

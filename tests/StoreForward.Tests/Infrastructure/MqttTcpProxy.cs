@@ -84,6 +84,12 @@ public sealed class MqttTcpProxy : IAsyncDisposable
         set => _blackHole = value;
     }
 
+    /// <summary>
+    /// A packet from the client for which this returns true is forwarded only half way, and nothing more goes from that
+    /// client to the broker on that connection: a link that stalls in the middle of a packet. The sockets stay open.
+    /// </summary>
+    public Func<MqttProxyPacket, bool>? StallFromClient { get; set; }
+
     /// <summary>When true new connections are accepted and closed immediately (broker unreachable).</summary>
     public bool RefuseConnections
     {
@@ -277,6 +283,7 @@ public sealed class MqttTcpProxy : IAsyncDisposable
             await using var input = new BufferedStream(new NetworkStream(from, ownsSocket: false), 64 * 1024);
             await using var output = new NetworkStream(to, ownsSocket: false);
             var header = new byte[5];
+            var stalled = false;
 
             while (!token.IsCancellationRequested)
             {
@@ -287,8 +294,14 @@ public sealed class MqttTcpProxy : IAsyncDisposable
                 }
 
                 var packet = Decode(raw, direction, connection);
+                if (!stalled && direction == MqttProxyDirection.ClientToBroker && (StallFromClient?.Invoke(packet) ?? false))
+                {
+                    await output.WriteAsync(raw.AsMemory(0, raw.Length / 2), token).ConfigureAwait(false);
+                    stalled = true;
+                }
+
                 var filter = direction == MqttProxyDirection.ClientToBroker ? DropFromClient : DropFromBroker;
-                var drop = _blackHole || (filter?.Invoke(packet) ?? false);
+                var drop = _blackHole || stalled || (filter?.Invoke(packet) ?? false);
                 if (drop)
                 {
                     packet = packet with { Dropped = true };
