@@ -67,13 +67,6 @@ public abstract class BrokerTest : IAsyncLifetime
         return publisher;
     }
 
-    protected T Own<T>(T disposable)
-        where T : IAsyncDisposable
-    {
-        _owned.Add(disposable);
-        return disposable;
-    }
-
     protected static byte[] Payload(int index) => Encoding.UTF8.GetBytes(index.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>Publishes <paramref name="count"/> messages from <paramref name="producers"/> concurrent producers.</summary>

@@ -10,8 +10,11 @@ namespace StoreForward.Tests.Infrastructure;
 /// The "other end" of a store-and-forward test: an independent MQTTnet client with a
 /// persistent session that records every message it receives. Because its session persists
 /// (CleanSession=false / CleanStart=false + Session Expiry) and it reconnects on its own, it
-/// keeps receiving across broker restarts, so tests can count exactly what was delivered
-/// (duplicates included) end to end.
+/// keeps receiving across broker restarts. It is no judge of exactly-once: MQTTnet's client
+/// delivers QoS 2 messages on PUBLISH and keeps no inbound state, so a broker's DUP resend after a
+/// restart shows up here as a second message. The end-to-end tests use
+/// <see cref="MosquittoSubscriber"/> and the broker's own intake for that; this one serves the
+/// infrastructure tests and <see cref="ReadRetainedAsync"/>.
 /// </summary>
 public sealed class PersistentSubscriber : IAsyncDisposable
 {
