@@ -38,6 +38,10 @@ internal sealed class DeliverySession
     private readonly TimeSpan _ackTimeout;
     private readonly bool _v5;
     private int _outboxGrewPosted;
+
+    // Acknowledged messages whose removal is not durable yet. They keep their window slot until it is: a crash resends
+    // them, so this bounds the duplicates a crash can cause to the window.
+    private int _acknowledgementsNotDurable;
     private volatile Exception? _deadLink;
     private volatile Exception? _receiveFailure;
 
@@ -218,6 +222,9 @@ internal sealed class DeliverySession
                     break;
                 case MqttPingRespPacket:
                     break;
+                case AcknowledgementsDurable durable:
+                    _acknowledgementsNotDurable -= durable.Count;
+                    break;
                 case OutboxGrew:
                     // A full fence: a commit that lands after this reset must see 0 and post a new wake-up.
                     Interlocked.Exchange(ref _outboxGrewPosted, 0);
@@ -301,10 +308,10 @@ internal sealed class DeliverySession
         var loadedThisTurn = false;
         while (step.Packets.Count < MaxPacketsPerTurn)
         {
-            var outstanding = _state.InFlightCount - _resend.Count;
+            var windowUsed = _state.InFlightCount - _resend.Count + _acknowledgementsNotDurable + step.Acknowledgements;
             if (_resend.Count > 0)
             {
-                if (outstanding >= _window)
+                if (windowUsed >= _window)
                     return;
                 var again = _resend.Dequeue();
                 if (again.State == DeliveryState.Published && _connection.Limits.Refuses(again, _connection.ProtocolVersion) is { } nowRefused)
@@ -332,7 +339,7 @@ internal sealed class DeliverySession
             }
 
             var qos0 = next.Qos == MqttQualityOfServiceLevel.AtMostOnce;
-            if (!qos0 && (outstanding >= _window || !_state.CanStartFlight(next, _writer.Snapshot.OldestSequence)))
+            if (!qos0 && (windowUsed >= _window || !_state.CanStartFlight(next, _writer.Snapshot.OldestSequence)))
                 return;
 
             _state.DropReadyHead();
@@ -378,6 +385,16 @@ internal sealed class DeliverySession
             else
             {
                 _pendingCommits.Add(commit);
+                if (step.Acknowledgements > 0)
+                {
+                    // Posted whether the commit succeeds or fails: either way the loop must wake, to refill the window or to
+                    // report the failure.
+                    _acknowledgementsNotDurable += step.Acknowledgements;
+                    var count = step.Acknowledgements;
+                    _ = commit.ContinueWith(
+                        _ => _events.Writer.TryWrite(new AcknowledgementsDurable(count)),
+                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
             }
         }
 
@@ -503,4 +520,6 @@ internal sealed class DeliverySession
     }
 
     private sealed record LinkFailure(Exception Error);
+
+    private sealed record AcknowledgementsDurable(int Count);
 }

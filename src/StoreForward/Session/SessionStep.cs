@@ -54,8 +54,15 @@ internal sealed class SessionStep
         MustCommitBeforeSending = true;
     }
 
+    /// <summary>How many of this step's removals are acknowledgements (PUBACK or PUBCOMP).</summary>
+    public int Acknowledgements { get; private set; }
+
     /// <summary>The broker acknowledged the message.</summary>
-    public void Acknowledged(OutboxMessage message) => _changes.Add(new Change(ChangeKind.Remove, message, null));
+    public void Acknowledged(OutboxMessage message)
+    {
+        _changes.Add(new Change(ChangeKind.Remove, message, null));
+        Acknowledgements++;
+    }
 
     /// <summary>A QoS 0 message is about to be sent once: at most once means it leaves the store first.</summary>
     public void RemoveBeforeSending(OutboxMessage message)
