@@ -1,3 +1,5 @@
+using StoreForward.Tests.Infrastructure;
+
 namespace StoreForward.Tests;
 
 internal static class TestOptions
@@ -8,22 +10,9 @@ internal static class TestOptions
         {
             ClientId = clientId,
             Host = "127.0.0.1",
-            Port = UnusedPort(),
+            Port = LoopbackPort.Unused(),
             StorePath = storePath,
             ReconnectInitialDelay = TimeSpan.FromSeconds(30),
             ReconnectMaxDelay = TimeSpan.FromSeconds(60),
         };
-
-    /// <summary>
-    /// A loopback port nothing listens on right now: the OS picks it for a listener that is closed at once. Another
-    /// process may take it before the caller does; callers that bind it retry with another.
-    /// </summary>
-    public static int UnusedPort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }

@@ -34,13 +34,18 @@ internal sealed class DeliverySession
     private readonly Queue<OutboxMessage> _resend = new();
     private readonly List<Task<bool>> _pendingCommits = [];
     private readonly int _window;
+
+    // Messages per read of the queue: enough for two windows, and not so few that reads dominate.
+    private readonly int _readSize;
     private readonly TimeSpan _keepAlive;
     private readonly TimeSpan _ackTimeout;
     private readonly bool _v5;
     private int _outboxGrewPosted;
 
-    // Acknowledged messages whose removal is not durable yet. They keep their window slot until it is: a crash resends
-    // them, so this bounds the duplicates a crash can cause to the window.
+    // Acknowledged messages whose removal is not durable yet: a crash resends them. Up to one window of them is free;
+    // beyond that they take window slots, so the broker holds at most two windows of messages that the store still
+    // keeps, and a crash causes at most that many QoS 1 duplicates however slow the disk. One free window keeps the
+    // drain from waiting for each fsync.
     private int _acknowledgementsNotDurable;
     private volatile Exception? _deadLink;
     private volatile Exception? _receiveFailure;
@@ -65,6 +70,7 @@ internal sealed class DeliverySession
         _deadLettered = deadLettered;
         _time = options.TimeProvider;
         _window = Math.Min(options.MaxInFlight, connection.Limits.ReceiveMaximum);
+        _readSize = Math.Max(_window * 2, 256);
         _keepAlive = connection.Limits.ServerKeepAlive ?? options.KeepAlive;
         _ackTimeout = options.AckTimeout;
         _v5 = connection.ProtocolVersion == MqttProtocolVersion.V500;
@@ -308,7 +314,7 @@ internal sealed class DeliverySession
         var loadedThisTurn = false;
         while (step.Packets.Count < MaxPacketsPerTurn)
         {
-            var windowUsed = _state.InFlightCount - _resend.Count + _acknowledgementsNotDurable + step.Acknowledgements;
+            var windowUsed = _state.InFlightCount - _resend.Count + Math.Max(0, _acknowledgementsNotDurable + step.Acknowledgements - _window);
             if (_resend.Count > 0)
             {
                 if (windowUsed >= _window)
@@ -330,10 +336,10 @@ internal sealed class DeliverySession
 
             if (!_state.TryPeekReady(out var next))
             {
-                if (loadedThisTurn || _writer.Snapshot.LastSequence <= _state.LoadedThrough)
+                if (loadedThisTurn || !_state.HasMoreToLoad(_writer.Snapshot))
                     return;
                 loadedThisTurn = true;
-                if (await _state.LoadMoreAsync(_writer, Math.Max(_window * 2, 256)).ConfigureAwait(false) == 0)
+                if (await _state.LoadMoreAsync(_writer, _readSize).ConfigureAwait(false) == 0)
                     return;
                 continue;
             }
@@ -343,6 +349,7 @@ internal sealed class DeliverySession
                 return;
 
             _state.DropReadyHead();
+            _state.ReadAheadIfLow(_writer, _readSize);
             if (_connection.Limits.Refuses(next, _connection.ProtocolVersion) is { } refused)
             {
                 step.DeadLetter(next, refused);
@@ -400,8 +407,7 @@ internal sealed class DeliverySession
 
         try
         {
-            foreach (var packet in step.Packets)
-                await _connection.SendAsync(packet, token).ConfigureAwait(false);
+            await _connection.SendAsync(step.Packets, token).ConfigureAwait(false);
             TrackAcknowledgementDebt();
         }
         catch (Exception e) when (!token.IsCancellationRequested)

@@ -14,7 +14,8 @@ namespace StoreForward.Session;
 /// to the store, so an id is reused only after the removal of its previous owner is on disk.</item>
 /// <item><c>_ready</c> holds never-sent messages in sequence order, all above every in-flight sequence unless a lost session
 /// put in-flight messages back at its front.</item>
-/// <item>Only the head of the queue is in memory: what is in flight plus one read of queued messages.</item>
+/// <item>Only the head of the queue is in memory: what is in flight plus at most two reads of queued messages (one of
+/// them read ahead). A read ahead always continues from <c>LoadedThrough</c>.</item>
 /// <item>After a failed session the in-memory state may differ from the disk, so it is dropped and read again.</item>
 /// </list>
 /// </remarks>
@@ -24,6 +25,7 @@ internal sealed class SessionState
     private readonly Dictionary<ushort, OutboxMessage> _byPacketId = [];
     private readonly LinkedList<OutboxMessage> _ready = new();
     private bool _loaded;
+    private Task<List<OutboxMessage>>? _readAhead;
 
     /// <summary>The highest sequence loaded into memory; the store holds nothing unloaded at or below it.</summary>
     public long LoadedThrough { get; private set; }
@@ -60,6 +62,9 @@ internal sealed class SessionState
     /// <summary>Forgets everything in memory; the next session reads it again from the store.</summary>
     public void Invalidate()
     {
+        // A read still running belongs to the state being dropped; its outcome, even a failure, no longer matters.
+        _readAhead?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _readAhead = null;
         _inFlight.Clear();
         _byPacketId.Clear();
         _ready.Clear();
@@ -67,16 +72,39 @@ internal sealed class SessionState
         _loaded = false;
     }
 
-    /// <summary>Appends the next <paramref name="max"/> stored messages after <see cref="LoadedThrough"/> to the ready queue.</summary>
+    /// <summary>
+    /// Appends the next <paramref name="max"/> stored messages after <see cref="LoadedThrough"/> to the ready queue: the
+    /// read started by <see cref="ReadAheadIfLow"/> if there is one, else a new read.
+    /// </summary>
     public async Task<int> LoadMoreAsync(GroupCommitWriter writer, int max)
     {
-        var after = LoadedThrough;
-        var next = await writer.RunAsync(store => store.ReadAfter(after, max)).ConfigureAwait(false);
+        var read = _readAhead ?? ReadAfterLoaded(writer, max);
+        _readAhead = null;
+        var next = await read.ConfigureAwait(false);
         foreach (var message in next)
             _ready.AddLast(message);
         if (next.Count > 0)
             LoadedThrough = next[^1].Sequence;
         return next.Count;
+    }
+
+    /// <summary>
+    /// Starts reading the next <paramref name="max"/> messages when fewer than half that many are ready and more are on
+    /// disk, so that the window never waits for a read: reads queue behind commits on the writer thread.
+    /// </summary>
+    public void ReadAheadIfLow(GroupCommitWriter writer, int max)
+    {
+        if (_readAhead is null && _ready.Count < max / 2 && writer.Snapshot.LastSequence > LoadedThrough)
+            _readAhead = ReadAfterLoaded(writer, max);
+    }
+
+    /// <summary>Whether messages are stored that are not in memory yet (or are being read).</summary>
+    public bool HasMoreToLoad(OutboxSnapshot committed) => _readAhead is not null || committed.LastSequence > LoadedThrough;
+
+    private Task<List<OutboxMessage>> ReadAfterLoaded(GroupCommitWriter writer, int max)
+    {
+        var after = LoadedThrough;
+        return writer.RunAsync(store => store.ReadAfter(after, max));
     }
 
     public bool TryPeekReady(out OutboxMessage message)

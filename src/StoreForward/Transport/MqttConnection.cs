@@ -17,13 +17,15 @@ internal sealed class MqttConnection : IAsyncDisposable
 {
     private static readonly MqttClientFactory Factory = new();
     private readonly ILowLevelMqttClient _client;
+    private readonly BatchingAdapterFactory _adapters;
     private readonly TimeProvider _time;
     private long _lastSent;
     private long _lastReceived;
 
-    private MqttConnection(ILowLevelMqttClient client, TimeProvider time, MqttProtocolVersion version)
+    private MqttConnection(ILowLevelMqttClient client, BatchingAdapterFactory adapters, TimeProvider time, MqttProtocolVersion version)
     {
         _client = client;
+        _adapters = adapters;
         _time = time;
         ProtocolVersion = version;
         _lastSent = _lastReceived = time.GetTimestamp();
@@ -48,7 +50,8 @@ internal sealed class MqttConnection : IAsyncDisposable
     {
         using var timeout = new CancellationTokenSource(options.ConnectTimeout, options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var client = Factory.CreateLowLevelMqttClient();
+        var adapters = new BatchingAdapterFactory();
+        var client = Factory.CreateLowLevelMqttClient(adapters);
         try
         {
             var clientOptions = new MqttClientOptionsBuilder()
@@ -58,7 +61,7 @@ internal sealed class MqttConnection : IAsyncDisposable
                 .Build();
             await client.ConnectAsync(clientOptions, linked.Token).ConfigureAwait(false);
 
-            var connection = new MqttConnection(client, options.TimeProvider, options.ProtocolVersion);
+            var connection = new MqttConnection(client, adapters, options.TimeProvider, options.ProtocolVersion);
             await connection.SendAsync(CreateConnectPacket(options, cleanStart), linked.Token).ConfigureAwait(false);
             var answer = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
             if (answer is not MqttConnAckPacket connAck)
@@ -112,6 +115,25 @@ internal sealed class MqttConnection : IAsyncDisposable
     public async Task SendAsync(MqttPacket packet, CancellationToken cancellationToken)
     {
         await _client.SendAsync(packet, cancellationToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _lastSent, _time.GetTimestamp());
+    }
+
+    /// <summary>Sends <paramref name="packets"/> in order, joined into as few socket writes as the channel allows.</summary>
+    public async Task SendAsync(IReadOnlyList<MqttPacket> packets, CancellationToken cancellationToken)
+    {
+        var channel = _adapters.Channel!;
+        channel.BeginBatch();
+        try
+        {
+            foreach (var packet in packets)
+                await _client.SendAsync(packet, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Even after a failed send: the batch must end, so that the keep-alive's PINGREQ is not held back.
+            await channel.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         Interlocked.Exchange(ref _lastSent, _time.GetTimestamp());
     }
 

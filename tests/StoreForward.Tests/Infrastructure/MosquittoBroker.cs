@@ -98,7 +98,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             const int portAttempts = 3;
             for (var attempt = 1; ; attempt++)
             {
-                await broker.UsePortAsync(TestOptions.UnusedPort()).ConfigureAwait(false);
+                await broker.UsePortAsync(LoopbackPort.Unused()).ConfigureAwait(false);
                 if (await broker.StartProcessAsync(bindAttempts: 1, throwIfPortInUse: attempt == portAttempts).ConfigureAwait(false))
                 {
                     return broker;
@@ -239,7 +239,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
         // so tests can assert on them. stderr, not stdout: Mosquitto 2.0.11 does not fflush stdout, which
         // is block-buffered when it is a pipe, so stdout lines arrive in 4 KiB bursts, at exit, or
         // never (SIGKILL); stderr is unbuffered and every line reaches us immediately.
-        sb.Append("log_type all\n");
+        sb.Append(settings.LogEveryPacket ? "log_type all\n" : "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n");
         sb.Append("log_dest stderr\n");
         sb.Append("log_timestamp_format %Y-%m-%dT%H:%M:%S\n");
 

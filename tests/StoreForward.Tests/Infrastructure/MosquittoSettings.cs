@@ -29,6 +29,12 @@ public sealed record MosquittoSettings
     /// </summary>
     public int? ReceiveMaximum { get; init; }
 
+    /// <summary>
+    /// Logs every packet (<c>log_type all</c>), which tests assert on. Benchmarks turn it off: a line per packet slows the
+    /// broker, and the launcher keeps every line in memory.
+    /// </summary>
+    public bool LogEveryPacket { get; init; } = true;
+
     /// <summary>Writes <c>max_packet_size N</c>: lets tests provoke "packet too large" rejects.</summary>
     public int? MaxPacketSize { get; init; }
 

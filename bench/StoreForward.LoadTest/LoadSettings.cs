@@ -1,0 +1,77 @@
+using System.Globalization;
+
+namespace StoreForward.LoadTest;
+
+/// <summary>What one run measures; every figure in the report comes from the same broker and machine.</summary>
+internal sealed record LoadSettings
+{
+    /// <summary>Messages per ceiling, drain and online run (the issue's backlog is 100k).</summary>
+    public int Messages { get; init; } = 100_000;
+
+    public int PayloadBytes { get; init; } = 200;
+
+    /// <summary>Publishes outstanding for the raw ceiling, StoreForward's MaxInFlight and the broker's Receive Maximum.</summary>
+    public int Window { get; init; } = 100;
+
+    /// <summary>Backlog sizes for the cost-growth and scale rows.</summary>
+    public IReadOnlyList<int> Backlogs { get; init; } = [10_000, 100_000, 1_000_000];
+
+    /// <summary>Fill/drain cycles for the store-size row, and messages per cycle.</summary>
+    public int Cycles { get; init; } = 5;
+
+    public int MessagesPerCycle { get; init; } = 50_000;
+
+    /// <summary>Where the markdown report is written besides stdout, if anywhere.</summary>
+    public string? OutputPath { get; init; }
+
+    /// <summary>A few thousand messages per run: proves the tool works (CI), measures nothing worth quoting.</summary>
+    public static LoadSettings Smoke { get; } = new()
+    {
+        Messages = 3_000,
+        Backlogs = [2_000, 5_000],
+        Cycles = 2,
+        MessagesPerCycle = 2_000,
+    };
+
+    public const string Usage = """
+        StoreForward load tool: starts Mosquitto on a loopback port and measures, in one run, the raw MQTTnet ceiling
+        and StoreForward's enqueue, drain and online rates (QoS 1 and 2), cost growth with the backlog, memory, start-up
+        time and store size across fill/drain cycles.
+
+          --messages N       messages per ceiling, drain and online run (default 100000)
+          --payload N        payload bytes (default 200)
+          --window N         publishes in flight / MaxInFlight / broker Receive Maximum (default 100)
+          --backlogs A,B,C   backlog sizes for the scale rows (default 10000,100000,1000000)
+          --cycles N         fill/drain cycles for the store-size row (default 5)
+          --cycle-messages N messages per fill/drain cycle (default 50000)
+          --smoke            small counts, for CI: the figures mean nothing
+          --out PATH         also write the markdown report to PATH
+        """;
+
+    public static LoadSettings Parse(string[] args)
+    {
+        var settings = args.Contains("--smoke") ? Smoke : new LoadSettings();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            int Number() => int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
+                ? n
+                : throw new ArgumentException($"{args[i - 1]} takes a positive whole number, not '{args[i]}'.");
+
+            settings = args[i] switch
+            {
+                "--smoke" => settings,
+                "--messages" => settings with { Messages = Number() },
+                "--payload" => settings with { PayloadBytes = Number() },
+                "--window" => settings with { Window = Number() },
+                "--backlogs" => settings with { Backlogs = Value().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() },
+                "--cycles" => settings with { Cycles = Number() },
+                "--cycle-messages" => settings with { MessagesPerCycle = Number() },
+                "--out" => settings with { OutputPath = Value() },
+                _ => throw new ArgumentException($"Unknown option '{args[i]}'.\n\n{Usage}"),
+            };
+        }
+
+        return settings;
+    }
+}
