@@ -13,9 +13,11 @@ namespace StoreForward.Session;
 /// </summary>
 /// <remarks>
 /// All decisions happen on one logical thread (the loop in <see cref="RunAsync"/>). The receive loop and the keep-alive
-/// timer only post events to it (the timer also sends PINGREQ itself). Each turn: take every event that is ready, top up the window, hand the resulting store
-/// changes to the writer as one transaction, and send the packets: after the commit is durable when a packet depends on
-/// it (see <see cref="SessionStep"/>), at once otherwise. A failed commit ends the session.
+/// timer only post events to it (the timer also sends PINGREQ itself). Each turn: take every event that is ready, top up
+/// the window, hand the resulting store changes to the writer as one transaction, and queue the packets for the sender
+/// task. The sender sends each turn's packets in order, in one socket write, after the turn's commit is durable when a
+/// packet depends on it (see <see cref="SessionStep"/>), at once otherwise. The loop never waits for the disk or the
+/// socket, so a turn's fsync overlaps the next turns. A failed commit or send ends the session.
 /// </remarks>
 internal sealed class DeliverySession
 {
@@ -31,6 +33,7 @@ internal sealed class DeliverySession
     private readonly Action<IReadOnlyList<DeadLetter>> _deadLettered;
     private readonly TimeProvider _time;
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Queue<OutboxMessage> _resend = new();
     private readonly List<Task<bool>> _pendingCommits = [];
     private readonly int _window;
@@ -49,6 +52,7 @@ internal sealed class DeliverySession
     private int _acknowledgementsNotDurable;
     private volatile Exception? _deadLink;
     private volatile Exception? _receiveFailure;
+    private volatile Exception? _sendFailure;
 
     // Since when the broker owes an answer with none arriving (timestamp), or 0 while nothing is outstanding.
     private long _awaitingAckSince;
@@ -95,6 +99,8 @@ internal sealed class DeliverySession
         await ResumeAsync().ConfigureAwait(false);
 
         var receiving = ReceiveLoopAsync(linkCts.Token);
+        using var sendCts = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var sending = SendLoopAsync(sendCts.Token);
         var tick = _keepAlive / 8;
         using var keepAliveTimer = _time.CreateTimer(_ => CheckKeepAlive(linkCts), null, tick, tick);
         SessionStep? unfinished = null;
@@ -116,7 +122,7 @@ internal sealed class DeliverySession
                     continue;
                 }
 
-                await CommitAndSendAsync(step, token).ConfigureAwait(false);
+                await CommitAndQueueAsync(step).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested && _deadLink is not null)
@@ -125,7 +131,11 @@ internal sealed class DeliverySession
         }
         finally
         {
-            if (stop.IsCancellationRequested && _deadLink is null && _receiveFailure is null)
+            // Nothing may be sent after the session's decision to end, and DISCONNECT must not land inside a batch.
+            _outgoing.Writer.TryComplete();
+            await sendCts.CancelAsync().ConfigureAwait(false);
+            await sending.ConfigureAwait(false);
+            if (stop.IsCancellationRequested && _deadLink is null && _receiveFailure is null && _sendFailure is null)
                 await SayGoodbyeAsync(receiving).ConfigureAwait(false);
             await linkCts.CancelAsync().ConfigureAwait(false);
             await receiving.ConfigureAwait(false);
@@ -377,43 +387,79 @@ internal sealed class DeliverySession
             Dup = dup,
         };
 
-    private async Task CommitAndSendAsync(SessionStep step, CancellationToken token)
+    /// <summary>
+    /// Hands the step's changes to the writer and its packets to the sender, without waiting: packets that depend on the
+    /// commit (see <see cref="SessionStep.MustCommitBeforeSending"/>) wait for it in the sender, while this loop goes on
+    /// deciding the next turns. The sender keeps the order of the steps, so a later step's packets never overtake them.
+    /// </summary>
+    private async Task CommitAndQueueAsync(SessionStep step)
     {
         await ThrowIfACommitFailedAsync().ConfigureAwait(false);
+        Task<bool>? mustLand = null;
         if (step.HasChanges)
         {
             var commit = _writer.RunAsync(step.ApplyTo);
+            _pendingCommits.Add(commit);
             if (step.MustCommitBeforeSending)
             {
-                await commit.ConfigureAwait(false);
-                if (step.DeadLetters.Count > 0)
-                    _deadLettered(step.DeadLetters);
+                mustLand = commit;
             }
-            else
+            else if (step.Acknowledgements > 0)
             {
-                _pendingCommits.Add(commit);
-                if (step.Acknowledgements > 0)
-                {
-                    // Posted whether the commit succeeds or fails: either way the loop must wake, to refill the window or to
-                    // report the failure.
-                    _acknowledgementsNotDurable += step.Acknowledgements;
-                    var count = step.Acknowledgements;
-                    _ = commit.ContinueWith(
-                        _ => _events.Writer.TryWrite(new AcknowledgementsDurable(count)),
-                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                }
+                // Posted whether the commit succeeds or fails: either way the loop must wake, to refill the window or to
+                // report the failure.
+                _acknowledgementsNotDurable += step.Acknowledgements;
+                var count = step.Acknowledgements;
+                _ = commit.ContinueWith(
+                    _ => _events.Writer.TryWrite(new AcknowledgementsDurable(count)),
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
         }
 
+        _outgoing.Writer.TryWrite(new Outgoing(step.Packets, mustLand, step.DeadLetters));
+        TrackAcknowledgementDebt();
+    }
+
+    /// <summary>
+    /// Sends what the loop queued, in order, each batch once the commit it depends on is durable. A failed commit or send
+    /// ends the session through the loop's events; nothing queued after it is sent.
+    /// </summary>
+    private async Task SendLoopAsync(CancellationToken token)
+    {
         try
         {
-            await _connection.SendAsync(step.Packets, token).ConfigureAwait(false);
-            TrackAcknowledgementDebt();
+            await foreach (var outgoing in _outgoing.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                if (outgoing.MustLand is { } commit)
+                {
+                    await commit.ConfigureAwait(false);
+                    if (outgoing.DeadLetters.Count > 0)
+                        _deadLettered(outgoing.DeadLetters);
+                }
+
+                if (outgoing.Packets.Count == 0)
+                    continue;
+                try
+                {
+                    await _connection.SendAsync(outgoing.Packets, token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (!token.IsCancellationRequested)
+                {
+                    // The receive side usually saw the real cause (the broker closed the link) just before the send failed.
+                    throw _receiveFailure ?? new LinkLostException($"Sending to the broker failed: {e.Message}", e);
+                }
+            }
         }
-        catch (Exception e) when (!token.IsCancellationRequested)
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            // The receive side usually saw the real cause (the broker closed the link) just before the send failed.
-            throw _receiveFailure ?? new LinkLostException($"Sending to the broker failed: {e.Message}", e);
+            // The session is ending.
+        }
+#pragma warning disable CA1031 // Reported to the loop, which ends the session with it.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            _sendFailure = error;
+            _events.Writer.TryWrite(new LinkFailure(error));
         }
     }
 
@@ -528,4 +574,7 @@ internal sealed class DeliverySession
     private sealed record LinkFailure(Exception Error);
 
     private sealed record AcknowledgementsDurable(int Count);
+
+    /// <summary>One turn's packets for the sender, and the commit they must wait for, if any.</summary>
+    private sealed record Outgoing(IReadOnlyList<MqttPacket> Packets, Task<bool>? MustLand, IReadOnlyList<DeadLetter> DeadLetters);
 }
