@@ -4,18 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
-command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
-command -v flock >/dev/null 2>&1 || missing+=(util-linux)
-command -v stdbuf >/dev/null 2>&1 || missing+=(coreutils)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+bash tests/ensure-packages.sh /usr/sbin/mosquitto=mosquitto mosquitto_sub=mosquitto-clients flock=util-linux stdbuf=coreutils
 export PATH="$PATH:/usr/sbin"
 
 log=$(mktemp)

@@ -10,6 +10,9 @@ internal sealed record LoadSettings
 
     public int PayloadBytes { get; init; } = 200;
 
+    /// <summary>Runs per figure of the main table; the median is reported.</summary>
+    public int Repeat { get; init; } = 3;
+
     /// <summary>Publishes outstanding for the raw ceiling, StoreForward's MaxInFlight and the broker's Receive Maximum.</summary>
     public int Window { get; init; } = 100;
 
@@ -31,6 +34,7 @@ internal sealed record LoadSettings
         Backlogs = [2_000, 5_000],
         Cycles = 2,
         MessagesPerCycle = 2_000,
+        Repeat = 1,
     };
 
     public const string Usage = """
@@ -41,6 +45,7 @@ internal sealed record LoadSettings
           --messages N       messages per ceiling, drain and online run (default 100000)
           --payload N        payload bytes (default 200)
           --window N         publishes in flight / MaxInFlight / broker Receive Maximum (default 100)
+          --repeat N         runs per figure of the main table, median reported (default 3)
           --backlogs A,B,C   backlog sizes for the scale rows (default 10000,100000,1000000)
           --cycles N         fill/drain cycles for the store-size row (default 5)
           --cycle-messages N messages per fill/drain cycle (default 50000)
@@ -64,6 +69,7 @@ internal sealed record LoadSettings
                 "--messages" => settings with { Messages = Number() },
                 "--payload" => settings with { PayloadBytes = Number() },
                 "--window" => settings with { Window = Number() },
+                "--repeat" => settings with { Repeat = Number() },
                 "--backlogs" => settings with { Backlogs = Value().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() },
                 "--cycles" => settings with { Cycles = Number() },
                 "--cycle-messages" => settings with { MessagesPerCycle = Number() },

@@ -30,7 +30,7 @@ Console.CancelKeyPress += (_, e) =>
 var folder = Path.Combine(Path.GetTempPath(), "sf-bench-" + Guid.NewGuid().ToString("N")[..8]);
 Directory.CreateDirectory(folder);
 var report = new Report();
-QosLevels qos = [MqttQualityOfServiceLevel.AtLeastOnce, MqttQualityOfServiceLevel.ExactlyOnce];
+QosLevels qos = new(settings.Repeat) { MqttQualityOfServiceLevel.AtLeastOnce, MqttQualityOfServiceLevel.ExactlyOnce };
 try
 {
     // One broker for every row: ratios compare like with like. Receive Maximum = the window the raw client keeps, and no
@@ -48,7 +48,8 @@ try
     report.Line();
     report.Line($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, " +
         $"Mosquitto on loopback (Receive Maximum {settings.Window}), {settings.PayloadBytes} B payloads, {n:N0} messages per run, " +
-        $"window {settings.Window}. Ratios are to the raw MQTTnet ceiling of this run.");
+        $"window {settings.Window}. Each rate in the first table is the median of {settings.Repeat} runs; ratios are to the raw MQTTnet " +
+        "ceiling of this run.");
     report.Line();
 
     report.Table("what", "QoS 1 msg/s", "QoS 2 msg/s");
@@ -57,6 +58,14 @@ try
     var single = await qos.MeasureAsync(q => RawMqttCeiling.MeasureAsync(broker.Host, broker.Port, Math.Min(n, 20_000), 1, q, settings.PayloadBytes, stop.Token));
     report.Row("raw MQTTnet, 1 in flight", Report.Rate(single[0]), Report.Rate(single[1]));
 
+    var paho = await PahoPeer.BuildAsync(folder, stop.Token);
+    var pahoCount = Math.Min(n, 30_000);
+    var pahoRates = paho is null
+        ? null
+        : await qos.MeasureAsync(q => paho.MeasureAsync(broker.Host, broker.Port, pahoCount, settings.Window, q, settings.PayloadBytes, Path.Combine(folder, "paho"), stop.Token));
+    report.Row($"Eclipse Paho C MQTTAsync, file persistence (never fsyncs), {settings.Window} in flight ({pahoCount:N0} msgs)",
+        pahoRates is null ? PahoPeer.Missing : Report.Rate(pahoRates[0]), pahoRates is null ? PahoPeer.Missing : Report.Rate(pahoRates[1]));
+
     var sequential = Math.Clamp(n / 50, 100, 2_000);
     var enqueue1 = await qos.MeasureAsync(q => runs.EnqueueAsync(sequential, 1, 1, q));
     report.Row($"StoreForward enqueue, 1 sequential producer ({sequential:N0} msgs)", Report.Rate(enqueue1[0]), Report.Rate(enqueue1[1]));
@@ -64,9 +73,11 @@ try
     report.Row("StoreForward enqueue, 16 producers × 1 outstanding", Report.Rate(enqueue16[0]), Report.Rate(enqueue16[1]));
     var drains = new List<StoreForwardRuns.DrainResult>();
     foreach (var q in qos)
-        drains.Add(await runs.FillThenDrainAsync(n, q));
+        drains.Add(await qos.MedianAsync(() => runs.FillThenDrainAsync(n, q), r => r.DrainRate));
     report.Row("StoreForward enqueue, 16 producers × 8 outstanding", Report.Rate(drains[0].EnqueueRate), Report.Rate(drains[1].EnqueueRate));
     report.Row($"StoreForward drain of a {n:N0} backlog", Report.RateWithRatio(drains[0].DrainRate, ceiling[0]), Report.RateWithRatio(drains[1].DrainRate, ceiling[1]));
+    if (pahoRates is not null)
+        report.Row("StoreForward drain ÷ Paho C", Report.Ratio(drains[0].DrainRate, pahoRates[0]), Report.Ratio(drains[1].DrainRate, pahoRates[1]));
     var online = await qos.MeasureAsync(q => runs.OnlineAsync(n, q));
     report.Row("StoreForward online: 16 × 8 producers while delivering", Report.RateWithRatio(online[0], ceiling[0]), Report.RateWithRatio(online[1], ceiling[1]));
     report.Line();
