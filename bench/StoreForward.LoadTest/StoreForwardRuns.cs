@@ -21,16 +21,8 @@ internal sealed class StoreForwardRuns(LoadSettings settings, MosquittoBroker br
     }
 
     /// <summary>Options for a publisher on the broker, or on a port nothing listens on (pure enqueue).</summary>
-    public StoreForwardOptions Options((string Path, string ClientId) store, bool online) => new()
-    {
-        ClientId = store.ClientId,
-        Host = broker.Host,
-        Port = online ? broker.Port : LoopbackPort.Unused(),
-        StorePath = store.Path,
-        MaxInFlight = settings.Window,
-        ReconnectInitialDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
-    };
+    public StoreForwardOptions Options((string Path, string ClientId) store, bool online) =>
+        DrainChild.Options(store.Path, store.ClientId, broker.Host, online ? broker.Port : LoopbackPort.Unused(), settings.Window);
 
     /// <summary>Durable enqueue with nothing delivering: msg/s.</summary>
     public async Task<double> EnqueueAsync(int count, int producers, int outstanding, MqttQualityOfServiceLevel qos)
@@ -42,10 +34,11 @@ internal sealed class StoreForwardRuns(LoadSettings settings, MosquittoBroker br
     }
 
     /// <summary>
-    /// Fills a store offline with <paramref name="backlog"/> messages (16 producers × 8), closes it, then starts a publisher
-    /// on it against the broker and times the start, the first delivery and the whole drain.
+    /// Fills a store offline with <paramref name="backlog"/> messages (16 producers × 8), closes it, then drains it, here
+    /// (warm, like the ceiling) or in a process of its own (cold, and its own RSS; see <see cref="DrainChild"/>), and times
+    /// the start, the first delivery and the whole drain.
     /// </summary>
-    public async Task<DrainResult> FillThenDrainAsync(int backlog, MqttQualityOfServiceLevel qos)
+    public async Task<DrainResult> FillThenDrainAsync(int backlog, MqttQualityOfServiceLevel qos, bool inFreshProcess)
     {
         var store = NewStore();
         var topic = $"bench/drain/{_stores}";
@@ -55,15 +48,11 @@ internal sealed class StoreForwardRuns(LoadSettings settings, MosquittoBroker br
 
         var storeMegabytes = StoreMegabytes(store.Path);
         await using var arrival = await FirstArrival.SubscribeAsync(broker.Host, broker.Port, topic, cancellationToken);
-        await using var memory = PeakMemory.Start();
-        var clock = Stopwatch.StartNew();
-        var startedAt = DateTime.UtcNow;
-        await using var publisher = await StoreForwardPublisher.StartAsync(Options(store, online: true), cancellationToken);
-        var startUp = clock.Elapsed;
-        await publisher.FlushAsync(cancellationToken);
-        var drained = clock.Elapsed;
+        var drain = inFreshProcess
+            ? await DrainChild.RunAsync(store.Path, store.ClientId, broker.Host, broker.Port, settings.Window, cancellationToken)
+            : await DrainChild.DrainAsync(Options(store, online: true), cancellationToken);
         var first = await arrival.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-        return new DrainResult(enqueueRate, backlog / drained.TotalSeconds, startUp, first - startedAt - startUp, memory.PeakMegabytes, storeMegabytes);
+        return new DrainResult(enqueueRate, backlog / (drain.Drained - drain.StartUp).TotalSeconds, drain.StartUp, first - drain.StartedAt, drain.PeakRssMegabytes, storeMegabytes);
     }
 
     /// <summary>Enqueue and delivery at once: 16 × 8 producers on a connected publisher, until all is acknowledged.</summary>

@@ -21,7 +21,7 @@ internal sealed class BatchingChannel(IMqttChannel inner) : IMqttChannel
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ArrayBufferWriter<byte> _buffer = new(MaxBufferedBytes);
-    private bool _batching;
+    private volatile bool _batching;
 
     public X509Certificate2 ClientCertificate => inner.ClientCertificate;
 
@@ -38,21 +38,18 @@ internal sealed class BatchingChannel(IMqttChannel inner) : IMqttChannel
     public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         inner.ReadAsync(buffer, offset, count, cancellationToken);
 
-    /// <summary>Collects writes until <see cref="FlushAsync"/>.</summary>
-    public void BeginBatch()
-    {
-        _gate.Wait();
-        _batching = true;
-        _gate.Release();
-    }
+    /// <summary>Collects writes until <see cref="FlushAsync"/>. Only one batch at a time: the session's sender.</summary>
+    public void BeginBatch() => _batching = true;
 
-    /// <summary>Writes what the batch collected and ends it.</summary>
+    /// <summary>Ends the batch and writes what it collected.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
+        // Ended first, so that it ends even when the wait below is cancelled: a later write then goes straight through,
+        // after what is buffered.
+        _batching = false;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _batching = false;
             await WriteBufferedAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -68,6 +65,7 @@ internal sealed class BatchingChannel(IMqttChannel inner) : IMqttChannel
         {
             if (!_batching)
             {
+                await WriteBufferedAsync(cancellationToken).ConfigureAwait(false);
                 await inner.WriteAsync(buffer, isEndOfPacket, cancellationToken).ConfigureAwait(false);
                 return;
             }

@@ -24,6 +24,20 @@ public sealed class BatchingChannelTests
     }
 
     [Fact]
+    public async Task A_flush_cancelled_before_it_wrote_still_ends_the_batch_and_nothing_overtakes_the_buffer()
+    {
+        var inner = new RecordingChannel();
+        using var channel = new BatchingChannel(inner);
+
+        channel.BeginBatch();
+        await channel.WriteAsync(Bytes(1), true, default);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => channel.FlushAsync(new CancellationToken(canceled: true)));
+        await channel.WriteAsync(Bytes(2), true, default);
+
+        Assert.Equal([[1], [2]], inner.Writes);
+    }
+
+    [Fact]
     public async Task Outside_a_batch_every_write_goes_straight_through()
     {
         var inner = new RecordingChannel();
