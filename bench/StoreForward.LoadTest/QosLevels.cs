@@ -4,12 +4,10 @@ namespace StoreForward.LoadTest;
 
 /// <summary>
 /// The QoS levels one report row covers, measured one after the other (never at once: they would share the CPU). Each
-/// figure is the median of <see cref="Repeat"/> runs, because a 2-core machine shared with the broker is noisy.
+/// figure is the median of <c>repeat</c> runs, because a 2-core machine shared with the broker is noisy.
 /// </summary>
 internal sealed class QosLevels(int repeat) : List<MqttQualityOfServiceLevel>
 {
-    public int Repeat => repeat;
-
     public async Task<double[]> MeasureAsync(Func<MqttQualityOfServiceLevel, Task<double>> measure)
     {
         var results = new double[Count];
@@ -18,7 +16,7 @@ internal sealed class QosLevels(int repeat) : List<MqttQualityOfServiceLevel>
         return results;
     }
 
-    /// <summary>The run whose <paramref name="key"/> is the median of <see cref="Repeat"/> runs.</summary>
+    /// <summary>The run whose <paramref name="key"/> is the median of <c>repeat</c> runs.</summary>
     public async Task<T> MedianAsync<T>(Func<Task<T>> measure, Func<T, double> key)
     {
         var runs = new List<T>(repeat);
