@@ -53,6 +53,7 @@ internal sealed class DeliverySession
     private volatile Exception? _deadLink;
     private volatile Exception? _receiveFailure;
     private volatile Exception? _sendFailure;
+    private volatile bool _waitingForDisk;
 
     // Since when the broker owes an answer with none arriving (timestamp), or 0 while nothing is outstanding.
     private long _awaitingAckSince;
@@ -403,6 +404,18 @@ internal sealed class DeliverySession
             if (step.MustCommitBeforeSending)
             {
                 mustLand = commit;
+                if (step.DeadLetters.Count > 0)
+                {
+                    // Reported once on disk, whatever becomes of the link: the broker often closes it right after a refusal.
+                    var deadLetters = step.DeadLetters;
+                    _ = commit.ContinueWith(
+                        t =>
+                        {
+                            if (t.IsCompletedSuccessfully)
+                                _deadLettered(deadLetters);
+                        },
+                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
             }
             else if (step.Acknowledgements > 0)
             {
@@ -416,7 +429,7 @@ internal sealed class DeliverySession
             }
         }
 
-        _outgoing.Writer.TryWrite(new Outgoing(step.Packets, mustLand, step.DeadLetters));
+        _outgoing.Writer.TryWrite(new Outgoing(step.Packets, mustLand));
         TrackAcknowledgementDebt();
     }
 
@@ -432,9 +445,21 @@ internal sealed class DeliverySession
             {
                 if (outgoing.MustLand is { } commit)
                 {
-                    await commit.ConfigureAwait(false);
-                    if (outgoing.DeadLetters.Count > 0)
-                        _deadLettered(outgoing.DeadLetters);
+                    // The broker cannot answer what has not gone out: time spent waiting for the disk does not count
+                    // against AckTimeout, neither while it lasts nor after (the clock restarts, unless the loop stopped or
+                    // restarted it meanwhile).
+                    _waitingForDisk = true;
+                    try
+                    {
+                        await commit.ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        var since = Interlocked.Read(ref _awaitingAckSince);
+                        if (since != 0)
+                            Interlocked.CompareExchange(ref _awaitingAckSince, _time.GetTimestamp(), since);
+                        _waitingForDisk = false;
+                    }
                 }
 
                 if (outgoing.Packets.Count == 0)
@@ -522,7 +547,7 @@ internal sealed class DeliverySession
     {
         var silence = _connection.SinceLastReceived;
         var awaitingSince = Interlocked.Read(ref _awaitingAckSince);
-        if (awaitingSince != 0 && _time.GetElapsedTime(awaitingSince) >= _ackTimeout)
+        if (awaitingSince != 0 && !_waitingForDisk && _time.GetElapsedTime(awaitingSince) >= _ackTimeout)
             _deadLink = new LinkLostException($"The broker acknowledged none of the in-flight messages for {_ackTimeout.TotalSeconds:0.#} s (AckTimeout); reconnecting to resend them.");
         else if (silence >= _keepAlive)
             _deadLink = new LinkLostException($"Nothing came from the broker for {silence.TotalSeconds:0.#} s (keep-alive {_keepAlive.TotalSeconds:0.#} s); the link is considered dead.");
@@ -550,8 +575,9 @@ internal sealed class DeliverySession
     }
 
     /// <summary>
-    /// Sent from the timer, not the session loop: the loop may be waiting for a commit behind a long queue of publishes,
-    /// and the keep-alive must not depend on the disk. MQTTnet serialises sends on the connection.
+    /// Sent from the timer, not through the sender: the sender may be waiting for a commit behind a long queue of
+    /// publishes, and the keep-alive must not depend on the disk. MQTTnet serialises sends on the connection, and a PINGREQ
+    /// written during a batch leaves with it.
     /// </summary>
     private async Task PingAsync(CancellationToken token)
     {
@@ -576,5 +602,5 @@ internal sealed class DeliverySession
     private sealed record AcknowledgementsDurable(int Count);
 
     /// <summary>One turn's packets for the sender, and the commit they must wait for, if any.</summary>
-    private sealed record Outgoing(IReadOnlyList<MqttPacket> Packets, Task<bool>? MustLand, IReadOnlyList<DeadLetter> DeadLetters);
+    private sealed record Outgoing(IReadOnlyList<MqttPacket> Packets, Task<bool>? MustLand);
 }

@@ -32,9 +32,6 @@ internal sealed class HeldSync : IStorageFaults, IDisposable
     {
     }
 
-    public void Dispose()
-    {
-        _open.Set();
-        _open.Dispose();
-    }
+    /// <summary>Releases every waiting fsync. The event is left to the collector: a writer may still be leaving its wait.</summary>
+    public void Dispose() => _open.Set();
 }

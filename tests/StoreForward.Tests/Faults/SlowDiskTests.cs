@@ -44,4 +44,34 @@ public sealed class SlowDiskTests : BrokerTest
         await publisher.SetStorageFaultsForTests(null);
         await AssertDeliveredAsync(0, receipts, exactlyOnce: true);
     }
+
+    [Fact]
+    public async Task Waiting_for_the_disk_does_not_count_against_the_ack_timeout()
+    {
+        await using var proxy = MqttTcpProxy.Start(Broker.Host, Broker.Port);
+        var options = Options(proxy.Port);
+        options.AckTimeout = TimeSpan.FromSeconds(1);
+        var publisher = await StartPublisherAsync(options);
+        await publisher.PublishAsync("sf/warm-up", Payload(0));
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        await Broker.StopAsync();
+        var receipts = await PublishManyAsync(publisher, 0, 20, MqttQualityOfServiceLevel.ExactlyOnce);
+        using var disk = new HeldSync();
+        await publisher.SetStorageFaultsForTests(disk);
+        var connectionsBefore = proxy.AcceptedConnections;
+        await Broker.StartAgainAsync();
+
+        // The first QoS 2 sends wait for their "sent" mark to be durable; the broker owes nothing meanwhile.
+        while (!publisher.Status.IsConnected || disk.Waiting == 0)
+            await Task.Delay(20);
+        await Task.Delay(options.AckTimeout * 3);
+        Assert.Equal(connectionsBefore + 1, proxy.AcceptedConnections);
+
+        disk.Release();
+        await publisher.FlushAsync().WaitAsync(Patience);
+        await publisher.SetStorageFaultsForTests(null);
+        Assert.Equal(connectionsBefore + 1, proxy.AcceptedConnections);
+        await AssertDeliveredAsync(0, receipts, exactlyOnce: true);
+    }
 }
