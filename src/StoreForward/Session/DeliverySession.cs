@@ -54,6 +54,7 @@ internal sealed class DeliverySession
     private volatile Exception? _receiveFailure;
     private volatile Exception? _sendFailure;
     private volatile bool _waitingForDisk;
+    private Exception? _quotaExceeded;
 
     // Since when the broker owes an answer with none arriving (timestamp), or 0 while nothing is outstanding.
     private long _awaitingAckSince;
@@ -74,7 +75,7 @@ internal sealed class DeliverySession
         _counters = counters;
         _deadLettered = deadLettered;
         _time = options.TimeProvider;
-        _window = Math.Min(options.MaxInFlight, connection.Limits.ReceiveMaximum);
+        _window = Math.Min(Math.Min(options.MaxInFlight, connection.Limits.ReceiveMaximum), state.BrokerQuota ?? int.MaxValue);
         _readSize = Math.Max(_window * 2, 256);
         _keepAlive = connection.Limits.ServerKeepAlive ?? options.KeepAlive;
         _ackTimeout = options.AckTimeout;
@@ -218,7 +219,7 @@ internal sealed class DeliverySession
     /// <summary>Handles every event that is ready; returns the link failure that ends the session, if one came.</summary>
     private Exception? TakeReadyEvents(SessionStep step)
     {
-        while (_events.Reader.TryRead(out var e))
+        while (_quotaExceeded is null && _events.Reader.TryRead(out var e))
         {
             switch (e)
             {
@@ -255,13 +256,31 @@ internal sealed class DeliverySession
             }
         }
 
-        return null;
+        return _quotaExceeded;
+    }
+
+    /// <summary>
+    /// The broker refused a message with Quota exceeded (0x97): it holds more unfinished messages from this client than it
+    /// allows, although this side kept within Receive Maximum. Mosquitto does so after a crash, when it restores from its
+    /// last save messages this side has long completed, and then closes the link. The refusal is transient: the message
+    /// stays in flight, to be sent again on the next connection, which keeps fewer in flight than were outstanding now.
+    /// </summary>
+    private bool QuotaExceeded(int reasonCode, string packet)
+    {
+        if (!_v5 || reasonCode != (int)MqttPubAckReasonCode.QuotaExceeded)
+            return false;
+        var outstanding = _state.InFlightCount - _resend.Count;
+        _state.BrokerQuota = Math.Max(1, outstanding - 1);
+        _quotaExceeded = new LinkLostException(
+            $"The broker answered {packet} with Quota exceeded (0x97) with {outstanding} messages outstanding, within its Receive Maximum; " +
+            $"reconnecting with at most {_state.BrokerQuota} in flight.");
+        return true;
     }
 
     /// <summary>PUBACK (QoS 1) or PUBCOMP (QoS 2): the broker owns the message, so it leaves the outbox.</summary>
     private void Acknowledged(SessionStep step, ushort packetId, MqttQualityOfServiceLevel expectedQos, int reasonCode, string? reasonString)
     {
-        if (!_state.TryGetInFlight(packetId, out var message) || message.Qos != expectedQos)
+        if (!_state.TryGetInFlight(packetId, out var message) || message.Qos != expectedQos || QuotaExceeded(reasonCode, "PUBACK"))
             return;
 
         // A PUBCOMP completes only a released message; one for a message the broker may still hold awaiting PUBREL (a late
@@ -285,6 +304,9 @@ internal sealed class DeliverySession
             step.Packets.Add(new MqttPubRelPacket { PacketIdentifier = pubRec.PacketIdentifier, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
             return;
         }
+
+        if (QuotaExceeded((int)pubRec.ReasonCode, "PUBREC"))
+            return;
 
         _acknowledgedThisTurn = true;
         if (_v5 && (int)pubRec.ReasonCode >= 0x80)

@@ -27,6 +27,13 @@ internal sealed class SessionState
     private bool _loaded;
     private Task<List<OutboxMessage>>? _readAhead;
 
+    /// <summary>
+    /// How many messages the broker accepted in flight when it refused one with Quota exceeded although Receive Maximum
+    /// allowed more (see <c>DeliverySession</c>); caps the window of later connections. Broker knowledge, so it survives
+    /// <see cref="Invalidate"/>.
+    /// </summary>
+    public int? BrokerQuota { get; set; }
+
     /// <summary>The highest sequence loaded into memory; the store holds nothing unloaded at or below it.</summary>
     public long LoadedThrough { get; private set; }
 
