@@ -51,38 +51,49 @@ try
     report.Line();
     report.Line($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, " +
         $"Mosquitto on loopback (Receive Maximum {settings.Window}), {settings.PayloadBytes} B payloads, {n:N0} messages per run, " +
-        $"window {settings.Window}. Each rate in the first table is the median of {settings.Repeat} runs; ratios are to the raw MQTTnet " +
-        "ceiling of this run.");
+        $"window {settings.Window}. Each rate in the first table is the median of {settings.Repeat} runs; each ratio is the median of " +
+        $"{settings.Repeat} rounds that measure the raw MQTTnet ceiling right before the StoreForward runs compared with it.");
     report.Line();
 
-    report.Table("what", "QoS 1 msg/s", "QoS 2 msg/s");
-    var ceiling = await qos.MeasureAsync(q => RawMqttCeiling.MeasureAsync(broker.Host, broker.Port, n, settings.Window, q, settings.PayloadBytes, stop.Token));
-    report.Row($"raw MQTTnet, {settings.Window} in flight, no persistence: **the ceiling**", Report.Rate(ceiling[0]), Report.Rate(ceiling[1]));
+    // The runs compared with nothing warm this process (JIT, thread pool, LiteDB's caches) before the paired rounds.
     var single = await qos.MeasureAsync(q => RawMqttCeiling.MeasureAsync(broker.Host, broker.Port, Math.Min(n, 20_000), 1, q, settings.PayloadBytes, stop.Token));
-    report.Row("raw MQTTnet, 1 in flight", Report.Rate(single[0]), Report.Rate(single[1]));
-
     var paho = await PahoPeer.BuildAsync(folder, stop.Token);
     var pahoCount = Math.Min(n, 30_000);
     var pahoRates = paho is null
         ? null
         : await qos.MeasureAsync(q => paho.MeasureAsync(broker.Host, broker.Port, pahoCount, settings.Window, q, settings.PayloadBytes, Path.Combine(folder, "paho"), stop.Token));
-    report.Row($"Eclipse Paho C MQTTAsync, file persistence (never fsyncs), {settings.Window} in flight ({pahoCount:N0} msgs)",
-        pahoRates is null ? PahoPeer.Missing : Report.Rate(pahoRates[0]), pahoRates is null ? PahoPeer.Missing : Report.Rate(pahoRates[1]));
-
     var sequential = Math.Clamp(n / 50, 100, 2_000);
     var enqueue1 = await qos.MeasureAsync(q => runs.EnqueueAsync(sequential, 1, 1, q));
-    report.Row($"StoreForward enqueue, 1 sequential producer ({sequential:N0} msgs)", Report.Rate(enqueue1[0]), Report.Rate(enqueue1[1]));
     var enqueue16 = await qos.MeasureAsync(q => runs.EnqueueAsync(Math.Max(n / 5, 1_000), 16, 1, q));
+
+    // Each round measures the ceiling right before the StoreForward runs compared with it: on a 2-core machine shared with
+    // the broker the speed drifts over minutes, and a ratio of runs made back to back is steadier than a ratio of medians
+    // taken minutes apart. Ratios are the medians of the rounds' ratios.
+    var rounds = await qos.RoundsAsync(async q => new Round(
+        await RawMqttCeiling.MeasureAsync(broker.Host, broker.Port, n, settings.Window, q, settings.PayloadBytes, stop.Token),
+        await runs.FillThenDrainAsync(n, q, inFreshProcess: false),
+        await runs.OnlineAsync(n, q)));
+    string[] Cells(Func<Round, double> figure) => [.. rounds.Select(r => Report.Rate(QosLevels.Median(r.Select(figure))))];
+    string[] CellsWithRatio(Func<Round, double> figure) =>
+        [.. rounds.Select(r => Report.RateWithRatio(QosLevels.Median(r.Select(figure)), QosLevels.Median(r.Select(x => figure(x) / x.Ceiling))))];
+
+    report.Table("what", "QoS 1 msg/s", "QoS 2 msg/s");
+    report.Row([$"raw MQTTnet, {settings.Window} in flight, no persistence: **the ceiling**", .. Cells(r => r.Ceiling)]);
+    report.Row("raw MQTTnet, 1 in flight", Report.Rate(single[0]), Report.Rate(single[1]));
+    report.Row($"Eclipse Paho C MQTTAsync, file persistence (never fsyncs), {settings.Window} in flight ({pahoCount:N0} msgs)",
+        pahoRates is null ? PahoPeer.Missing : Report.Rate(pahoRates[0]), pahoRates is null ? PahoPeer.Missing : Report.Rate(pahoRates[1]));
+    report.Row($"StoreForward enqueue, 1 sequential producer ({sequential:N0} msgs)", Report.Rate(enqueue1[0]), Report.Rate(enqueue1[1]));
     report.Row("StoreForward enqueue, 16 producers × 1 outstanding", Report.Rate(enqueue16[0]), Report.Rate(enqueue16[1]));
-    var drains = new List<StoreForwardRuns.DrainResult>();
-    foreach (var q in qos)
-        drains.Add(await qos.MedianAsync(() => runs.FillThenDrainAsync(n, q, inFreshProcess: false), r => r.DrainRate));
-    report.Row("StoreForward enqueue, 16 producers × 8 outstanding", Report.Rate(drains[0].EnqueueRate), Report.Rate(drains[1].EnqueueRate));
-    report.Row($"StoreForward drain of a {n:N0} backlog", Report.RateWithRatio(drains[0].DrainRate, ceiling[0]), Report.RateWithRatio(drains[1].DrainRate, ceiling[1]));
+    report.Row(["StoreForward enqueue, 16 producers × 8 outstanding", .. Cells(r => r.Drain.EnqueueRate)]);
+    report.Row([$"StoreForward drain of a {n:N0} backlog", .. CellsWithRatio(r => r.Drain.DrainRate)]);
     if (pahoRates is not null)
-        report.Row("StoreForward drain ÷ Paho C", Report.Ratio(drains[0].DrainRate, pahoRates[0]), Report.Ratio(drains[1].DrainRate, pahoRates[1]));
-    var online = await qos.MeasureAsync(q => runs.OnlineAsync(n, q));
-    report.Row("StoreForward online: 16 × 8 producers while delivering", Report.RateWithRatio(online[0], ceiling[0]), Report.RateWithRatio(online[1], ceiling[1]));
+    {
+        report.Row("StoreForward drain ÷ Paho C",
+            Report.Ratio(QosLevels.Median(rounds[0].Select(r => r.Drain.DrainRate)), pahoRates[0]),
+            Report.Ratio(QosLevels.Median(rounds[1].Select(r => r.Drain.DrainRate)), pahoRates[1]));
+    }
+
+    report.Row(["StoreForward online: 16 × 8 producers while delivering", .. CellsWithRatio(r => r.Online)]);
     report.Line();
 
     report.Line("## Backlog growth (QoS 1): fill offline with 16 × 8 producers, then drain in a fresh process; StartAsync and the first delivery are cold (JIT included), drain msg/s counts from StartAsync's return");
@@ -111,3 +122,6 @@ finally
 {
     Directory.Delete(folder, recursive: true);
 }
+
+/// <summary>One round of the paired measurements: the ceiling, then the StoreForward runs compared with it.</summary>
+internal sealed record Round(double Ceiling, StoreForwardRuns.DrainResult Drain, double Online);

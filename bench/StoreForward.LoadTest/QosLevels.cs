@@ -8,20 +8,30 @@ namespace StoreForward.LoadTest;
 /// </summary>
 internal sealed class QosLevels(int repeat) : List<MqttQualityOfServiceLevel>
 {
+    /// <summary>The median of <c>repeat</c> runs per level.</summary>
     public async Task<double[]> MeasureAsync(Func<MqttQualityOfServiceLevel, Task<double>> measure)
     {
-        var results = new double[Count];
+        var rounds = await RoundsAsync(measure);
+        return [.. rounds.Select(Median)];
+    }
+
+    /// <summary><c>repeat</c> rounds per level, all of one level before the next: the results per level.</summary>
+    public async Task<List<T>[]> RoundsAsync<T>(Func<MqttQualityOfServiceLevel, Task<T>> round)
+    {
+        var results = new List<T>[Count];
         for (var i = 0; i < Count; i++)
-            results[i] = await MedianAsync(() => measure(this[i]), r => r);
+        {
+            results[i] = new List<T>(repeat);
+            for (var run = 0; run < repeat; run++)
+                results[i].Add(await round(this[i]));
+        }
+
         return results;
     }
 
-    /// <summary>The run whose <paramref name="key"/> is the median of <c>repeat</c> runs.</summary>
-    public async Task<T> MedianAsync<T>(Func<Task<T>> measure, Func<T, double> key)
+    public static double Median(IEnumerable<double> values)
     {
-        var runs = new List<T>(repeat);
-        for (var run = 0; run < repeat; run++)
-            runs.Add(await measure());
-        return runs.OrderBy(key).ElementAt(runs.Count / 2);
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
     }
 }

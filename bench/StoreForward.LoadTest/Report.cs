@@ -29,7 +29,7 @@ internal sealed class Report
             ? (perSecond / 1000).ToString("0.0", CultureInfo.InvariantCulture) + "k"
             : perSecond.ToString("#,0", CultureInfo.InvariantCulture);
 
-    public static string RateWithRatio(double perSecond, double ceiling) => $"{Rate(perSecond)} ({Ratio(perSecond, ceiling)})";
+    public static string RateWithRatio(double perSecond, double ratio) => $"{Rate(perSecond)} ({ratio.ToString("0.00", CultureInfo.InvariantCulture)}×)";
 
     public static string Ratio(double value, double reference) => (value / reference).ToString("0.00", CultureInfo.InvariantCulture) + "×";
 

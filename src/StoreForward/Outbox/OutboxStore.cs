@@ -17,8 +17,8 @@ namespace StoreForward.Outbox;
 /// empties. They grow strictly for the life of the file.</item>
 /// <item>Messages are sent in sequence order, so every message above <c>sentThrough</c> was never sent: recovery reads only
 /// the head of the queue, never the whole backlog.</item>
-/// <item>A QoS 2 message has a row in <c>released</c> exactly when its PUBREC was committed; that row is written before
-/// PUBREL is sent and goes with the message.</item>
+/// <item>A QoS 2 message is in the <see cref="ReleasedSet"/> of the meta document exactly when its PUBREC was committed; it
+/// is added before PUBREL is sent and leaves with the message.</item>
 /// <item>LiteDB's automatic checkpoint is off: it would run inside <c>Commit()</c>, before our fsync of the log, copying
 /// pages that are not yet durable into the data file and turning a checkpoint failure (a full disk growing the data file)
 /// into a "failed" commit that in fact landed. The store checkpoints itself, after the fsync.</item>
@@ -29,10 +29,13 @@ namespace StoreForward.Outbox;
 internal sealed class OutboxStore : IDisposable
 {
     private const string FormatName = "StoreForward.Outbox";
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
+
+    /// <summary>Version 1 kept a row per PUBREC in the <c>released</c> collection; opening such a store migrates it.</summary>
+    private const int RowPerPubRecVersion = 1;
     private const string MessagesName = "outbox";
     private const string DeadLettersName = "dead_letters";
-    private const string ReleasedName = "released";
+    private const string ReleasedRowsName = "released";
     private const string MetaName = "meta";
     private const string MetaId = "outbox";
 
@@ -48,8 +51,9 @@ internal sealed class OutboxStore : IDisposable
     private ILiteCollection<BsonDocument> _deadLetters = null!;
     private ILiteCollection<BsonDocument> _meta = null!;
 
-    // Tiny rows keyed by sequence: marking PUBREC this way costs far less than rewriting the message with its payload.
-    private ILiteCollection<BsonDocument> _released = null!;
+    // Inside the meta document, which every commit rewrites anyway: marking PUBREC costs neither a rewrite of the message
+    // with its payload nor an index entry of its own.
+    private ReleasedSet _released = ReleasedSet.Empty();
 
     // Committed state.
     private Counters _committed;
@@ -77,7 +81,6 @@ internal sealed class OutboxStore : IDisposable
         _messages = _db.GetCollection(MessagesName, BsonAutoId.Int64);
         _deadLetters = _db.GetCollection(DeadLettersName, BsonAutoId.Int64);
         _meta = _db.GetCollection(MetaName);
-        _released = _db.GetCollection(ReleasedName);
     }
 
     public string FilePath { get; }
@@ -214,7 +217,8 @@ internal sealed class OutboxStore : IDisposable
 
             if (!meta.TryGetValue("format", out var format) || format != FormatName)
                 throw Problem(OutboxStoreProblem.Foreign, $"the file is not a StoreForward outbox (format '{format}').");
-            if (meta["version"].AsInt32 != FormatVersion)
+            var version = meta["version"].AsInt32;
+            if (version is not (FormatVersion or RowPerPubRecVersion))
                 throw Problem(OutboxStoreProblem.UnsupportedVersion, $"the outbox format version {meta["version"]} is not supported by this StoreForward (it reads version {FormatVersion}).");
 
             ThrowIfTruncated();
@@ -230,6 +234,15 @@ internal sealed class OutboxStore : IDisposable
             _staged = _committed;
             RefreshHead();
             _committed = _staged;
+            if (version == RowPerPubRecVersion)
+            {
+                MigrateRowPerPubRec();
+            }
+            else
+            {
+                _released = ReleasedSet.ReadFrom(meta);
+            }
+
             PublishSnapshot();
         }
         catch (Exception e) when (e is LiteException or InvalidCastException or IndexOutOfRangeException or KeyNotFoundException)
@@ -238,10 +251,31 @@ internal sealed class OutboxStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Moves a version 1 store's PUBREC rows into the meta document, and the store to the current version, in one commit:
+    /// a crash leaves either the old store or the new one.
+    /// </summary>
+    private void MigrateRowPerPubRec()
+    {
+        var rows = _db.GetCollection(ReleasedRowsName);
+        _released = ReleasedSet.Migrated(rows.FindAll().Select(d => d["_id"].AsInt64));
+        BeginBatch();
+        try
+        {
+            rows.DeleteAll();
+            _dirty = true;
+            CommitBatch();
+        }
+        catch (IOException e)
+        {
+            throw Problem(OutboxStoreProblem.WriteFailed, $"the store could not be upgraded from format version {RowPerPubRecVersion} to {FormatVersion} ({e.Message}). The upgrade is one commit, so nothing is lost: opening the store again retries it.", e);
+        }
+    }
+
     private void CreateOrRefuse(long originalDataLength)
     {
         var collections = _db.GetCollectionNames().Where(n => !n.StartsWith('$')).ToList();
-        var ours = new[] { MessagesName, DeadLettersName, MetaName, ReleasedName };
+        var ours = new[] { MessagesName, DeadLettersName, MetaName, ReleasedRowsName };
         if (collections.Count > 0 && collections.All(ours.Contains))
             throw Problem(OutboxStoreProblem.Damaged, "the file is damaged: it has the outbox's collections but lost its header.");
         if (collections.Count > 0)
@@ -253,6 +287,7 @@ internal sealed class OutboxStore : IDisposable
 
         _staged = default;
         _staged.NextSequence = 1;
+        _released = ReleasedSet.Empty();
         _dirty = true;
         _db.BeginTrans();
         CommitBatch();
@@ -303,7 +338,7 @@ internal sealed class OutboxStore : IDisposable
             return false;
         }
 
-        _meta.Upsert(new BsonDocument
+        var meta = new BsonDocument
         {
             ["_id"] = MetaId,
             ["format"] = FormatName,
@@ -314,7 +349,9 @@ internal sealed class OutboxStore : IDisposable
             ["bytes"] = _staged.Bytes,
             ["dead"] = _staged.DeadLetters,
             ["session"] = _staged.SessionEstablished,
-        });
+        };
+        _released.WriteTo(meta);
+        _meta.Upsert(meta);
         if (_headChanged)
             RefreshHead();
 
@@ -325,6 +362,7 @@ internal sealed class OutboxStore : IDisposable
         _log.Flush();
         _committing = false;
         _committed = _staged;
+        _released.Commit();
         _dirty = false;
         PublishSnapshot();
         CheckpointWhenDue();
@@ -347,6 +385,7 @@ internal sealed class OutboxStore : IDisposable
             {
                 _db.Rollback();
                 _staged = _committed;
+                _released.Undo();
                 return true;
             }
             catch (Exception e) when (e is LiteException or IOException)
@@ -437,14 +476,14 @@ internal sealed class OutboxStore : IDisposable
     /// <summary>Records PUBREC for a QoS 2 message; must be durable before its PUBREL is sent.</summary>
     public void MarkReleased(long sequence)
     {
-        _released.Upsert(new BsonDocument { ["_id"] = sequence });
+        _released.Add(sequence);
         _dirty = true;
     }
 
     /// <summary>Forgets a PUBREC: the broker lost the session, so the message must be published anew.</summary>
     public void ClearReleased(long sequence)
     {
-        _released.Delete(sequence);
+        _released.Remove(sequence);
         _dirty = true;
     }
 
@@ -461,7 +500,7 @@ internal sealed class OutboxStore : IDisposable
         if (!_messages.Delete(message.Sequence))
             return;
         if (message.Qos == MqttQualityOfServiceLevel.ExactlyOnce)
-            _released.Delete(message.Sequence);
+            _released.Remove(message.Sequence);
         _staged.Count--;
         _staged.Bytes -= message.Size;
         _headChanged = true;
@@ -495,13 +534,10 @@ internal sealed class OutboxStore : IDisposable
     /// Reads every stored message that may have been sent: the in-flight head of the queue, each
     /// <see cref="DeliveryState.Released"/> when its PUBREC was recorded and <see cref="DeliveryState.Published"/> otherwise.
     /// </summary>
-    public List<OutboxMessage> ReadSentRegion()
-    {
-        var released = _released.Find(Query.LTE("_id", _committed.SentThrough)).Select(d => d["_id"].AsInt64).ToHashSet();
-        return _messages.Find(Query.LTE("_id", _committed.SentThrough))
-            .Select(d => ToMessage(d, released.Contains(d["_id"].AsInt64) ? DeliveryState.Released : DeliveryState.Published))
+    public List<OutboxMessage> ReadSentRegion() =>
+        _messages.Find(Query.LTE("_id", _committed.SentThrough))
+            .Select(d => ToMessage(d, _released.Contains(d["_id"].AsInt64) ? DeliveryState.Released : DeliveryState.Published))
             .ToList();
-    }
 
     private static OutboxMessage ToMessage(BsonDocument d, DeliveryState state) =>
         new(

@@ -15,9 +15,10 @@ namespace StoreForward.Session;
 /// All decisions happen on one logical thread (the loop in <see cref="RunAsync"/>). The receive loop and the keep-alive
 /// timer only post events to it (the timer also sends PINGREQ itself). Each turn: take every event that is ready, top up
 /// the window, hand the resulting store changes to the writer as one transaction, and queue the packets for the sender
-/// task. The sender sends each turn's packets in order, in one socket write, after the turn's commit is durable when a
-/// packet depends on it (see <see cref="SessionStep"/>), at once otherwise. The loop never waits for the disk or the
-/// socket, so a turn's fsync overlaps the next turns. A failed commit or send ends the session.
+/// task in two lanes, publishes and answers (see <see cref="SessionStep"/>). The sender keeps the order within each lane,
+/// holds a lane back while the commit its head depends on is not durable, and sends whatever is ready in one socket write.
+/// The loop never waits for the disk or the socket, so a turn's fsync overlaps the next turns, and a PUBREL waiting for
+/// its PUBREC's commit never holds back the publishes that refill the window. A failed commit or send ends the session.
 /// </remarks>
 internal sealed class DeliverySession
 {
@@ -33,7 +34,7 @@ internal sealed class DeliverySession
     private readonly Action<IReadOnlyList<DeadLetter>> _deadLettered;
     private readonly TimeProvider _time;
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<OutgoingPackets> _outgoing = Channel.CreateUnbounded<OutgoingPackets>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Queue<OutboxMessage> _resend = new();
     private readonly List<Task<bool>> _pendingCommits = [];
     private readonly int _window;
@@ -118,6 +119,8 @@ internal sealed class DeliverySession
                 }
 
                 await TopUpWindowAsync(step).ConfigureAwait(false);
+                if (_state.SentMark.Advance(step.HighestFirstSent, _state.LoadedThrough, _window) is { } mark)
+                    step.MarkSentThrough(mark);
                 if (step.IsEmpty)
                 {
                     await _events.Reader.WaitToReadAsync(token).ConfigureAwait(false);
@@ -236,7 +239,7 @@ internal sealed class DeliverySession
                     AnswerInbound(step, inbound);
                     break;
                 case MqttPubRelPacket release:
-                    step.Packets.Add(new MqttPubCompPacket { PacketIdentifier = release.PacketIdentifier });
+                    step.Answers.Add(new MqttPubCompPacket { PacketIdentifier = release.PacketIdentifier });
                     break;
                 case MqttPingRespPacket:
                     break;
@@ -301,7 +304,7 @@ internal sealed class DeliverySession
         if (!_state.TryGetInFlight(pubRec.PacketIdentifier, out var message) || message.Qos != MqttQualityOfServiceLevel.ExactlyOnce)
         {
             // The broker may still hold the id from a flight this side has finished; releasing it lets the broker finish too.
-            step.Packets.Add(new MqttPubRelPacket { PacketIdentifier = pubRec.PacketIdentifier, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
+            step.Answers.Add(new MqttPubRelPacket { PacketIdentifier = pubRec.PacketIdentifier, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
             return;
         }
 
@@ -322,7 +325,7 @@ internal sealed class DeliverySession
             step.Released(message);
         }
 
-        step.Packets.Add(new MqttPubRelPacket { PacketIdentifier = message.PacketId });
+        step.Answers.Add(new MqttPubRelPacket { PacketIdentifier = message.PacketId });
     }
 
     private static DeadLetter Rejected(OutboxMessage message, string packet, int reasonCode, string? reasonString) =>
@@ -333,9 +336,9 @@ internal sealed class DeliverySession
     private static void AnswerInbound(SessionStep step, MqttPublishPacket inbound)
     {
         if (inbound.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce)
-            step.Packets.Add(new MqttPubAckPacket { PacketIdentifier = inbound.PacketIdentifier });
+            step.Answers.Add(new MqttPubAckPacket { PacketIdentifier = inbound.PacketIdentifier });
         else if (inbound.QualityOfServiceLevel == MqttQualityOfServiceLevel.ExactlyOnce)
-            step.Packets.Add(new MqttPubRecPacket { PacketIdentifier = inbound.PacketIdentifier });
+            step.Answers.Add(new MqttPubRecPacket { PacketIdentifier = inbound.PacketIdentifier });
     }
 
     /// <summary>
@@ -345,7 +348,7 @@ internal sealed class DeliverySession
     private async Task TopUpWindowAsync(SessionStep step)
     {
         var loadedThisTurn = false;
-        while (step.Packets.Count < MaxPacketsPerTurn)
+        while (step.Publishes.Count + step.Answers.Count < MaxPacketsPerTurn)
         {
             var windowUsed = _state.InFlightCount - _resend.Count + Math.Max(0, _acknowledgementsNotDurable + step.Acknowledgements - _window);
             if (_resend.Count > 0)
@@ -361,9 +364,10 @@ internal sealed class DeliverySession
                     continue;
                 }
 
-                step.Packets.Add(again.State == DeliveryState.Released
-                    ? new MqttPubRelPacket { PacketIdentifier = again.PacketId }
-                    : CreatePublish(again, dup: true));
+                if (again.State == DeliveryState.Released)
+                    step.Answers.Add(new MqttPubRelPacket { PacketIdentifier = again.PacketId });
+                else
+                    step.Publishes.Add(CreatePublish(again, dup: true));
                 continue;
             }
 
@@ -394,8 +398,9 @@ internal sealed class DeliverySession
             else
                 _state.StartFlight(next);
 
-            step.Sent(next);
-            step.Packets.Add(CreatePublish(next, dup: false));
+            var qos2 = next.Qos == MqttQualityOfServiceLevel.ExactlyOnce;
+            var beyondMark = _state.SentMark.IsBeyond(next.Sequence);
+            step.Sent(next, CreatePublish(next, dup: false), qos2 && !beyondMark ? _state.SentMark.PendingCovering(next.Sequence) : null, qos2 && beyondMark);
         }
     }
 
@@ -411,35 +416,33 @@ internal sealed class DeliverySession
         };
 
     /// <summary>
-    /// Hands the step's changes to the writer and its packets to the sender, without waiting: packets that depend on the
-    /// commit (see <see cref="SessionStep.MustCommitBeforeSending"/>) wait for it in the sender, while this loop goes on
-    /// deciding the next turns. The sender keeps the order of the steps, so a later step's packets never overtake them.
+    /// Hands the step's changes to the writer and its packets to the sender, without waiting: packets that depend on a
+    /// commit (see <see cref="SessionStep"/>) wait for it in the sender, while this loop goes on deciding the next turns.
     /// </summary>
     private async Task CommitAndQueueAsync(SessionStep step)
     {
         await ThrowIfACommitFailedAsync().ConfigureAwait(false);
-        Task<bool>? mustLand = null;
+        Task<bool>? commit = null;
         if (step.HasChanges)
         {
-            var commit = _writer.RunAsync(step.ApplyTo);
+            commit = _writer.RunAsync(step.ApplyTo);
             _pendingCommits.Add(commit);
-            if (step.MustCommitBeforeSending)
+            if (step.MovesSentMark)
+                _state.SentMark.RecordedBy(commit);
+            if (step.DeadLetters.Count > 0)
             {
-                mustLand = commit;
-                if (step.DeadLetters.Count > 0)
-                {
-                    // Reported once on disk, whatever becomes of the link: the broker often closes it right after a refusal.
-                    var deadLetters = step.DeadLetters;
-                    _ = commit.ContinueWith(
-                        t =>
-                        {
-                            if (t.IsCompletedSuccessfully)
-                                _deadLettered(deadLetters);
-                        },
-                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                }
+                // Reported once on disk, whatever becomes of the link: the broker often closes it right after a refusal.
+                var deadLetters = step.DeadLetters;
+                _ = commit.ContinueWith(
+                    t =>
+                    {
+                        if (t.IsCompletedSuccessfully)
+                            _deadLettered(deadLetters);
+                    },
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
-            else if (step.Acknowledgements > 0)
+
+            if (step.Acknowledgements > 0)
             {
                 // Posted whether the commit succeeds or fails: either way the loop must wake, to refill the window or to
                 // report the failure.
@@ -451,49 +454,49 @@ internal sealed class DeliverySession
             }
         }
 
-        _outgoing.Writer.TryWrite(new Outgoing(step.Packets, mustLand));
+        if (step.Publishes.Count > 0)
+            _outgoing.Writer.TryWrite(new OutgoingPackets(Lane.Publishes, step.Publishes, step.PublishesWaitForCommit ? commit : step.WaitForEarlierCommit));
+        if (step.Answers.Count > 0)
+            _outgoing.Writer.TryWrite(new OutgoingPackets(Lane.Answers, step.Answers, step.AnswersWaitForCommit ? commit : null));
         TrackAcknowledgementDebt();
     }
 
     /// <summary>
-    /// Sends what the loop queued, in order, each batch once the commit it depends on is durable. A failed commit or send
-    /// ends the session through the loop's events; nothing queued after it is sent.
+    /// Sends what the loop queued, through <see cref="OutgoingLanes"/>: what is ready in both lanes leaves in one write. A
+    /// failed commit or send ends the session through the loop's events.
     /// </summary>
     private async Task SendLoopAsync(CancellationToken token)
     {
+        var lanes = new OutgoingLanes();
+        var ready = new List<MqttPacket>();
+        Task<bool>? more = null;
         try
         {
-            await foreach (var outgoing in _outgoing.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            while (true)
             {
-                if (outgoing.MustLand is { } commit)
+                while (_outgoing.Reader.TryRead(out var queued))
+                    lanes.Enqueue(queued);
+
+                var blocking = lanes.TakeReady(ready);
+                WaitingForDisk(blocking is not null);
+                if (ready.Count > 0)
                 {
-                    // The broker cannot answer what has not gone out: time spent waiting for the disk does not count
-                    // against AckTimeout, neither while it lasts nor after (the clock restarts, unless the loop stopped or
-                    // restarted it meanwhile).
-                    _waitingForDisk = true;
-                    try
-                    {
-                        await commit.ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        var since = Interlocked.Read(ref _awaitingAckSince);
-                        if (since != 0)
-                            Interlocked.CompareExchange(ref _awaitingAckSince, _time.GetTimestamp(), since);
-                        _waitingForDisk = false;
-                    }
+                    await SendAsync(ready, token).ConfigureAwait(false);
+                    ready.Clear();
+                    continue;
                 }
 
-                if (outgoing.Packets.Count == 0)
-                    continue;
-                try
+                // One wait on the channel at a time, kept across a wake-up by a landed commit.
+                more ??= _outgoing.Reader.WaitToReadAsync(token).AsTask();
+                if (blocking is not null)
+                    await Task.WhenAny(blocking, more).ConfigureAwait(false);
+                else
+                    await more.ConfigureAwait(false);
+                if (more.IsCompleted)
                 {
-                    await _connection.SendAsync(outgoing.Packets, token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (!token.IsCancellationRequested)
-                {
-                    // The receive side usually saw the real cause (the broker closed the link) just before the send failed.
-                    throw _receiveFailure ?? new LinkLostException($"Sending to the broker failed: {e.Message}", e);
+                    if (!await more.ConfigureAwait(false))
+                        return;
+                    more = null;
                 }
             }
         }
@@ -507,6 +510,38 @@ internal sealed class DeliverySession
         {
             _sendFailure = error;
             _events.Writer.TryWrite(new LinkFailure(error));
+        }
+    }
+
+    /// <summary>
+    /// The broker cannot answer what has not gone out: time the sender holds packets back for the disk does not count
+    /// against AckTimeout, neither while it lasts nor after (the clock restarts when it ends, unless the loop stopped or
+    /// restarted it meanwhile).
+    /// </summary>
+    private void WaitingForDisk(bool waiting)
+    {
+        if (waiting || !_waitingForDisk)
+        {
+            _waitingForDisk = waiting;
+            return;
+        }
+
+        var since = Interlocked.Read(ref _awaitingAckSince);
+        if (since != 0)
+            Interlocked.CompareExchange(ref _awaitingAckSince, _time.GetTimestamp(), since);
+        _waitingForDisk = false;
+    }
+
+    private async Task SendAsync(IReadOnlyList<MqttPacket> packets, CancellationToken token)
+    {
+        try
+        {
+            await _connection.SendAsync(packets, token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!token.IsCancellationRequested)
+        {
+            // The receive side usually saw the real cause (the broker closed the link) just before the send failed.
+            throw _receiveFailure ?? new LinkLostException($"Sending to the broker failed: {e.Message}", e);
         }
     }
 
@@ -622,7 +657,4 @@ internal sealed class DeliverySession
     private sealed record LinkFailure(Exception Error);
 
     private sealed record AcknowledgementsDurable(int Count);
-
-    /// <summary>One turn's packets for the sender, and the commit they must wait for, if any.</summary>
-    private sealed record Outgoing(IReadOnlyList<MqttPacket> Packets, Task<bool>? MustLand);
 }

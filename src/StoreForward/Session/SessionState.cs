@@ -34,6 +34,9 @@ internal sealed class SessionState
     /// </summary>
     public int? BrokerQuota { get; set; }
 
+    /// <summary>The "sent" mark, read from the store with the in-flight head, so a session starts with it durable.</summary>
+    public SentMarkLead SentMark { get; private set; } = new(0);
+
     /// <summary>The highest sequence loaded into memory; the store holds nothing unloaded at or below it.</summary>
     public long LoadedThrough { get; private set; }
 
@@ -63,6 +66,7 @@ internal sealed class SessionState
         }
 
         LoadedThrough = sentThrough;
+        SentMark = new SentMarkLead(sentThrough);
         _loaded = true;
     }
 
@@ -76,6 +80,7 @@ internal sealed class SessionState
         _byPacketId.Clear();
         _ready.Clear();
         LoadedThrough = 0;
+        SentMark = new SentMarkLead(0);
         _loaded = false;
     }
 

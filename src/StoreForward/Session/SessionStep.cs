@@ -4,54 +4,86 @@ using StoreForward.Outbox;
 namespace StoreForward.Session;
 
 /// <summary>
-/// What one turn of the session loop decided: the store changes to commit in one transaction, and the packets to send.
+/// What one turn of the session loop decided: the store changes to commit in one transaction, and the packets to send in
+/// two lanes, publishes and answers (PUBREL, and answers to inbound publishes). MQTT orders packets of a kind, never
+/// across kinds, so a publish never has to wait behind a PUBREL that waits for the disk.
 /// </summary>
 /// <remarks>
 /// Most changes may reach the disk after the packets go out: an acknowledged message that is still stored after a crash is
-/// only sent once more (QoS 1) or released once more (QoS 2), and the packet id it would need is already durable. Four
-/// changes must be durable first, and make <see cref="MustCommitBeforeSending"/> true:
+/// only sent once more (QoS 1) or released once more (QoS 2), and the packet id it would need is already durable. Some
+/// must be durable first, and hold back the lane of the packet that depends on them:
 /// <list type="bullet">
-/// <item>the first send of a QoS 2 message: after a crash it must go out again with DUP=1, because Mosquitto takes a
-/// PUBLISH with DUP=0 and a known id for a new message and would deliver it twice;</item>
-/// <item>a recorded PUBREC: else a restart would PUBLISH a message the broker already owns;</item>
-/// <item>the removal of a QoS 0 message: else a restart could send it twice;</item>
-/// <item>a dead letter: so that the event reports what is on disk.</item>
+/// <item>publishes: the "sent" mark covering a QoS 2 message's first send, because after a crash it must go out again
+/// with DUP=1 (Mosquitto takes a PUBLISH with DUP=0 and a known id for a new message and would deliver it twice). The
+/// mark runs ahead of the sends (<see cref="SentMarkLead"/>), so in a steady drain it is already durable, or rides on an
+/// earlier commit (<see cref="WaitForEarlierCommit"/>);</item>
+/// <item>publishes: the removal of a QoS 0 message, or a restart could send it twice;</item>
+/// <item>publishes: forgetting the PUBRECs of a session the broker lost, or a restart would PUBREL messages the broker no
+/// longer has;</item>
+/// <item>answers: a recorded PUBREC before its PUBREL, or a restart would PUBLISH a message the broker already owns.</item>
 /// </list>
-/// Each turn has its own step, because a commit may still be pending while the next turn is decided.
+/// A dead letter holds back nothing; its event is raised once its commit landed. Each turn has its own step, because a
+/// commit may still be pending while the next turn is decided.
 /// </remarks>
 internal sealed class SessionStep
 {
     private readonly List<Change> _changes = [];
     private long _sentThrough;
 
-    public List<MqttPacket> Packets { get; } = [];
+    /// <summary>PUBLISH packets, first sends and resends, in sequence order.</summary>
+    public List<MqttPacket> Publishes { get; } = [];
+
+    /// <summary>PUBREL packets in the order of their PUBRECs, and answers to inbound publishes.</summary>
+    public List<MqttPacket> Answers { get; } = [];
 
     public List<DeadLetter> DeadLetters { get; } = [];
 
-    public bool IsEmpty => _changes.Count == 0 && Packets.Count == 0 && _sentThrough == 0;
+    public bool IsEmpty => _changes.Count == 0 && Publishes.Count == 0 && Answers.Count == 0 && _sentThrough == 0;
 
     public bool HasChanges => _changes.Count > 0 || _sentThrough > 0;
 
-    public bool MustCommitBeforeSending { get; private set; }
+    /// <summary>The highest sequence first sent in this step, or 0.</summary>
+    public long HighestFirstSent { get; private set; }
 
-    /// <summary>A first PUBLISH for <paramref name="message"/> is in this step's packets.</summary>
-    public void Sent(OutboxMessage message)
+    /// <summary>Whether this step moves the "sent" mark.</summary>
+    public bool MovesSentMark => _sentThrough > 0;
+
+    /// <summary>The publishes wait for this step's commit.</summary>
+    public bool PublishesWaitForCommit { get; private set; }
+
+    /// <summary>The publishes wait for an earlier commit (one that moves the "sent" mark), unless they wait for this one.</summary>
+    public Task<bool>? WaitForEarlierCommit { get; private set; }
+
+    /// <summary>The answers wait for this step's commit.</summary>
+    public bool AnswersWaitForCommit { get; private set; }
+
+    /// <summary>
+    /// A first PUBLISH for <paramref name="message"/>, which must wait for <paramref name="markCommit"/> when that commit
+    /// moves the "sent" mark over it, or for this step's commit when <paramref name="beyondMark"/>.
+    /// </summary>
+    public void Sent(OutboxMessage message, MqttPacket publish, Task<bool>? markCommit, bool beyondMark)
     {
-        _sentThrough = Math.Max(_sentThrough, message.Sequence);
-        if (message.Qos == MQTTnet.Protocol.MqttQualityOfServiceLevel.ExactlyOnce)
-            MustCommitBeforeSending = true;
+        HighestFirstSent = Math.Max(HighestFirstSent, message.Sequence);
+        Publishes.Add(publish);
+        if (beyondMark)
+            PublishesWaitForCommit = true;
+        else if (markCommit is not null)
+            WaitForEarlierCommit = markCommit;
     }
+
+    /// <summary>Records that every message up to <paramref name="sequence"/> may have been sent.</summary>
+    public void MarkSentThrough(long sequence) => _sentThrough = Math.Max(_sentThrough, sequence);
 
     public void Released(OutboxMessage message)
     {
         _changes.Add(new Change(ChangeKind.Released, message, null));
-        MustCommitBeforeSending = true;
+        AnswersWaitForCommit = true;
     }
 
     public void ForgetReleased(OutboxMessage message)
     {
         _changes.Add(new Change(ChangeKind.ForgetReleased, message, null));
-        MustCommitBeforeSending = true;
+        PublishesWaitForCommit = true;
     }
 
     /// <summary>How many of this step's removals are acknowledgements (PUBACK or PUBCOMP).</summary>
@@ -68,14 +100,13 @@ internal sealed class SessionStep
     public void RemoveBeforeSending(OutboxMessage message)
     {
         _changes.Add(new Change(ChangeKind.Remove, message, null));
-        MustCommitBeforeSending = true;
+        PublishesWaitForCommit = true;
     }
 
     public void DeadLetter(OutboxMessage message, DeadLetter deadLetter)
     {
         _changes.Add(new Change(ChangeKind.DeadLetter, message, deadLetter));
         DeadLetters.Add(deadLetter);
-        MustCommitBeforeSending = true;
     }
 
     /// <summary>Applies the changes in the order they were decided; runs on the writer thread inside one transaction.</summary>

@@ -63,7 +63,8 @@ public sealed class LinkFaultTests(ITestOutputHelper output) : BrokerTest
         var random = new Random(Environment.TickCount);
 
         var publishing = PublishManyAsync(publisher, 0, 3000, MqttQualityOfServiceLevel.ExactlyOnce);
-        for (var flap = 0; flap < 20 && !publishing.IsCompleted; flap++)
+        // At least 8 flaps: a fast enqueue must not end the flapping before it began.
+        for (var flap = 0; flap < 20 && (flap < 8 || !publishing.IsCompleted); flap++)
         {
             // Down: the link breaks and new connections are refused for a moment; then up again.
             proxy.RefuseConnections = true;

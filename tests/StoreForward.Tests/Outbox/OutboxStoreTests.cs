@@ -157,18 +157,22 @@ public sealed class OutboxStoreTests : IDisposable
         }
     }
 
+    private void StoreFiveQos2Messages(long sentThrough, params long[] released)
+    {
+        using var store = OutboxStore.Open(StorePath);
+        store.BeginBatch();
+        for (var i = 0; i < 5; i++)
+            store.Append("t", [(byte)i], MqttQualityOfServiceLevel.ExactlyOnce, false, DateTimeOffset.UnixEpoch);
+        store.MarkSentThrough(sentThrough);
+        foreach (var sequence in released)
+            store.MarkReleased(sequence);
+        store.CommitBatch();
+    }
+
     [Fact]
     public void Recovery_reads_only_the_sent_head_with_each_recorded_pubrec()
     {
-        using (var store = OutboxStore.Open(StorePath))
-        {
-            store.BeginBatch();
-            for (var i = 0; i < 5; i++)
-                store.Append("t", [(byte)i], MqttQualityOfServiceLevel.ExactlyOnce, false, DateTimeOffset.UnixEpoch);
-            store.MarkSentThrough(2);
-            store.MarkReleased(1);
-            store.CommitBatch();
-        }
+        StoreFiveQos2Messages(sentThrough: 2, released: 1);
 
         using (var store = OutboxStore.Open(StorePath))
         {
@@ -184,6 +188,60 @@ public sealed class OutboxStoreTests : IDisposable
             store.CommitBatch();
             Assert.Equal([(2L, DeliveryState.Published)], store.ReadSentRegion().Select(m => (m.Sequence, m.State)));
         }
+    }
+
+    [Fact]
+    public void A_version_1_store_with_pubrec_rows_is_upgraded_in_place_and_keeps_every_pubrec()
+    {
+        StoreFiveQos2Messages(sentThrough: 4);
+
+        // Rewrite the header as version 1 wrote it: no bitmap, one row per recorded PUBREC.
+        using (var db = new LiteDatabase(StorePath))
+        {
+            var meta = db.GetCollection("meta").FindById("outbox");
+            meta["version"] = 1;
+            meta.Remove("released");
+            meta.Remove("releasedFrom");
+            db.GetCollection("meta").Update(meta);
+            db.GetCollection("released").Insert([new BsonDocument { ["_id"] = 1L }, new BsonDocument { ["_id"] = 3L }]);
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            Assert.Equal(
+                [(1L, DeliveryState.Released), (2L, DeliveryState.Published), (3L, DeliveryState.Released), (4L, DeliveryState.Published)],
+                store.ReadSentRegion().Select(m => (m.Sequence, m.State)));
+        }
+
+        using (var db = new LiteDatabase(StorePath))
+        {
+            Assert.Equal(2, db.GetCollection("meta").FindById("outbox")["version"].AsInt32);
+            Assert.Equal(0, db.GetCollection("released").Count());
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+            Assert.Equal([1L, 3L], store.ReadSentRegion().Where(m => m.State == DeliveryState.Released).Select(m => m.Sequence));
+    }
+
+    [Fact]
+    public void A_store_of_a_newer_format_version_is_refused_naming_both_versions()
+    {
+        using (OutboxStore.Open(StorePath))
+        {
+        }
+
+        using (var db = new LiteDatabase(StorePath))
+        {
+            var meta = db.GetCollection("meta").FindById("outbox");
+            meta["version"] = 7;
+            db.GetCollection("meta").Update(meta);
+        }
+
+        var error = Assert.Throws<OutboxStoreException>(() => OutboxStore.Open(StorePath));
+
+        Assert.Equal(OutboxStoreProblem.UnsupportedVersion, error.Problem);
+        Assert.Contains("version 7", error.Message, StringComparison.Ordinal);
+        Assert.Contains("version 2", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -334,17 +392,25 @@ public sealed class OutboxStoreTests : IDisposable
     }
 
     [Fact]
-    public void A_rolled_back_batch_leaves_the_counters_and_the_file_as_they_were()
+    public void A_rolled_back_batch_leaves_the_counters_the_pubrecs_and_the_file_as_they_were()
     {
         using var store = OutboxStore.Open(StorePath);
         store.BeginBatch();
+        store.Append("t", "x"u8, MqttQualityOfServiceLevel.ExactlyOnce, false, DateTimeOffset.UnixEpoch);
+        store.MarkSentThrough(1);
+        store.CommitBatch();
+
+        store.BeginBatch();
         store.Append("t", "x"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+        store.MarkReleased(1);
         store.RollbackBatch();
 
-        Assert.Equal(0, store.Snapshot.PendingMessages);
+        Assert.Equal(1, store.Snapshot.PendingMessages);
+        Assert.Equal(DeliveryState.Published, Assert.Single(store.ReadSentRegion()).State);
         store.BeginBatch();
-        Assert.Equal(1, store.Append("t", "x"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch));
+        Assert.Equal(2, store.Append("t", "x"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch));
         store.CommitBatch();
-        Assert.Single(store.ReadAfter(0, 10));
+        Assert.Equal(2, store.ReadAfter(0, 10).Count);
+        Assert.Equal(DeliveryState.Published, Assert.Single(store.ReadSentRegion()).State);
     }
 }
