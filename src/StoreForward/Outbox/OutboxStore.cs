@@ -528,16 +528,23 @@ internal sealed class OutboxStore : IDisposable
 
     /// <summary>Reads up to <paramref name="max"/> messages with a sequence above <paramref name="afterSequence"/>, in order.</summary>
     public List<OutboxMessage> ReadAfter(long afterSequence, int max) =>
-        _messages.Find(Query.GT("_id", afterSequence), 0, max).Select(d => ToMessage(d, DeliveryState.Queued)).ToList();
+        _messages.Find(IdQuery("_id > @0", afterSequence), 0, max).Select(d => ToMessage(d, DeliveryState.Queued)).ToList();
 
     /// <summary>
     /// Reads every stored message that may have been sent: the in-flight head of the queue, each
     /// <see cref="DeliveryState.Released"/> when its PUBREC was recorded and <see cref="DeliveryState.Published"/> otherwise.
     /// </summary>
     public List<OutboxMessage> ReadSentRegion() =>
-        _messages.Find(Query.LTE("_id", _committed.SentThrough))
+        _messages.Find(IdQuery("_id <= @0", _committed.SentThrough))
             .Select(d => ToMessage(d, _released.Contains(d["_id"].AsInt64) ? DeliveryState.Released : DeliveryState.Published))
             .ToList();
+
+    /// <summary>
+    /// A query on the sequence with the value as a parameter. LiteDB's <c>Query.GT(field, value)</c> writes the value into
+    /// the expression's text, and LiteDB compiles every distinct text once and caches it for the life of the process:
+    /// about 1 ms and 3 KB per read, never freed, in a queue that is read with a new sequence every time.
+    /// </summary>
+    private static BsonExpression IdQuery(string expression, long sequence) => BsonExpression.Create(expression, sequence);
 
     private static OutboxMessage ToMessage(BsonDocument d, DeliveryState state) =>
         new(

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text;
 using LiteDB;
 using MQTTnet.Protocol;
@@ -243,6 +244,37 @@ public sealed class OutboxStoreTests : IDisposable
         Assert.Contains("version 7", error.Message, StringComparison.Ordinal);
         Assert.Contains("version 2", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Reading_the_queue_from_ever_new_sequences_leaves_nothing_behind_in_litedbs_expression_caches()
+    {
+        using var store = OutboxStore.Open(StorePath);
+        store.BeginBatch();
+        for (var i = 0; i < 600; i++)
+            store.Append("t", [(byte)i], MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+        store.MarkSentThrough(3);
+        store.CommitBatch();
+        store.ReadAfter(0, 1);
+        store.ReadSentRegion();
+        var cached = CachedExpressions();
+
+        for (var after = 1; after < 500; after++)
+            Assert.Equal(after + 1, Assert.Single(store.ReadAfter(after, 1)).Sequence);
+        store.BeginBatch();
+        store.MarkSentThrough(500);
+        store.CommitBatch();
+        Assert.Equal(500, store.ReadSentRegion().Count);
+
+        // LiteDB compiles every distinct expression text once and keeps it for the life of the process; a value written
+        // into the text would make each read leak (Query.GT does that).
+        Assert.Equal(cached, CachedExpressions());
+    }
+
+    private static int CachedExpressions() =>
+        new[] { "_cacheScalar", "_cacheEnumerable" }
+            .Select(name => typeof(BsonExpression).GetField(name, BindingFlags.Static | BindingFlags.NonPublic)?.GetValue(null) as System.Collections.ICollection
+                ?? throw new InvalidOperationException($"LiteDB's BsonExpression has no cache field {name} any more; check how this version caches expressions."))
+            .Sum(cache => cache.Count);
 
     [Theory]
     [InlineData(1, 1)]
