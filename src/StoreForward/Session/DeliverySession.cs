@@ -398,9 +398,7 @@ internal sealed class DeliverySession
             else
                 _state.StartFlight(next);
 
-            var qos2 = next.Qos == MqttQualityOfServiceLevel.ExactlyOnce;
-            var beyondMark = _state.SentMark.IsBeyond(next.Sequence);
-            step.Sent(next, CreatePublish(next, dup: false), qos2 && !beyondMark ? _state.SentMark.PendingCovering(next.Sequence) : null, qos2 && beyondMark);
+            step.Sent(next, CreatePublish(next, dup: false), _state.SentMark);
         }
     }
 

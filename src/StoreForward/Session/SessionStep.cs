@@ -58,17 +58,19 @@ internal sealed class SessionStep
     public bool AnswersWaitForCommit { get; private set; }
 
     /// <summary>
-    /// A first PUBLISH for <paramref name="message"/>, which must wait for <paramref name="markCommit"/> when that commit
-    /// moves the "sent" mark over it, or for this step's commit when <paramref name="beyondMark"/>.
+    /// A first PUBLISH for <paramref name="message"/>. A QoS 2 one waits for the commit that records a "sent" mark covering
+    /// it: this step's when <paramref name="mark"/> does not cover it yet, an earlier one while that is still pending.
     /// </summary>
-    public void Sent(OutboxMessage message, MqttPacket publish, Task<bool>? markCommit, bool beyondMark)
+    public void Sent(OutboxMessage message, MqttPacket publish, SentMarkLead mark)
     {
         HighestFirstSent = Math.Max(HighestFirstSent, message.Sequence);
         Publishes.Add(publish);
-        if (beyondMark)
+        if (message.Qos != MQTTnet.Protocol.MqttQualityOfServiceLevel.ExactlyOnce)
+            return;
+        if (mark.IsBeyond(message.Sequence))
             PublishesWaitForCommit = true;
-        else if (markCommit is not null)
-            WaitForEarlierCommit = markCommit;
+        else if (mark.PendingCovering(message.Sequence) is { } pending)
+            WaitForEarlierCommit = pending;
     }
 
     /// <summary>Records that every message up to <paramref name="sequence"/> may have been sent.</summary>
