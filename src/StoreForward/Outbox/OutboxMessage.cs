@@ -31,6 +31,12 @@ internal sealed class OutboxMessage(
 
     public DeliveryState State { get; set; }
 
+    /// <summary>The first sequence of the stored segment that holds this message (see <see cref="OutboxSegment"/>).</summary>
+    public long SegmentFirst { get; init; } = sequence;
+
+    /// <summary>How many messages that segment holds, removed ones included.</summary>
+    public int SegmentLength { get; init; } = 1;
+
     /// <summary>Bytes this message counts for in <see cref="OutboxStatus.PendingBytes"/>.</summary>
     public long Size => StoredSize(Topic, Payload.Length);
 

@@ -17,8 +17,12 @@ namespace StoreForward.Outbox;
 /// empties. They grow strictly for the life of the file.</item>
 /// <item>Messages are sent in sequence order, so every message above <c>sentThrough</c> was never sent: recovery reads only
 /// the head of the queue, never the whole backlog.</item>
-/// <item>A QoS 2 message is in the <see cref="ReleasedSet"/> of the meta document exactly when its PUBREC was committed; it
-/// is added before PUBREL is sent and leaves with the message.</item>
+/// <item>Messages are stored in <see cref="OutboxSegment"/>s, one document per run of consecutive sequences appended in a
+/// batch. A message is removed by adding it to the meta document's removed set; the segment is deleted, and its members
+/// leave that set, in the same batch as its last message is removed. So a stored message is live exactly when its segment
+/// exists and it is not in the removed set.</item>
+/// <item>A QoS 2 message is in the released set of the meta document exactly when its PUBREC was committed; it is added
+/// before PUBREL is sent and leaves with the message.</item>
 /// <item>LiteDB's automatic checkpoint is off: it would run inside <c>Commit()</c>, before our fsync of the log, copying
 /// pages that are not yet durable into the data file and turning a checkpoint failure (a full disk growing the data file)
 /// into a "failed" commit that in fact landed. The store checkpoints itself, after the fsync.</item>
@@ -29,15 +33,23 @@ namespace StoreForward.Outbox;
 internal sealed class OutboxStore : IDisposable
 {
     private const string FormatName = "StoreForward.Outbox";
-    private const int FormatVersion = 2;
+    private const int FormatVersion = 3;
 
     /// <summary>Version 1 kept a row per PUBREC in the <c>released</c> collection; opening such a store migrates it.</summary>
     private const int RowPerPubRecVersion = 1;
+
+    /// <summary>
+    /// Version 2 kept a document per message, which reads as a segment of one: such a store is read as it is, and its
+    /// first commit marks it version 3.
+    /// </summary>
+    private const int DocumentPerMessageVersion = 2;
     private const string MessagesName = "outbox";
     private const string DeadLettersName = "dead_letters";
     private const string ReleasedRowsName = "released";
     private const string MetaName = "meta";
     private const string MetaId = "outbox";
+    private const string ReleasedKey = "released";
+    private const string RemovedKey = "removed";
 
     private const long PageSize = 8192;
 
@@ -52,8 +64,24 @@ internal sealed class OutboxStore : IDisposable
     private ILiteCollection<BsonDocument> _meta = null!;
 
     // Inside the meta document, which every commit rewrites anyway: marking PUBREC costs neither a rewrite of the message
-    // with its payload nor an index entry of its own.
-    private ReleasedSet _released = ReleasedSet.Empty();
+    // with its payload nor an index entry of its own, and removing a message from a segment costs a bit.
+    private SequenceSet _released = SequenceSet.Empty(ReleasedKey);
+    private SequenceSet _removed = SequenceSet.Empty(RemovedKey);
+
+    // The segment the open batch appends to; inserted when it is full, before anything reads, and at commit.
+    private OutboxSegment? _appending;
+
+    // Live messages of segments that lost some already, so that the last removal, which deletes the segment, is known
+    // without a read. A cache: cleared whenever a batch is undone, and filled again from the removed set.
+    private readonly Dictionary<long, int> _liveInSegment = [];
+
+    // When each message of the oldest segment was stored, for the head of the queue: read once, not on every commit that
+    // removes a message, and without keeping the payloads.
+    private (long First, long[] StoredAtTicks)? _headSegment;
+
+    // Where the last read ended, so that the next read, which the session starts there, begins at the segment holding its
+    // first message instead of a segment's length before it.
+    private (long Through, long NextSegment)? _readEnd;
 
     // Committed state.
     private Counters _committed;
@@ -218,7 +246,7 @@ internal sealed class OutboxStore : IDisposable
             if (!meta.TryGetValue("format", out var format) || format != FormatName)
                 throw Problem(OutboxStoreProblem.Foreign, $"the file is not a StoreForward outbox (format '{format}').");
             var version = meta["version"].AsInt32;
-            if (version is not (FormatVersion or RowPerPubRecVersion))
+            if (version is not (FormatVersion or DocumentPerMessageVersion or RowPerPubRecVersion))
                 throw Problem(OutboxStoreProblem.UnsupportedVersion, $"the outbox format version {meta["version"]} is not supported by this StoreForward (it reads version {FormatVersion}).");
 
             ThrowIfTruncated();
@@ -232,6 +260,8 @@ internal sealed class OutboxStore : IDisposable
                 SessionEstablished = meta["session"].AsBoolean,
             };
             _staged = _committed;
+            _removed = SequenceSet.ReadFrom(meta, RemovedKey);
+            ForgetCachedSegments();
             RefreshHead();
             _committed = _staged;
             if (version == RowPerPubRecVersion)
@@ -240,7 +270,7 @@ internal sealed class OutboxStore : IDisposable
             }
             else
             {
-                _released = ReleasedSet.ReadFrom(meta);
+                _released = SequenceSet.ReadFrom(meta, ReleasedKey);
             }
 
             PublishSnapshot();
@@ -258,7 +288,7 @@ internal sealed class OutboxStore : IDisposable
     private void MigrateRowPerPubRec()
     {
         var rows = _db.GetCollection(ReleasedRowsName);
-        _released = ReleasedSet.Migrated(rows.FindAll().Select(d => d["_id"].AsInt64));
+        _released = SequenceSet.Of(ReleasedKey, rows.FindAll().Select(d => d["_id"].AsInt64));
         BeginBatch();
         try
         {
@@ -287,7 +317,8 @@ internal sealed class OutboxStore : IDisposable
 
         _staged = default;
         _staged.NextSequence = 1;
-        _released = ReleasedSet.Empty();
+        _released = SequenceSet.Empty(ReleasedKey);
+        _removed = SequenceSet.Empty(RemovedKey);
         _dirty = true;
         _db.BeginTrans();
         CommitBatch();
@@ -325,6 +356,7 @@ internal sealed class OutboxStore : IDisposable
         _staged = _committed;
         _dirty = false;
         _headChanged = false;
+        _appending = null;
         if (!_db.BeginTrans())
             throw new InvalidOperationException("An outbox transaction is already open on this thread.");
     }
@@ -338,6 +370,7 @@ internal sealed class OutboxStore : IDisposable
             return false;
         }
 
+        InsertAppending();
         var meta = new BsonDocument
         {
             ["_id"] = MetaId,
@@ -351,6 +384,7 @@ internal sealed class OutboxStore : IDisposable
             ["session"] = _staged.SessionEstablished,
         };
         _released.WriteTo(meta);
+        _removed.WriteTo(meta);
         _meta.Upsert(meta);
         if (_headChanged)
             RefreshHead();
@@ -363,6 +397,7 @@ internal sealed class OutboxStore : IDisposable
         _committing = false;
         _committed = _staged;
         _released.Commit();
+        _removed.Commit();
         _dirty = false;
         PublishSnapshot();
         CheckpointWhenDue();
@@ -379,6 +414,8 @@ internal sealed class OutboxStore : IDisposable
     {
         _dirty = false;
         _headChanged = false;
+        _appending = null;
+        ForgetCachedSegments();
         if (!_committing)
         {
             try
@@ -386,6 +423,7 @@ internal sealed class OutboxStore : IDisposable
                 _db.Rollback();
                 _staged = _committed;
                 _released.Undo();
+                _removed.Undo();
                 return true;
             }
             catch (Exception e) when (e is LiteException or IOException)
@@ -447,21 +485,25 @@ internal sealed class OutboxStore : IDisposable
     public long Append(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now)
     {
         var sequence = _staged.NextSequence++;
-        _messages.Insert(new BsonDocument
-        {
-            ["_id"] = sequence,
-            ["t"] = topic,
-            ["p"] = payload.ToArray(),
-            ["q"] = (int)qos,
-            ["r"] = retain,
-            ["ts"] = now.UtcTicks,
-        });
+        var size = OutboxMessage.StoredSize(topic, payload.Length);
+        if (_appending is { } full && !full.HasRoomFor(size))
+            InsertAppending();
+        _appending ??= new OutboxSegment(sequence);
+        _appending.Add(topic, payload, qos, retain, now);
         _staged.Count++;
-        _staged.Bytes += OutboxMessage.StoredSize(topic, payload.Length);
+        _staged.Bytes += size;
         if (_staged.Count == 1)
             _headChanged = true;
         _dirty = true;
         return sequence;
+    }
+
+    private void InsertAppending()
+    {
+        if (_appending is null)
+            return;
+        _messages.Insert(_appending.ToDocument());
+        _appending = null;
     }
 
     /// <summary>Records that every message up to <paramref name="sequence"/> may have been sent.</summary>
@@ -494,17 +536,53 @@ internal sealed class OutboxStore : IDisposable
         _dirty = true;
     }
 
-    /// <summary>Deletes a message that the broker acknowledged (or a QoS 0 message about to be sent).</summary>
+    /// <summary>
+    /// Removes a message that the broker acknowledged (or a QoS 0 message about to be sent): the last live message of a
+    /// segment deletes the segment, any other joins the removed set. Removing a removed message changes nothing.
+    /// </summary>
     public void Remove(OutboxMessage message)
     {
-        if (!_messages.Delete(message.Sequence))
+        var segment = message.SegmentFirst;
+        if (_removed.Contains(message.Sequence) || !TryCountLive(message, out var live))
             return;
+        if (live == 1)
+        {
+            _messages.Delete(segment);
+            _removed.RemoveRange(segment, message.SegmentLength);
+            _liveInSegment.Remove(segment);
+            if (_headSegment?.First == segment)
+                _headSegment = null;
+        }
+        else
+        {
+            _removed.Add(message.Sequence);
+            _liveInSegment[segment] = live - 1;
+        }
+
         if (message.Qos == MqttQualityOfServiceLevel.ExactlyOnce)
             _released.Remove(message.Sequence);
         _staged.Count--;
         _staged.Bytes -= message.Size;
         _headChanged = true;
         _dirty = true;
+    }
+
+    /// <summary>How many messages of <paramref name="message"/>'s segment are live; false when the segment is gone.</summary>
+    private bool TryCountLive(OutboxMessage message, out int live)
+    {
+        if (_liveInSegment.TryGetValue(message.SegmentFirst, out live))
+            return true;
+        if (!_messages.Exists(IdQuery("_id = @0", message.SegmentFirst)))
+            return false;
+        live = message.SegmentLength - _removed.CountIn(message.SegmentFirst, message.SegmentLength);
+        return true;
+    }
+
+    private void ForgetCachedSegments()
+    {
+        _liveInSegment.Clear();
+        _headSegment = null;
+        _readEnd = null;
     }
 
     /// <summary>Moves a message to the dead-letter collection.</summary>
@@ -527,17 +605,50 @@ internal sealed class OutboxStore : IDisposable
     }
 
     /// <summary>Reads up to <paramref name="max"/> messages with a sequence above <paramref name="afterSequence"/>, in order.</summary>
-    public List<OutboxMessage> ReadAfter(long afterSequence, int max) =>
-        _messages.Find(IdQuery("_id > @0", afterSequence), 0, max).Select(d => ToMessage(d, DeliveryState.Queued)).ToList();
+    public List<OutboxMessage> ReadAfter(long afterSequence, int max)
+    {
+        InsertAppending();
+
+        // Without a read that ended there, the segment holding the next message starts at most a segment's length before it.
+        var from = _readEnd is { } end && end.Through == afterSequence ? end.NextSegment : afterSequence - OutboxSegment.MaxMessages + 1;
+        var messages = LiveMessages(_messages.Find(IdQuery("_id >= @0", from)), afterSequence, long.MaxValue).Take(max).ToList();
+        if (messages.Count > 0)
+        {
+            var last = messages[^1];
+            _readEnd = (last.Sequence, last.Sequence == last.SegmentFirst + last.SegmentLength - 1 ? last.Sequence + 1 : last.SegmentFirst);
+        }
+
+        return messages;
+    }
 
     /// <summary>
     /// Reads every stored message that may have been sent: the in-flight head of the queue, each
     /// <see cref="DeliveryState.Released"/> when its PUBREC was recorded and <see cref="DeliveryState.Published"/> otherwise.
     /// </summary>
-    public List<OutboxMessage> ReadSentRegion() =>
-        _messages.Find(IdQuery("_id <= @0", _committed.SentThrough))
-            .Select(d => ToMessage(d, _released.Contains(d["_id"].AsInt64) ? DeliveryState.Released : DeliveryState.Published))
-            .ToList();
+    public List<OutboxMessage> ReadSentRegion()
+    {
+        InsertAppending();
+        var sentThrough = _committed.SentThrough;
+        var messages = LiveMessages(_messages.Find(IdQuery("_id <= @0", sentThrough)), 0, sentThrough).ToList();
+        foreach (var message in messages)
+            message.State = _released.Contains(message.Sequence) ? DeliveryState.Released : DeliveryState.Published;
+        return messages;
+    }
+
+    /// <summary>The live messages of <paramref name="segments"/> above <paramref name="after"/> and up to <paramref name="through"/>.</summary>
+    private IEnumerable<OutboxMessage> LiveMessages(IEnumerable<BsonDocument> segments, long after, long through)
+    {
+        foreach (var segment in segments)
+        {
+            var first = OutboxSegment.FirstOf(segment);
+            var length = OutboxSegment.LengthOf(segment);
+            for (var index = (int)Math.Max(0, after + 1 - first); index < length && first + index <= through; index++)
+            {
+                if (!_removed.Contains(first + index))
+                    yield return OutboxSegment.MessageAt(segment, index);
+            }
+        }
+    }
 
     /// <summary>
     /// A query on the sequence with the value as a parameter. LiteDB's <c>Query.GT(field, value)</c> writes the value into
@@ -545,18 +656,6 @@ internal sealed class OutboxStore : IDisposable
     /// about 1 ms and 3 KB per read, never freed, in a queue that is read with a new sequence every time.
     /// </summary>
     private static BsonExpression IdQuery(string expression, long sequence) => BsonExpression.Create(expression, sequence);
-
-    private static OutboxMessage ToMessage(BsonDocument d, DeliveryState state) =>
-        new(
-            d["_id"].AsInt64,
-            d["t"].AsString,
-            d["p"].AsBinary,
-            (MqttQualityOfServiceLevel)d["q"].AsInt32,
-            d["r"].AsBoolean,
-            new DateTimeOffset(d["ts"].AsInt64, TimeSpan.Zero))
-        {
-            State = state,
-        };
 
     /// <summary>Reads the dead letters, oldest first.</summary>
     public List<DeadLetter> ReadDeadLetters(int max) =>
@@ -567,11 +666,27 @@ internal sealed class OutboxStore : IDisposable
             d["code"].IsNull ? null : d["code"].AsInt32,
             d["detail"].AsString)).ToList();
 
+    /// <summary>Finds the oldest live message: the first one of the oldest segment that is not removed.</summary>
     private void RefreshHead()
     {
-        var head = _messages.Find(Query.All(), 0, 1).FirstOrDefault();
-        _staged.OldestSequence = head?["_id"].AsInt64 ?? 0;
-        _staged.OldestStoredAt = head is null ? null : new DateTimeOffset(head["ts"].AsInt64, TimeSpan.Zero);
+        _headSegment ??= _messages.Find(Query.All(), 0, 1).FirstOrDefault() is { } oldest
+            ? (OutboxSegment.FirstOf(oldest), OutboxSegment.StoredAtTicks(oldest))
+            : null;
+        _staged.OldestSequence = 0;
+        _staged.OldestStoredAt = null;
+        if (_headSegment is not { } head)
+            return;
+
+        var (first, storedAt) = head;
+        for (var index = 0; index < storedAt.Length; index++)
+        {
+            if (!_removed.Contains(first + index))
+            {
+                _staged.OldestSequence = first + index;
+                _staged.OldestStoredAt = new DateTimeOffset(storedAt[index], TimeSpan.Zero);
+                return;
+            }
+        }
     }
 
     private void PublishSnapshot() =>

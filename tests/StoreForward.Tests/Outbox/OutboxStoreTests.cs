@@ -216,7 +216,7 @@ public sealed class OutboxStoreTests : IDisposable
 
         using (var db = new LiteDatabase(StorePath))
         {
-            Assert.Equal(2, db.GetCollection("meta").FindById("outbox")["version"].AsInt32);
+            Assert.Equal(3, db.GetCollection("meta").FindById("outbox")["version"].AsInt32);
             Assert.Equal(0, db.GetCollection("released").Count());
         }
 
@@ -242,7 +242,7 @@ public sealed class OutboxStoreTests : IDisposable
 
         Assert.Equal(OutboxStoreProblem.UnsupportedVersion, error.Problem);
         Assert.Contains("version 7", error.Message, StringComparison.Ordinal);
-        Assert.Contains("version 2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("version 3", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
