@@ -43,7 +43,7 @@ public class GroupCommitBenchmarks
         {
             while (Interlocked.Increment(ref next) < Messages)
             {
-                var work = new AppendWork("bench/store", BenchmarkStore.Payload, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UtcNow);
+                var work = new AppendWork("bench/store", BenchmarkStore.Payload, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UtcNow, OutboxLimits.Unbounded);
                 _writer.Enqueue(work);
                 await work.Task;
             }

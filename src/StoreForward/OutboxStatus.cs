@@ -19,4 +19,9 @@ public sealed record OutboxStatus(
 {
     /// <summary>Why the last connection attempt or session failed, or <see langword="null"/> while connected.</summary>
     public string? LastConnectionError { get; init; }
+
+    /// <summary>
+    /// Messages that <see cref="OverflowPolicy.DropOldest"/> dropped unsent to make room, over the life of the store file.
+    /// </summary>
+    public long Dropped { get; init; }
 }

@@ -81,6 +81,24 @@ public sealed class StoreForwardOptions
     /// <summary>Largest accepted payload in bytes; larger payloads are refused by <see cref="StoreForwardPublisher.PublishAsync"/>.</summary>
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Most messages the outbox holds, or null (default) for no limit. What a publish beyond it does is set by
+    /// <see cref="OverflowPolicy"/>. The limit holds exactly, also under concurrent publishers: every publish is checked on
+    /// the one thread that commits.
+    /// </summary>
+    public long? MaxPendingMessages { get; set; }
+
+    /// <summary>
+    /// Most topic and payload bytes the outbox holds (as <see cref="OutboxStatus.PendingBytes"/> counts them), or null
+    /// (default) for no limit. A single message larger than this is refused at the call with an
+    /// <see cref="ArgumentException"/>. The store file is larger than this by LiteDB's overhead.
+    /// </summary>
+    public long? MaxPendingBytes { get; set; }
+
+    /// <summary>What a publish does when the outbox is full: <see cref="OverflowPolicy.Reject"/> (default), drop the oldest
+    /// unsent messages, or wait for room.</summary>
+    public OverflowPolicy OverflowPolicy { get; set; } = OverflowPolicy.Reject;
+
     /// <summary>Median delay before the first reconnect attempt; later attempts back off exponentially with jitter.</summary>
     public TimeSpan ReconnectInitialDelay { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -122,6 +140,12 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(MaxInFlight), $"must be between 1 and 65535, but is {MaxInFlight}.");
         if (MaxPayloadBytes < 0 || MaxPayloadBytes > MaxStorablePayloadBytes)
             throw Bad(nameof(MaxPayloadBytes), $"must be between 0 and {MaxStorablePayloadBytes} bytes, but is {MaxPayloadBytes}.");
+        if (MaxPendingMessages is < 1)
+            throw Bad(nameof(MaxPendingMessages), $"must be at least 1 (or null for no limit), but is {MaxPendingMessages}.");
+        if (MaxPendingBytes is < 1)
+            throw Bad(nameof(MaxPendingBytes), $"must be at least 1 (or null for no limit), but is {MaxPendingBytes}.");
+        if (!Enum.IsDefined(OverflowPolicy))
+            throw Bad(nameof(OverflowPolicy), $"must be Reject, DropOldest or Wait, but is {(int)OverflowPolicy}.");
         if (ReconnectInitialDelay <= TimeSpan.Zero)
             throw Bad(nameof(ReconnectInitialDelay), "must be more than zero.");
         if (ReconnectMaxDelay < ReconnectInitialDelay)

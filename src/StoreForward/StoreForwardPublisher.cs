@@ -15,11 +15,13 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     private readonly GroupCommitWriter _writer;
     private readonly DeliveryEngine _engine;
     private readonly DrainWaiters _drainWaiters = new();
+    private readonly OutboxLimits _limits;
     private int _disposed;
 
     private StoreForwardPublisher(StoreForwardOptions options, OutboxStore store, Func<double>? randomizer, Action<TimeSpan, Exception?>? onRetry)
     {
         _options = options;
+        _limits = OutboxLimits.Of(options);
         _writer = new GroupCommitWriter(store, options.TimeProvider);
         _writer.Committed += _drainWaiters.OnCommitted;
         _engine = new DeliveryEngine(options, _writer, RaiseDeadLettered, randomizer, onRetry);
@@ -30,6 +32,12 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// a thread-pool thread; exceptions thrown by handlers are ignored.
     /// </summary>
     public event EventHandler<DeadLetter>? MessageDeadLettered;
+
+    /// <summary>
+    /// Raised after <see cref="OverflowPolicy.DropOldest"/> dropped an unsent message to make room, once the drop is
+    /// durable. Runs on a thread-pool thread; exceptions thrown by handlers are ignored.
+    /// </summary>
+    public event EventHandler<DroppedMessage>? MessageDropped;
 
     /// <summary>The full path of the outbox file.</summary>
     public string StorePath => _writer.StorePath;
@@ -56,6 +64,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
                 counters.SessionsLost)
             {
                 LastConnectionError = counters.LastError,
+                Dropped = snapshot.Dropped,
             };
         }
     }
@@ -123,12 +132,19 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// <param name="qos">Quality of service: 0, 1 (default) or 2. QoS 2 is delivered exactly once, also across restarts.</param>
     /// <param name="retain">Whether the broker keeps the message as the topic's last value.</param>
     /// <param name="cancellationToken">
-    /// Cancels the call only while the message waits for its commit; a cancelled publish stored nothing. Once the commit
-    /// has started, the call completes with its receipt.
+    /// Cancels the call only while the message waits for its commit (or for room, with <see cref="OverflowPolicy.Wait"/>);
+    /// a cancelled publish stored nothing. Once the commit has started, the call completes with its receipt.
     /// </param>
-    /// <exception cref="ArgumentException">The topic, QoS or payload size is invalid; nothing was stored.</exception>
+    /// <exception cref="ArgumentException">
+    /// The topic, QoS or payload size is invalid, or the message alone is larger than
+    /// <see cref="StoreForwardOptions.MaxPendingBytes"/>; nothing was stored.
+    /// </exception>
+    /// <exception cref="StoreFullException">
+    /// The outbox is at <see cref="StoreForwardOptions.MaxPendingMessages"/> or <see cref="StoreForwardOptions.MaxPendingBytes"/>
+    /// and <see cref="StoreForwardOptions.OverflowPolicy"/> rejects; nothing was stored.
+    /// </exception>
     /// <exception cref="OutboxStoreException">The commit failed (for example the disk is full); nothing was stored.</exception>
-    /// <exception cref="ObjectDisposedException">The publisher is disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The publisher is disposed, also while the publish waited for room.</exception>
     public Task<PublishReceipt> PublishAsync(
         string topic,
         ReadOnlyMemory<byte> payload,
@@ -137,10 +153,13 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         PublishValidator.Validate(topic, payload, qos, _options.MaxPayloadBytes);
+        var size = OutboxMessage.StoredSize(topic, payload.Length);
+        if (_limits.NeverFits(size))
+            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"The message to '{topic}' is {size:N0} bytes of topic and payload, more than StoreForwardOptions.MaxPendingBytes ({_limits.MaxBytes:N0}): it could never be stored."), nameof(payload));
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var work = new AppendWork(topic, payload, qos, retain, _options.TimeProvider.GetUtcNow());
+        var work = new AppendWork(topic, payload, qos, retain, _options.TimeProvider.GetUtcNow(), _limits, RaiseDropped);
         _writer.Enqueue(work);
         return cancellationToken.CanBeCanceled ? WithdrawableAsync(work, cancellationToken) : work.Task;
     }
@@ -169,18 +188,22 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         return _writer.RunAsync<IReadOnlyList<DeadLetter>>(store => store.ReadDeadLetters(max)).WaitAsync(cancellationToken);
     }
 
-    private void RaiseDeadLettered(IReadOnlyList<DeadLetter> deadLetters)
+    private void RaiseDeadLettered(IReadOnlyList<DeadLetter> deadLetters) => Raise(MessageDeadLettered, deadLetters);
+
+    private void RaiseDropped(IReadOnlyList<DroppedMessage> dropped) => Raise(MessageDropped, dropped);
+
+    /// <summary>Raises <paramref name="handler"/> for each item on a thread-pool thread, off the engine's and the writer's.</summary>
+    private void Raise<T>(EventHandler<T>? handler, IReadOnlyList<T> items)
     {
-        var handler = MessageDeadLettered;
         if (handler is null)
             return;
         ThreadPool.QueueUserWorkItem(_ =>
         {
-            foreach (var deadLetter in deadLetters)
+            foreach (var item in items)
             {
                 try
                 {
-                    handler(this, deadLetter);
+                    handler(this, item);
                 }
 #pragma warning disable CA1031 // A subscriber's bug must not stop the delivery engine.
                 catch (Exception)

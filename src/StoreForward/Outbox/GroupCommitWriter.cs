@@ -10,8 +10,10 @@ namespace StoreForward.Outbox;
 /// </summary>
 /// <remarks>
 /// Invariants: a work item completes only after the commit holding it is durable; a failed batch is rolled back whole and
-/// every item in it fails with the cause; after <see cref="DisposeAsync"/> begins, new work is refused with
-/// <see cref="ObjectDisposedException"/> and queued work still runs before the store closes.
+/// every item in it fails with the cause; publishes that wait for room (<see cref="OverflowPolicy.Wait"/>) run in the
+/// order they came, before any later publish, as soon as the committed outbox has room for the oldest of them; after
+/// <see cref="DisposeAsync"/> begins, new work is refused with <see cref="ObjectDisposedException"/>, queued work still runs
+/// before the store closes, and publishes still waiting for room fail.
 /// </remarks>
 internal sealed class GroupCommitWriter : IAsyncDisposable
 {
@@ -27,6 +29,10 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<StoreWork> _batch = new(MaxBatchItems);
+
+    // What RunBatch executed (the batch minus what went to wait), and the publishes waiting for room, oldest first.
+    private readonly List<StoreWork> _executed = new(MaxBatchItems);
+    private readonly Queue<StoreWork> _waitingForRoom = new();
 
     public GroupCommitWriter(OutboxStore store, TimeProvider time)
     {
@@ -72,34 +78,70 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     {
         try
         {
-            foreach (var first in _queue.GetConsumingEnumerable())
+            while (TakeBatch())
             {
-                _batch.Add(first);
-                var bytes = first.Bytes;
-                while (_batch.Count < MaxBatchItems && bytes < MaxBatchBytes && _queue.TryTake(out var next))
-                {
-                    _batch.Add(next);
-                    bytes += next.Bytes;
-                }
-
                 RunBatch();
                 _batch.Clear();
+                _executed.Clear();
             }
         }
         finally
         {
+            var stopped = new ObjectDisposedException(nameof(StoreForwardPublisher), "The publisher was disposed while the publish waited for room in the outbox; nothing was stored.");
+            while (_waitingForRoom.TryDequeue(out var waiting))
+                waiting.Fail(stopped);
             _stopped.TrySetResult();
         }
     }
 
+    /// <summary>
+    /// Takes what is queued into the batch, first blocking for new work unless a waiting publish fits now; false once the
+    /// queue is completed and empty.
+    /// </summary>
+    private bool TakeBatch()
+    {
+        var bytes = 0L;
+        if (!OldestWaitingFits())
+        {
+            if (!_queue.TryTake(out var first, Timeout.Infinite))
+                return false;
+            _batch.Add(first);
+            bytes = first.Bytes;
+        }
+
+        while (_batch.Count < MaxBatchItems && bytes < MaxBatchBytes && _queue.TryTake(out var next))
+        {
+            _batch.Add(next);
+            bytes += next.Bytes;
+        }
+
+        return true;
+    }
+
+    private bool OldestWaitingFits() => _waitingForRoom.TryPeek(out var oldest) && !oldest.WaitsForRoom(_store, othersWait: false);
+
     private void RunBatch()
     {
         bool changed;
+        var reached = 0;
+        var began = false;
         try
         {
             _store.BeginBatch();
-            foreach (var work in _batch)
-                work.Execute(_store);
+            began = true;
+
+            // Waiting publishes are older than anything taken now, so they go first, as far as there is room.
+            while (_executed.Count < MaxBatchItems && OldestWaitingFits())
+                Execute(_waitingForRoom.Dequeue());
+            while (reached < _batch.Count)
+            {
+                var work = _batch[reached++];
+                if (work.WaitsForRoom(_store, othersWait: _waitingForRoom.Count > 0))
+                    _waitingForRoom.Enqueue(work);
+                else
+                    Execute(work);
+            }
+
             changed = _store.CommitBatch();
         }
         catch (Exception error)
@@ -120,8 +162,15 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
                     ? $"the commit failed and nothing in it was stored ({error.Message})."
                     : $"the commit failed while it was being written, so whether it reached the disk is unknown; its messages may still be delivered ({error.Message}).",
                 error);
-            foreach (var work in _batch)
+            foreach (var work in _executed)
                 work.Fail(failure);
+
+            // Work the failed batch never reached fails with it. A batch that could not even begin has a store that takes no
+            // more work, so the publishes waiting for room fail too instead of retrying forever.
+            for (var i = reached; i < _batch.Count; i++)
+                _batch[i].Fail(failure);
+            while (!began && _waitingForRoom.TryDequeue(out var waiting))
+                waiting.Fail(failure);
 
             // After a reopen the counters come from the disk; whoever shows them must see those.
             Committed?.Invoke(_store.Snapshot);
@@ -131,10 +180,16 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         var committedAt = _time.GetUtcNow();
         if (changed)
             CommitCount++;
-        foreach (var work in _batch)
+        foreach (var work in _executed)
             work.Complete(committedAt);
         if (changed)
             Committed?.Invoke(_store.Snapshot);
+    }
+
+    private void Execute(StoreWork work)
+    {
+        _executed.Add(work);
+        work.Execute(_store);
     }
 
     public async ValueTask DisposeAsync()

@@ -7,13 +7,15 @@ namespace StoreForward.Outbox;
 /// <param name="OldestStoredAt">When the oldest message was stored, or null when empty.</param>
 /// <param name="LastSequence">The highest sequence ever committed (0 before the first).</param>
 /// <param name="DeadLetters">Messages in the dead-letter collection.</param>
+/// <param name="Dropped">Messages dropped unsent by <see cref="OverflowPolicy.DropOldest"/>, over the store's life.</param>
 internal sealed record OutboxSnapshot(
     long PendingMessages,
     long PendingBytes,
     long OldestSequence,
     DateTimeOffset? OldestStoredAt,
     long LastSequence,
-    long DeadLetters)
+    long DeadLetters,
+    long Dropped)
 {
     /// <summary>Whether every message up to and including <paramref name="sequence"/> has left the outbox.</summary>
     public bool HasDrainedThrough(long sequence) => PendingMessages == 0 || OldestSequence > sequence;

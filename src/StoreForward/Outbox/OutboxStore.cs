@@ -83,6 +83,15 @@ internal sealed class OutboxStore : IDisposable
     // first message instead of a segment's length before it.
     private (long Through, long NextSegment)? _readEnd;
 
+    // The highest sequence any read handed to the delivery session: the session may send what it read, so DropOldest
+    // never drops at or below it. Lowered by ForgetHandedOut once the session dropped what it read.
+    private long _handedOutThrough;
+
+    // Live messages above what may be sent, oldest first, read ahead for DropOldest (one read per segment, not per drop);
+    // the first _unsentHead of them are used up.
+    private readonly List<OutboxMessage> _unsent = [];
+    private int _unsentHead;
+
     // Committed state.
     private Counters _committed;
 
@@ -257,6 +266,7 @@ internal sealed class OutboxStore : IDisposable
                 Count = meta["count"].AsInt64,
                 Bytes = meta["bytes"].AsInt64,
                 DeadLetters = meta["dead"].AsInt64,
+                Dropped = meta.TryGetValue("dropped", out var dropped) ? dropped.AsInt64 : 0,
                 SessionEstablished = meta["session"].AsBoolean,
             };
             _staged = _committed;
@@ -381,6 +391,7 @@ internal sealed class OutboxStore : IDisposable
             ["count"] = _staged.Count,
             ["bytes"] = _staged.Bytes,
             ["dead"] = _staged.DeadLetters,
+            ["dropped"] = _staged.Dropped,
             ["session"] = _staged.SessionEstablished,
         };
         _released.WriteTo(meta);
@@ -441,7 +452,7 @@ internal sealed class OutboxStore : IDisposable
 
     private static bool SameCounters(Counters a, Counters b) =>
         a.NextSequence == b.NextSequence && a.SentThrough == b.SentThrough && a.Count == b.Count && a.Bytes == b.Bytes
-        && a.DeadLetters == b.DeadLetters && a.SessionEstablished == b.SessionEstablished;
+        && a.DeadLetters == b.DeadLetters && a.Dropped == b.Dropped && a.SessionEstablished == b.SessionEstablished;
 
     /// <summary>
     /// Copies the log into the data file once it passed LiteDB's usual checkpoint size, after the commit is durable. A
@@ -538,13 +549,14 @@ internal sealed class OutboxStore : IDisposable
 
     /// <summary>
     /// Removes a message that the broker acknowledged (or a QoS 0 message about to be sent): the last live message of a
-    /// segment deletes the segment, any other joins the removed set. Removing a removed message changes nothing.
+    /// segment deletes the segment, any other joins the removed set. Removing a removed message changes nothing and
+    /// returns false.
     /// </summary>
-    public void Remove(OutboxMessage message)
+    public bool Remove(OutboxMessage message)
     {
         var segment = message.SegmentFirst;
         if (_removed.Contains(message.Sequence) || !TryCountLive(message, out var live))
-            return;
+            return false;
         if (live == 1)
         {
             _messages.Delete(segment);
@@ -565,6 +577,7 @@ internal sealed class OutboxStore : IDisposable
         _staged.Bytes -= message.Size;
         _headChanged = true;
         _dirty = true;
+        return true;
     }
 
     /// <summary>How many messages of <paramref name="message"/>'s segment are live; false when the segment is gone.</summary>
@@ -583,6 +596,84 @@ internal sealed class OutboxStore : IDisposable
         _liveInSegment.Clear();
         _headSegment = null;
         _readEnd = null;
+        ForgetUnsent();
+    }
+
+    private void ForgetUnsent()
+    {
+        _unsent.Clear();
+        _unsentHead = 0;
+    }
+
+    /// <summary>Messages and bytes in the outbox as the open batch left them.</summary>
+    public long PendingMessages => _staged.Count;
+
+    /// <inheritdoc cref="PendingMessages"/>
+    public long PendingBytes => _staged.Bytes;
+
+    /// <summary>
+    /// The delivery session dropped everything it read that was not sent (it reads again from the store on its next
+    /// connection), so those messages may be dropped again.
+    /// </summary>
+    public void ForgetHandedOut()
+    {
+        _handedOutThrough = 0;
+        ForgetUnsent();
+    }
+
+    /// <summary>
+    /// Drops the oldest messages that were never sent until at least <paramref name="messages"/> messages and
+    /// <paramref name="bytes"/> bytes are gone (<see cref="OverflowPolicy.DropOldest"/>), and returns them; returns null,
+    /// dropping nothing, when too few such messages are stored. A message may have been sent when it is at or below the
+    /// "sent" mark or was read by the delivery session.
+    /// </summary>
+    public List<DroppedMessage>? DropOldestUnsent(long messages, long bytes)
+    {
+        var floor = Math.Max(_staged.SentThrough, _handedOutThrough);
+        var end = _unsentHead;
+        long count = 0, freed = 0;
+        while (count < messages || freed < bytes)
+        {
+            if (end == _unsent.Count && !ReadMoreUnsent(floor))
+                return null;
+            var candidate = _unsent[end++];
+            if (candidate.Sequence <= floor || _removed.Contains(candidate.Sequence))
+                continue;
+            count++;
+            freed += candidate.Size;
+        }
+
+        var dropped = new List<DroppedMessage>();
+        for (var i = _unsentHead; i < end; i++)
+        {
+            var candidate = _unsent[i];
+            if (candidate.Sequence > floor && Remove(candidate))
+            {
+                dropped.Add(new DroppedMessage(candidate.Sequence, candidate.Topic, candidate.StoredAt));
+                _staged.Dropped++;
+            }
+        }
+
+        _unsentHead = end;
+        if (_unsentHead == _unsent.Count)
+            ForgetUnsent();
+        return dropped;
+    }
+
+    /// <summary>Reads the next segment's worth of live messages above <paramref name="floor"/> and what was read before.</summary>
+    private bool ReadMoreUnsent(long floor)
+    {
+        var after = Math.Max(floor, _unsent.Count > 0 ? _unsent[^1].Sequence : 0);
+        var more = ReadLive(after - OutboxSegment.MaxMessages + 1, after, OutboxSegment.MaxMessages);
+        if (more.Count == 0 && _appending is not null)
+        {
+            // The only unsent messages left were appended by this batch.
+            InsertAppending();
+            more = ReadLive(after - OutboxSegment.MaxMessages + 1, after, OutboxSegment.MaxMessages);
+        }
+
+        _unsent.AddRange(more);
+        return more.Count > 0;
     }
 
     /// <summary>Moves a message to the dead-letter collection.</summary>
@@ -611,15 +702,20 @@ internal sealed class OutboxStore : IDisposable
 
         // Without a read that ended there, the segment holding the next message starts at most a segment's length before it.
         var from = _readEnd is { } end && end.Through == afterSequence ? end.NextSegment : afterSequence - OutboxSegment.MaxMessages + 1;
-        var messages = LiveMessages(_messages.Find(IdQuery("_id >= @0", from)), afterSequence, long.MaxValue).Take(max).ToList();
+        var messages = ReadLive(from, afterSequence, max);
         if (messages.Count > 0)
         {
             var last = messages[^1];
             _readEnd = (last.Sequence, last.Sequence == last.SegmentFirst + last.SegmentLength - 1 ? last.Sequence + 1 : last.SegmentFirst);
+            _handedOutThrough = Math.Max(_handedOutThrough, last.Sequence);
         }
 
         return messages;
     }
+
+    /// <summary>Up to <paramref name="max"/> live messages above <paramref name="after"/>, from segments starting at <paramref name="fromSegment"/> or later.</summary>
+    private List<OutboxMessage> ReadLive(long fromSegment, long after, int max) =>
+        LiveMessages(_messages.Find(IdQuery("_id >= @0", fromSegment)), after, long.MaxValue).Take(max).ToList();
 
     /// <summary>
     /// Reads every stored message that may have been sent: the in-flight head of the queue, each
@@ -629,6 +725,7 @@ internal sealed class OutboxStore : IDisposable
     {
         InsertAppending();
         var sentThrough = _committed.SentThrough;
+        _handedOutThrough = Math.Max(_handedOutThrough, sentThrough);
         var messages = LiveMessages(_messages.Find(IdQuery("_id <= @0", sentThrough)), 0, sentThrough).ToList();
         foreach (var message in messages)
             message.State = _released.Contains(message.Sequence) ? DeliveryState.Released : DeliveryState.Published;
@@ -696,7 +793,8 @@ internal sealed class OutboxStore : IDisposable
             _committed.OldestSequence,
             _committed.OldestStoredAt,
             _committed.NextSequence - 1,
-            _committed.DeadLetters);
+            _committed.DeadLetters,
+            _committed.Dropped);
 
     public void Dispose()
     {
@@ -731,6 +829,7 @@ internal sealed class OutboxStore : IDisposable
         public long Count;
         public long Bytes;
         public long DeadLetters;
+        public long Dropped;
         public bool SessionEstablished;
         public long OldestSequence;
         public DateTimeOffset? OldestStoredAt;

@@ -9,7 +9,13 @@ internal abstract class StoreWork
     /// <summary>Payload bytes this work adds to a transaction.</summary>
     public virtual long Bytes => 0;
 
-    /// <summary>Runs inside the open batch; returns false when the work was withdrawn and did nothing.</summary>
+    /// <summary>
+    /// Whether the work must wait for room in the outbox (<see cref="OverflowPolicy.Wait"/>) instead of running in this
+    /// batch; <paramref name="othersWait"/> says whether earlier work waits already, which a publish must not overtake.
+    /// </summary>
+    public virtual bool WaitsForRoom(OutboxStore store, bool othersWait) => false;
+
+    /// <summary>Runs inside the open batch; returns false when the work was withdrawn or refused and stored nothing.</summary>
     public abstract bool Execute(OutboxStore store);
 
     /// <summary>Called after the commit is durable.</summary>

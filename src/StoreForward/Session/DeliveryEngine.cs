@@ -91,6 +91,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
             // A failed commit can leave memory ahead of the disk; reading the small in-flight head again is cheap and
             // makes every session start from what is durable.
             _state.Invalidate();
+            ForgetHandedOut();
 
             if (_options.TimeProvider.GetElapsedTime(startedAt) < StableSession)
                 throw;
@@ -102,6 +103,18 @@ internal sealed class DeliveryEngine : IAsyncDisposable
             await connection.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Tells the store that the messages the session read but did not send are in the store only again, so that
+    /// <see cref="OverflowPolicy.DropOldest"/> may drop them during the outage. Queued behind every read of the dropped
+    /// session, and before any read of the next.
+    /// </summary>
+    private void ForgetHandedOut() =>
+        _writer.RunAsync(store =>
+        {
+            store.ForgetHandedOut();
+            return true;
+        }).ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     /// <summary>
     /// Connects for a persistent session. A store that never had a session has no state to match the broker's, so before

@@ -21,6 +21,9 @@ public sealed class OptionsValidationTests
         { "AckTimeout", o => o.AckTimeout = TimeSpan.Zero },
         { "ConnectTimeout", o => o.ConnectTimeout = TimeSpan.FromSeconds(-1) },
         { "MaxPayloadBytes", o => o.MaxPayloadBytes = StoreForwardOptions.MaxStorablePayloadBytes + 1 },
+        { "MaxPendingMessages", o => o.MaxPendingMessages = 0 },
+        { "MaxPendingBytes", o => o.MaxPendingBytes = -1 },
+        { "OverflowPolicy", o => o.OverflowPolicy = (OverflowPolicy)7 },
         { "ReconnectInitialDelay", o => o.ReconnectInitialDelay = TimeSpan.Zero },
         { "ReconnectMaxDelay", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(1) },
     };

@@ -91,4 +91,19 @@ public sealed class PublishValidationTests : IAsyncLifetime
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _publisher.PublishAsync("plant/t", new byte[1], cancellationToken: cts.Token));
         Assert.Equal(0, _publisher.Status.PendingMessages);
     }
+
+    [Fact]
+    public async Task A_message_larger_than_the_whole_byte_limit_is_refused_at_the_call_whatever_the_overflow_policy()
+    {
+        var options = TestOptions.Offline(_dir.File("bounded.db"));
+        options.MaxPendingBytes = 100;
+        options.OverflowPolicy = OverflowPolicy.Wait;
+        await using var bounded = await StoreForwardPublisher.StartAsync(options);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => bounded.PublishAsync("plant/x", new byte[94]));
+
+        Assert.Contains("101 bytes of topic and payload, more than StoreForwardOptions.MaxPendingBytes (100)", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, bounded.Status.PendingMessages);
+        await bounded.PublishAsync("plant/x", new byte[93]);
+    }
 }
