@@ -24,4 +24,10 @@ public sealed record OutboxStatus(
     /// Messages that <see cref="OverflowPolicy.DropOldest"/> dropped unsent to make room, over the life of the store file.
     /// </summary>
     public long Dropped { get; init; }
+
+    /// <summary>
+    /// QoS 0 publishes discarded at the call because no session was up (<see cref="Qos0WhenOffline.Drop"/>), since the
+    /// publisher started.
+    /// </summary>
+    public long DiscardedQos0 { get; init; }
 }

@@ -99,6 +99,12 @@ public sealed class StoreForwardOptions
     /// unsent messages, or wait for room.</summary>
     public OverflowPolicy OverflowPolicy { get; set; } = OverflowPolicy.Reject;
 
+    /// <summary>
+    /// What a QoS 0 publish does while no session is up: <see cref="Qos0WhenOffline.Store"/> (default) keeps it for the
+    /// reconnect like any message, <see cref="Qos0WhenOffline.Drop"/> discards it at the call.
+    /// </summary>
+    public Qos0WhenOffline Qos0WhenOffline { get; set; } = Qos0WhenOffline.Store;
+
     /// <summary>Median delay before the first reconnect attempt; later attempts back off exponentially with jitter.</summary>
     public TimeSpan ReconnectInitialDelay { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -146,6 +152,8 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(MaxPendingBytes), $"must be at least 1 (or null for no limit), but is {MaxPendingBytes}.");
         if (!Enum.IsDefined(OverflowPolicy))
             throw Bad(nameof(OverflowPolicy), $"must be Reject, DropOldest or Wait, but is {(int)OverflowPolicy}.");
+        if (!Enum.IsDefined(Qos0WhenOffline))
+            throw Bad(nameof(Qos0WhenOffline), $"must be Store or Drop, but is {(int)Qos0WhenOffline}.");
         if (ReconnectInitialDelay <= TimeSpan.Zero)
             throw Bad(nameof(ReconnectInitialDelay), "must be more than zero.");
         if (ReconnectMaxDelay < ReconnectInitialDelay)

@@ -65,6 +65,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
             {
                 LastConnectionError = counters.LastError,
                 Dropped = snapshot.Dropped,
+                DiscardedQos0 = counters.DiscardedQos0,
             };
         }
     }
@@ -129,7 +130,10 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// </summary>
     /// <param name="topic">The topic: not empty, no wildcards (<c>+</c>, <c>#</c>), no U+0000, at most 65,535 UTF-8 bytes.</param>
     /// <param name="payload">The payload; may be empty (with <paramref name="retain"/> set, that clears the retained value).</param>
-    /// <param name="qos">Quality of service: 0, 1 (default) or 2. QoS 2 is delivered exactly once, also across restarts.</param>
+    /// <param name="qos">
+    /// Quality of service: 0, 1 (default) or 2. QoS 2 is delivered exactly once, also across restarts. QoS 0 is stored like
+    /// the others, unless <see cref="StoreForwardOptions.Qos0WhenOffline"/> discards it while no session is up.
+    /// </param>
     /// <param name="retain">Whether the broker keeps the message as the topic's last value.</param>
     /// <param name="cancellationToken">
     /// Cancels the call only while the message waits for its commit (or for room, with <see cref="OverflowPolicy.Wait"/>);
@@ -158,6 +162,11 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
             throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"The message to '{topic}' is {size:N0} bytes of topic and payload, more than StoreForwardOptions.MaxPendingBytes ({_limits.MaxBytes:N0}): it could never be stored."), nameof(payload));
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         cancellationToken.ThrowIfCancellationRequested();
+        if (qos == MqttQualityOfServiceLevel.AtMostOnce && _options.Qos0WhenOffline == Qos0WhenOffline.Drop && !_engine.Counters.IsConnected)
+        {
+            _engine.Counters.Qos0Discarded();
+            return Task.FromResult(new PublishReceipt(0, _options.TimeProvider.GetUtcNow()));
+        }
 
         var work = new AppendWork(topic, payload, qos, retain, _options.TimeProvider.GetUtcNow(), _limits, RaiseDropped);
         _writer.Enqueue(work);

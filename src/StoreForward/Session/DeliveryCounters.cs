@@ -5,6 +5,7 @@ internal sealed class DeliveryCounters
 {
     private long _sessionsLost;
     private long _connectAttempts;
+    private long _discardedQos0;
     private volatile bool _connected;
     private volatile string? _lastError;
 
@@ -25,7 +26,12 @@ internal sealed class DeliveryCounters
         set => _lastError = value;
     }
 
+    /// <summary>QoS 0 publishes discarded while offline (<see cref="Qos0WhenOffline.Drop"/>) since the publisher started.</summary>
+    public long DiscardedQos0 => Interlocked.Read(ref _discardedQos0);
+
     public void SessionLost() => Interlocked.Increment(ref _sessionsLost);
+
+    public void Qos0Discarded() => Interlocked.Increment(ref _discardedQos0);
 
     public void ConnectAttempted() => Interlocked.Increment(ref _connectAttempts);
 }

@@ -99,6 +99,13 @@ public abstract class BrokerTest : IAsyncLifetime
         Broker.LogLinesContaining($"Sending PUBLISH to {SubscriberId} (d0,").Count(l => l.Contains($"'{topic}'", StringComparison.Ordinal));
 
     /// <summary>
+    /// The PUBLISH packets on <paramref name="topic"/> the broker received from the publisher, as its log shows them
+    /// (<c>d0, q1, r0, m5, 'sf/data'</c>): what reached the broker, also while no subscriber was there to see it.
+    /// </summary>
+    protected List<string> PublishesFromPublisher(string topic = "sf/data") =>
+        [.. Broker.LogLinesContaining($"Received PUBLISH from {ClientId} (").Where(l => l.Contains($"'{topic}'", StringComparison.Ordinal))];
+
+    /// <summary>
     /// Checks the subscriber's record against the receipts: every acknowledged publish arrived, none twice (when
     /// <paramref name="exactlyOnce"/>), and first deliveries came in the order of the publishes' sequences.
     /// </summary>

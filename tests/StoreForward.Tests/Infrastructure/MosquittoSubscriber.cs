@@ -23,10 +23,16 @@ public sealed class MosquittoSubscriber : IAsyncDisposable
     private readonly List<ReceivedMessage> _messages = [];
     private readonly StringBuilder _errors = new();
     private long _lastActivity = Stopwatch.GetTimestamp();
+    private readonly string _host;
+    private readonly int _port;
+    private readonly string _probeTopic;
 
-    private MosquittoSubscriber(Process process)
+    private MosquittoSubscriber(Process process, string host, int port, string probeTopic)
     {
         _process = process;
+        _host = host;
+        _port = port;
+        _probeTopic = probeTopic;
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
         _process.ErrorDataReceived += (_, e) =>
         {
@@ -82,19 +88,36 @@ public sealed class MosquittoSubscriber : IAsyncDisposable
         })
             start.ArgumentList.Add(arg);
 
-        var subscriber = new MosquittoSubscriber(Process.Start(start) ?? throw new InvalidOperationException("mosquitto_sub did not start"));
         var probeTopic = topicFilter.TrimEnd('#').TrimEnd('/') + "/ready";
+        var subscriber = new MosquittoSubscriber(Process.Start(start) ?? throw new InvalidOperationException("mosquitto_sub did not start"), host, port, probeTopic);
+        try
+        {
+            await subscriber.WaitUntilReceivingAsync();
+            return subscriber;
+        }
+        catch
+        {
+            await subscriber.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until the subscriber receives (again, after a broker restart it reconnects by itself), by publishing probes
+    /// on <c>&lt;filter root&gt;/ready</c> until a new one arrives. QoS 0 messages sent while it is away are lost to it.
+    /// </summary>
+    public async Task WaitUntilReceivingAsync()
+    {
+        var before = Messages.Count(m => m.Topic == _probeTopic);
         for (var i = 0; i < 100; i++)
         {
-            await PublishProbeAsync(host, port, probeTopic);
+            await PublishProbeAsync(_host, _port, _probeTopic);
             await Task.Delay(100);
-            if (subscriber.Messages.Any(m => m.Topic == probeTopic))
-                return subscriber;
+            if (Messages.Count(m => m.Topic == _probeTopic) > before)
+                return;
         }
 
-        var errors = subscriber.Errors;
-        await subscriber.DisposeAsync();
-        throw new InvalidOperationException($"mosquitto_sub never received its probe: {errors}");
+        throw new InvalidOperationException($"mosquitto_sub never received its probe: {Errors}");
     }
 
     private static async Task PublishProbeAsync(string host, int port, string topic)

@@ -24,6 +24,7 @@ public sealed class OptionsValidationTests
         { "MaxPendingMessages", o => o.MaxPendingMessages = 0 },
         { "MaxPendingBytes", o => o.MaxPendingBytes = -1 },
         { "OverflowPolicy", o => o.OverflowPolicy = (OverflowPolicy)7 },
+        { "Qos0WhenOffline", o => o.Qos0WhenOffline = (Qos0WhenOffline)2 },
         { "ReconnectInitialDelay", o => o.ReconnectInitialDelay = TimeSpan.Zero },
         { "ReconnectMaxDelay", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(1) },
     };
