@@ -1,3 +1,6 @@
+using MQTTnet.Protocol;
+using StoreForward.Outbox;
+
 namespace StoreForward;
 
 /// <summary>Why a message was set aside instead of delivered.</summary>
@@ -22,4 +25,26 @@ public enum DeadLetterReason
 /// <param name="Reason">Why it was set aside.</param>
 /// <param name="ReasonCode">The broker's MQTT 5 reason code, when the broker gave one.</param>
 /// <param name="Detail">A human-readable explanation, including the broker's reason string when it sent one.</param>
-public sealed record DeadLetter(long Sequence, string Topic, DeadLetterReason Reason, int? ReasonCode, string Detail);
+public sealed record DeadLetter(long Sequence, string Topic, DeadLetterReason Reason, int? ReasonCode, string Detail)
+{
+    /// <summary>The message's payload, as it was published.</summary>
+    public ReadOnlyMemory<byte> Payload { get; init; }
+
+    /// <summary>The message's quality of service.</summary>
+    public MqttQualityOfServiceLevel Qos { get; init; }
+
+    /// <summary>Whether the message was published with retain.</summary>
+    public bool Retain { get; init; }
+
+    /// <summary>When the message was first stored (kept when it is requeued).</summary>
+    public DateTimeOffset StoredAt { get; init; }
+
+    internal static DeadLetter Of(OutboxMessage message, DeadLetterReason reason, int? reasonCode, string detail) =>
+        new(message.Sequence, message.Topic, reason, reasonCode, detail)
+        {
+            Payload = message.Payload,
+            Qos = message.Qos,
+            Retain = message.Retain,
+            StoredAt = message.StoredAt,
+        };
+}

@@ -189,12 +189,46 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         return _drainWaiters.WaitAsync(() => _writer.Snapshot, cancellationToken);
     }
 
-    /// <summary>Reads up to <paramref name="max"/> dead letters, oldest first.</summary>
-    public Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(int max = 100, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Reads up to <paramref name="max"/> dead letters, oldest first, with their payloads; pass the last one's sequence as
+    /// <paramref name="afterSequence"/> to read the next page.
+    /// </summary>
+    public Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(int max = 100, long afterSequence = 0, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return _writer.RunAsync<IReadOnlyList<DeadLetter>>(store => store.ReadDeadLetters(max)).WaitAsync(cancellationToken);
+        return _writer.RunAsync<IReadOnlyList<DeadLetter>>(store => store.ReadDeadLetters(afterSequence, max)).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Moves dead letters back into the outbox, for example after the broker's ACL was fixed: each becomes a new message at
+    /// the end of the queue, with a new sequence (the receipts, oldest dead letter first) and its first stored-at time,
+    /// and is delivered like any other. All of them move in one commit, or none.
+    /// </summary>
+    /// <param name="sequences">The dead letters' sequences; null (default) requeues them all. Unknown sequences are skipped.</param>
+    /// <param name="cancellationToken">Stops waiting for the result; the requeue may still happen.</param>
+    /// <exception cref="StoreFullException">They do not all fit under the outbox's limits; nothing moved.</exception>
+    public async Task<IReadOnlyList<PublishReceipt>> RequeueDeadLettersAsync(IEnumerable<long>? sequences = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var which = sequences?.ToList();
+        var (requeued, pendingMessages, pendingBytes) = await _writer.RunAsync(store => (store.RequeueDeadLetters(which, _limits), store.PendingMessages, store.PendingBytes))
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (requeued.Sequences is null)
+            throw StoreFullException.ForRequeue(requeued.Messages, requeued.Bytes, pendingMessages, pendingBytes, _limits.MaxMessages, _limits.MaxBytes);
+
+        var storedAt = _options.TimeProvider.GetUtcNow();
+        return [.. requeued.Sequences.Select(s => new PublishReceipt(s, storedAt))];
+    }
+
+    /// <summary>Deletes dead letters for good; returns how many were deleted.</summary>
+    /// <param name="sequences">The dead letters' sequences; null (default) purges them all. Unknown sequences are skipped.</param>
+    /// <param name="cancellationToken">Stops waiting for the result; the purge may still happen.</param>
+    public Task<int> PurgeDeadLettersAsync(IEnumerable<long>? sequences = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var which = sequences?.ToList();
+        return _writer.RunAsync(store => store.PurgeDeadLetters(which)).WaitAsync(cancellationToken);
     }
 
     private void RaiseDeadLettered(IReadOnlyList<DeadLetter> deadLetters) => Raise(MessageDeadLettered, deadLetters);

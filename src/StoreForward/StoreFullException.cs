@@ -9,9 +9,20 @@ namespace StoreForward;
 /// </summary>
 public sealed class StoreFullException : InvalidOperationException
 {
-    /// <summary>Creates the exception; the message states the limits and what the outbox held.</summary>
+    /// <summary>Creates the exception for a publish to <paramref name="topic"/>; the message states the limits and what the outbox held.</summary>
     public StoreFullException(string topic, long messageBytes, long pendingMessages, long pendingBytes, long? maxPendingMessages, long? maxPendingBytes, string? why = null)
-        : base(Describe(topic, messageBytes, pendingMessages, pendingBytes, maxPendingMessages, maxPendingBytes, why))
+        : this(
+            Invariant($"the message to '{topic}' ({messageBytes:N0} bytes of topic and payload) was not stored{(why is null ? "" : $"; {why}")}"),
+            topic,
+            pendingMessages,
+            pendingBytes,
+            maxPendingMessages,
+            maxPendingBytes)
+    {
+    }
+
+    private StoreFullException(string notStored, string? topic, long pendingMessages, long pendingBytes, long? maxPendingMessages, long? maxPendingBytes)
+        : base(Describe(notStored, pendingMessages, pendingBytes, maxPendingMessages, maxPendingBytes))
     {
         Topic = topic;
         PendingMessages = pendingMessages;
@@ -20,8 +31,8 @@ public sealed class StoreFullException : InvalidOperationException
         MaxPendingBytes = maxPendingBytes;
     }
 
-    /// <summary>The topic of the message that was not stored.</summary>
-    public string Topic { get; }
+    /// <summary>The topic of the message that was not stored; null when a requeue of dead letters was refused.</summary>
+    public string? Topic { get; }
 
     /// <summary>Messages pending in the outbox when the publish was refused.</summary>
     public long PendingMessages { get; }
@@ -35,15 +46,24 @@ public sealed class StoreFullException : InvalidOperationException
     /// <summary>The configured <see cref="StoreForwardOptions.MaxPendingBytes"/>.</summary>
     public long? MaxPendingBytes { get; }
 
-    private static string Describe(string topic, long messageBytes, long pendingMessages, long pendingBytes, long? maxMessages, long? maxBytes, string? why)
+    internal static StoreFullException ForRequeue(int messages, long bytes, long pendingMessages, long pendingBytes, long? maxPendingMessages, long? maxPendingBytes) =>
+        new(
+            Invariant($"the {messages:N0} dead letters to requeue ({bytes:N0} bytes of topic and payload) do not all fit, so none was moved"),
+            null,
+            pendingMessages,
+            pendingBytes,
+            maxPendingMessages,
+            maxPendingBytes);
+
+    private static string Describe(string notStored, long pendingMessages, long pendingBytes, long? maxMessages, long? maxBytes)
     {
         var limits = new List<string>();
         if (maxMessages is { } messages)
-            limits.Add(string.Create(CultureInfo.InvariantCulture, $"{pendingMessages:N0} of at most {messages:N0} messages (MaxPendingMessages)"));
+            limits.Add(Invariant($"{pendingMessages:N0} of at most {messages:N0} messages (MaxPendingMessages)"));
         if (maxBytes is { } bytes)
-            limits.Add(string.Create(CultureInfo.InvariantCulture, $"{pendingBytes:N0} of at most {bytes:N0} bytes (MaxPendingBytes)"));
-        return string.Create(
-            CultureInfo.InvariantCulture,
-            $"The outbox is full: it holds {string.Join(" and ", limits)}, so the message to '{topic}' ({messageBytes:N0} bytes of topic and payload) was not stored{(why is null ? "" : $"; {why}")}.");
+            limits.Add(Invariant($"{pendingBytes:N0} of at most {bytes:N0} bytes (MaxPendingBytes)"));
+        return $"The outbox is full: it holds {string.Join(" and ", limits)}, so {notStored}.";
     }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

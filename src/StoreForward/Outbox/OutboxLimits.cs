@@ -11,11 +11,16 @@ internal sealed record OutboxLimits(long? MaxMessages, long? MaxBytes, OverflowP
     /// How many messages and bytes must leave an outbox holding <paramref name="messages"/> and <paramref name="bytes"/>
     /// before a message of <paramref name="size"/> bytes fits; both zero when it fits now.
     /// </summary>
-    public (long Messages, long Bytes) Excess(long messages, long bytes, long size) =>
-        (MaxMessages is { } maxMessages ? Math.Max(0, messages + 1 - maxMessages) : 0,
-         MaxBytes is { } maxBytes ? Math.Max(0, bytes + size - maxBytes) : 0);
+    public (long Messages, long Bytes) Excess(long messages, long bytes, long size) => Excess(messages, bytes, 1, size);
+
+    /// <summary>The same for <paramref name="addedMessages"/> messages of <paramref name="addedBytes"/> bytes together.</summary>
+    public (long Messages, long Bytes) Excess(long messages, long bytes, long addedMessages, long addedBytes) =>
+        (MaxMessages is { } maxMessages ? Math.Max(0, messages + addedMessages - maxMessages) : 0,
+         MaxBytes is { } maxBytes ? Math.Max(0, bytes + addedBytes - maxBytes) : 0);
 
     public bool Fits(long messages, long bytes, long size) => Excess(messages, bytes, size) == (0, 0);
+
+    public bool Fits(long messages, long bytes, long addedMessages, long addedBytes) => Excess(messages, bytes, addedMessages, addedBytes) == (0, 0);
 
     /// <summary>Whether a message of <paramref name="size"/> bytes can never fit, not even in an empty outbox.</summary>
     public bool NeverFits(long size) => size > MaxBytes;

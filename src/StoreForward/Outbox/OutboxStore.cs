@@ -754,14 +754,57 @@ internal sealed class OutboxStore : IDisposable
     /// </summary>
     private static BsonExpression IdQuery(string expression, long sequence) => BsonExpression.Create(expression, sequence);
 
-    /// <summary>Reads the dead letters, oldest first.</summary>
-    public List<DeadLetter> ReadDeadLetters(int max) =>
-        _deadLetters.Find(Query.All(), 0, max).Select(d => new DeadLetter(
-            d["_id"].AsInt64,
-            d["t"].AsString,
-            (DeadLetterReason)d["reason"].AsInt32,
-            d["code"].IsNull ? null : d["code"].AsInt32,
-            d["detail"].AsString)).ToList();
+    /// <summary>Reads up to <paramref name="max"/> dead letters above <paramref name="afterSequence"/>, oldest first.</summary>
+    public List<DeadLetter> ReadDeadLetters(long afterSequence, int max) =>
+        [.. _deadLetters.Find(IdQuery("_id > @0", afterSequence), 0, max).Select(ToDeadLetter)];
+
+    private static DeadLetter ToDeadLetter(BsonDocument d) =>
+        new(d["_id"].AsInt64, d["t"].AsString, (DeadLetterReason)d["reason"].AsInt32, d["code"].IsNull ? null : d["code"].AsInt32, d["detail"].AsString)
+        {
+            Payload = d["p"].AsBinary,
+            Qos = (MqttQualityOfServiceLevel)d["q"].AsInt32,
+            Retain = d["r"].AsBoolean,
+            StoredAt = new DateTimeOffset(d["ts"].AsInt64, TimeSpan.Zero),
+        };
+
+    /// <summary>The dead letters with the given sequences (all when null), oldest first; unknown sequences are skipped.</summary>
+    private List<DeadLetter> FindDeadLetters(IReadOnlyCollection<long>? sequences) =>
+        sequences is null
+            ? [.. _deadLetters.FindAll().Select(ToDeadLetter)]
+            : [.. sequences.Distinct().Order().Select(s => _deadLetters.FindById(s)).OfType<BsonDocument>().Select(ToDeadLetter)];
+
+    /// <summary>Deletes the dead letters with the given sequences (all when null); returns how many were deleted.</summary>
+    public int PurgeDeadLetters(IReadOnlyCollection<long>? sequences)
+    {
+        var purged = sequences is null ? _deadLetters.DeleteAll() : sequences.Distinct().Count(s => _deadLetters.Delete(s));
+        _staged.DeadLetters -= purged;
+        _dirty |= purged > 0;
+        return purged;
+    }
+
+    /// <summary>
+    /// Moves the dead letters with the given sequences (all when null) back into the outbox as new messages at its end,
+    /// oldest first, keeping when each was first stored. Returns the new sequences in that order, or null, moving nothing,
+    /// when they do not all fit under <paramref name="limits"/> (a requeue drops nothing and does not wait), with how many
+    /// messages and bytes were to move.
+    /// </summary>
+    public (List<long>? Sequences, int Messages, long Bytes) RequeueDeadLetters(IReadOnlyCollection<long>? sequences, OutboxLimits limits)
+    {
+        var deadLetters = FindDeadLetters(sequences);
+        var bytes = deadLetters.Sum(d => OutboxMessage.StoredSize(d.Topic, d.Payload.Length));
+        if (!limits.Fits(_staged.Count, _staged.Bytes, deadLetters.Count, bytes))
+            return (null, deadLetters.Count, bytes);
+
+        var requeued = new List<long>(deadLetters.Count);
+        foreach (var deadLetter in deadLetters)
+        {
+            requeued.Add(Append(deadLetter.Topic, deadLetter.Payload.Span, deadLetter.Qos, deadLetter.Retain, deadLetter.StoredAt));
+            _deadLetters.Delete(deadLetter.Sequence);
+            _staged.DeadLetters--;
+        }
+
+        return (requeued, deadLetters.Count, bytes);
+    }
 
     /// <summary>Finds the oldest live message: the first one of the oldest segment that is not removed.</summary>
     private void RefreshHead()

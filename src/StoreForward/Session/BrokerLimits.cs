@@ -39,14 +39,14 @@ internal sealed record BrokerLimits(
     public DeadLetter? Refuses(OutboxMessage message, MqttProtocolVersion version)
     {
         if (message.Qos > MaximumQos)
-            return new DeadLetter(message.Sequence, message.Topic, DeadLetterReason.QosNotSupported, null,
+            return DeadLetter.Of(message, DeadLetterReason.QosNotSupported, null,
                 $"QoS {(int)message.Qos} is above the broker's Maximum QoS {(int)MaximumQos}.");
         if (message.Retain && !RetainAvailable)
-            return new DeadLetter(message.Sequence, message.Topic, DeadLetterReason.RetainNotSupported, null,
+            return DeadLetter.Of(message, DeadLetterReason.RetainNotSupported, null,
                 "The message is retained but the broker does not support retained messages.");
         var size = PublishPacketSize.Of(message.Topic, message.Payload.Length, message.Qos, version);
         if (MaximumPacketSize != 0 && size > MaximumPacketSize)
-            return new DeadLetter(message.Sequence, message.Topic, DeadLetterReason.PacketTooLarge, null,
+            return DeadLetter.Of(message, DeadLetterReason.PacketTooLarge, null,
                 $"The PUBLISH packet is {size} bytes, above the broker's Maximum Packet Size of {MaximumPacketSize} bytes.");
         return null;
     }
