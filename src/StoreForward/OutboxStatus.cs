@@ -30,4 +30,10 @@ public sealed record OutboxStatus(
     /// publisher started.
     /// </summary>
     public long DiscardedQos0 { get; init; }
+
+    /// <summary>
+    /// Messages that expired in the outbox before they were sent (<see cref="StoreForwardOptions.DefaultMessageExpiry"/>, or
+    /// a message's own Message Expiry Interval), over the life of the store file.
+    /// </summary>
+    public long Expired { get; init; }
 }

@@ -1,7 +1,7 @@
 namespace StoreForward;
 
 /// <summary>
-/// What <see cref="StoreForwardPublisher.PublishAsync"/> does when a new message would take the outbox past
+/// What <see cref="StoreForwardPublisher.PublishAsync(string, ReadOnlyMemory{byte}, MQTTnet.Protocol.MqttQualityOfServiceLevel, bool, CancellationToken)"/> does when a new message would take the outbox past
 /// <see cref="StoreForwardOptions.MaxPendingMessages"/> or <see cref="StoreForwardOptions.MaxPendingBytes"/>.
 /// </summary>
 public enum OverflowPolicy

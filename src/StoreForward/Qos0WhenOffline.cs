@@ -1,6 +1,6 @@
 namespace StoreForward;
 
-/// <summary>What <see cref="StoreForwardPublisher.PublishAsync"/> does with a QoS 0 message while no session is up.</summary>
+/// <summary>What <see cref="StoreForwardPublisher.PublishAsync(string, ReadOnlyMemory{byte}, MQTTnet.Protocol.MqttQualityOfServiceLevel, bool, CancellationToken)"/> does with a QoS 0 message while no session is up.</summary>
 public enum Qos0WhenOffline
 {
     /// <summary>

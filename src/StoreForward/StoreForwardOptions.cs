@@ -78,7 +78,7 @@ public sealed class StoreForwardOptions
     /// </summary>
     public int MaxInFlight { get; set; } = 20;
 
-    /// <summary>Largest accepted payload in bytes; larger payloads are refused by <see cref="StoreForwardPublisher.PublishAsync"/>.</summary>
+    /// <summary>Largest accepted payload in bytes; larger payloads are refused by <see cref="StoreForwardPublisher.PublishAsync(string, ReadOnlyMemory{byte}, MQTTnet.Protocol.MqttQualityOfServiceLevel, bool, CancellationToken)"/>.</summary>
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;
 
     /// <summary>
@@ -98,6 +98,14 @@ public sealed class StoreForwardOptions
     /// <summary>What a publish does when the outbox is full: <see cref="OverflowPolicy.Reject"/> (default), drop the oldest
     /// unsent messages, or wait for room.</summary>
     public OverflowPolicy OverflowPolicy { get; set; } = OverflowPolicy.Reject;
+
+    /// <summary>
+    /// How long a message lives when its publish gives no expiry of its own, or null (default): it never expires. A message
+    /// that expired before it was sent is never sent, and <see cref="OutboxStatus.Expired"/> counts it. On MQTT 5 every
+    /// message with an expiry carries the Message Expiry Interval of its remaining lifetime, so that the broker and its
+    /// subscribers drop it once it is too old.
+    /// </summary>
+    public TimeSpan? DefaultMessageExpiry { get; set; }
 
     /// <summary>
     /// What a QoS 0 publish does while no session is up: <see cref="Qos0WhenOffline.Store"/> (default) keeps it for the
@@ -152,6 +160,8 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(MaxPendingBytes), $"must be at least 1 (or null for no limit), but is {MaxPendingBytes}.");
         if (!Enum.IsDefined(OverflowPolicy))
             throw Bad(nameof(OverflowPolicy), $"must be Reject, DropOldest or Wait, but is {(int)OverflowPolicy}.");
+        if (DefaultMessageExpiry is { } expiry && (expiry < TimeSpan.FromSeconds(1) || expiry.TotalSeconds > uint.MaxValue))
+            throw Bad(nameof(DefaultMessageExpiry), $"must be between 1 second and {uint.MaxValue} seconds (or null: never), but is {expiry}.");
         if (!Enum.IsDefined(Qos0WhenOffline))
             throw Bad(nameof(Qos0WhenOffline), $"must be Store or Drop, but is {(int)Qos0WhenOffline}.");
         if (ReconnectInitialDelay <= TimeSpan.Zero)

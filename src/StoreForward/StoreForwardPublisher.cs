@@ -1,3 +1,5 @@
+using System.Buffers;
+using MQTTnet;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;
 using StoreForward.Publishing;
@@ -6,7 +8,7 @@ using StoreForward.Session;
 namespace StoreForward;
 
 /// <summary>
-/// Publishes MQTT messages through a durable outbox. <see cref="PublishAsync"/> returns once the message is fsync'd to
+/// Publishes MQTT messages through a durable outbox. <see cref="PublishAsync(string, ReadOnlyMemory{byte}, MqttQualityOfServiceLevel, bool, CancellationToken)"/> returns once the message is fsync'd to
 /// disk; a background engine delivers it over a persistent session and deletes it only after the broker acknowledged it.
 /// </summary>
 public sealed class StoreForwardPublisher : IAsyncDisposable
@@ -66,6 +68,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
                 LastConnectionError = counters.LastError,
                 Dropped = snapshot.Dropped,
                 DiscardedQos0 = counters.DiscardedQos0,
+                Expired = snapshot.Expired,
             };
         }
     }
@@ -157,6 +160,37 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         PublishValidator.Validate(topic, payload, qos, _options.MaxPayloadBytes);
+        return Store(topic, payload, qos, retain, expiry: null, properties: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stores an MQTTnet application message durably, with its MQTT 5 properties, and returns once it is on stable
+    /// storage: content type, payload format indicator, response topic, correlation data and user properties reach the
+    /// broker unchanged (on MQTT 3.1.1, which has no properties, they are not sent). Its Message Expiry Interval, when set,
+    /// is its lifetime instead of <see cref="StoreForwardOptions.DefaultMessageExpiry"/>; the broker gets what is left of it.
+    /// Otherwise as <see cref="PublishAsync(string, ReadOnlyMemory{byte}, MqttQualityOfServiceLevel, bool, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="message">The message. A topic alias and subscription identifiers have no meaning for a stored publish and are refused.</param>
+    /// <param name="cancellationToken">As for the other overload.</param>
+    /// <exception cref="ArgumentException">The topic, QoS, payload size or a property is invalid; nothing was stored.</exception>
+    /// <exception cref="StoreFullException">As for the other overload.</exception>
+    /// <exception cref="OutboxStoreException">As for the other overload.</exception>
+    /// <exception cref="ObjectDisposedException">As for the other overload.</exception>
+    public Task<PublishReceipt> PublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (message.Payload.Length > _options.MaxPayloadBytes)
+            throw new ArgumentException($"The payload is {message.Payload.Length} bytes, more than StoreForwardOptions.MaxPayloadBytes ({_options.MaxPayloadBytes}).", nameof(message));
+        var payload = message.Payload.ToArray();
+        PublishValidator.Validate(message.Topic, payload, message.QualityOfServiceLevel, _options.MaxPayloadBytes);
+        PublishValidator.ValidateProperties(message);
+        var expiry = message.MessageExpiryInterval > 0 ? TimeSpan.FromSeconds(message.MessageExpiryInterval) : (TimeSpan?)null;
+        return Store(message.Topic, payload, message.QualityOfServiceLevel, message.Retain, expiry, MessageProperties.Of(message), cancellationToken);
+    }
+
+    private Task<PublishReceipt> Store(
+        string topic, ReadOnlyMemory<byte> payload, MqttQualityOfServiceLevel qos, bool retain, TimeSpan? expiry, MessageProperties? properties, CancellationToken cancellationToken)
+    {
         var size = OutboxMessage.StoredSize(topic, payload.Length);
         if (_limits.NeverFits(size))
             throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"The message to '{topic}' is {size:N0} bytes of topic and payload, more than StoreForwardOptions.MaxPendingBytes ({_limits.MaxBytes:N0}): it could never be stored."), nameof(payload));
@@ -168,7 +202,9 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
             return Task.FromResult(new PublishReceipt(0, _options.TimeProvider.GetUtcNow()));
         }
 
-        var work = new AppendWork(topic, payload, qos, retain, _options.TimeProvider.GetUtcNow(), _limits, RaiseDropped);
+        var now = _options.TimeProvider.GetUtcNow();
+        var lifetime = expiry ?? _options.DefaultMessageExpiry;
+        var work = new AppendWork(topic, payload, qos, retain, now, _limits, RaiseDropped, lifetime is { } l ? now + l : null, properties);
         _writer.Enqueue(work);
         return cancellationToken.CanBeCanceled ? WithdrawableAsync(work, cancellationToken) : work.Task;
     }

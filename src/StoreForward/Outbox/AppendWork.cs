@@ -3,7 +3,7 @@ using MQTTnet.Protocol;
 namespace StoreForward.Outbox;
 
 /// <summary>
-/// The work behind one <see cref="StoreForwardPublisher.PublishAsync"/>. Its caller may cancel it only until the writer
+/// The work behind one <see cref="StoreForwardPublisher.PublishAsync(string, ReadOnlyMemory{byte}, MQTTnet.Protocol.MqttQualityOfServiceLevel, bool, CancellationToken)"/>. Its caller may cancel it only until the writer
 /// claims it; after that the message is being committed and the caller gets its receipt. It applies the outbox's
 /// <see cref="OutboxLimits"/> on the writer thread, where the counters cannot change under it, so the limits hold exactly.
 /// </summary>
@@ -14,7 +14,9 @@ internal sealed class AppendWork(
     bool retain,
     DateTimeOffset now,
     OutboxLimits limits,
-    Action<IReadOnlyList<DroppedMessage>>? dropped = null)
+    Action<IReadOnlyList<DroppedMessage>>? dropped = null,
+    DateTimeOffset? expiresAt = null,
+    MessageProperties? properties = null)
     : StoreWork
 {
     private const int Waiting = 0;
@@ -50,7 +52,7 @@ internal sealed class AppendWork(
     {
         if (Interlocked.CompareExchange(ref _state, Claimed, Waiting) != Waiting || !MakeRoom(store))
             return false;
-        _sequence = store.Append(topic, payload.Span, qos, retain, now);
+        _sequence = store.Append(topic, payload.Span, qos, retain, now, expiresAt, properties);
         return true;
     }
 

@@ -31,6 +31,12 @@ internal sealed class OutboxMessage(
 
     public DeliveryState State { get; set; }
 
+    /// <summary>When the message expires: it is never sent after that. Null: it never expires.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>The MQTT 5 properties it carries, or null when it has none.</summary>
+    public MessageProperties? Properties { get; init; }
+
     /// <summary>The first sequence of the stored segment that holds this message (see <see cref="OutboxSegment"/>).</summary>
     public long SegmentFirst { get; init; } = sequence;
 

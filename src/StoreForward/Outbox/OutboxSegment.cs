@@ -36,18 +36,35 @@ internal sealed class OutboxSegment(long first)
 
     public bool HasRoomFor(long size) => _messages.Count < MaxMessages && _bytes + size <= MaxBytes;
 
-    public void Add(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now)
+    public void Add(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now, DateTimeOffset? expiresAt, MessageProperties? properties)
     {
-        _messages.Add(new BsonDocument
+        _messages.Add(Fields(topic, payload, qos, retain, now, expiresAt, properties));
+        _bytes += OutboxMessage.StoredSize(topic, payload.Length);
+    }
+
+    /// <summary>
+    /// A message's stored fields, the same in a segment and in the dead letters: topic, payload, QoS, retain, stored-at,
+    /// and only when set the expiry (<c>x</c>, UTC ticks) and the MQTT 5 properties.
+    /// </summary>
+    public static BsonDocument Fields(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset storedAt, DateTimeOffset? expiresAt, MessageProperties? properties)
+    {
+        var fields = new BsonDocument
         {
             ["t"] = topic,
             ["p"] = payload.ToArray(),
             ["q"] = (int)qos,
             ["r"] = retain,
-            ["ts"] = now.UtcTicks,
-        });
-        _bytes += OutboxMessage.StoredSize(topic, payload.Length);
+            ["ts"] = storedAt.UtcTicks,
+        };
+        if (expiresAt is { } expiry)
+            fields["x"] = expiry.UtcTicks;
+        properties?.WriteTo(fields);
+        return fields;
     }
+
+    /// <summary>When the message in <paramref name="fields"/> expires, if it does.</summary>
+    public static DateTimeOffset? ExpiresAtOf(BsonDocument fields) =>
+        fields.TryGetValue("x", out var expiry) ? new DateTimeOffset(expiry.AsInt64, TimeSpan.Zero) : null;
 
     public BsonDocument ToDocument() => new() { ["_id"] = First, [MessagesKey] = _messages };
 
@@ -83,6 +100,8 @@ internal sealed class OutboxSegment(long first)
             State = DeliveryState.Queued,
             SegmentFirst = first,
             SegmentLength = LengthOf(segment),
+            ExpiresAt = ExpiresAtOf(fields),
+            Properties = MessageProperties.ReadFrom(fields),
         };
     }
 

@@ -8,6 +8,7 @@ namespace StoreForward.Outbox;
 /// <param name="LastSequence">The highest sequence ever committed (0 before the first).</param>
 /// <param name="DeadLetters">Messages in the dead-letter collection.</param>
 /// <param name="Dropped">Messages dropped unsent by <see cref="OverflowPolicy.DropOldest"/>, over the store's life.</param>
+/// <param name="Expired">Messages that expired before they were sent, over the store's life.</param>
 internal sealed record OutboxSnapshot(
     long PendingMessages,
     long PendingBytes,
@@ -15,7 +16,8 @@ internal sealed record OutboxSnapshot(
     DateTimeOffset? OldestStoredAt,
     long LastSequence,
     long DeadLetters,
-    long Dropped)
+    long Dropped,
+    long Expired)
 {
     /// <summary>Whether every message up to and including <paramref name="sequence"/> has left the outbox.</summary>
     public bool HasDrainedThrough(long sequence) => PendingMessages == 0 || OldestSequence > sequence;

@@ -267,6 +267,7 @@ internal sealed class OutboxStore : IDisposable
                 Bytes = meta["bytes"].AsInt64,
                 DeadLetters = meta["dead"].AsInt64,
                 Dropped = meta.TryGetValue("dropped", out var dropped) ? dropped.AsInt64 : 0,
+                Expired = meta.TryGetValue("expired", out var expired) ? expired.AsInt64 : 0,
                 SessionEstablished = meta["session"].AsBoolean,
             };
             _staged = _committed;
@@ -392,6 +393,7 @@ internal sealed class OutboxStore : IDisposable
             ["bytes"] = _staged.Bytes,
             ["dead"] = _staged.DeadLetters,
             ["dropped"] = _staged.Dropped,
+            ["expired"] = _staged.Expired,
             ["session"] = _staged.SessionEstablished,
         };
         _released.WriteTo(meta);
@@ -452,7 +454,7 @@ internal sealed class OutboxStore : IDisposable
 
     private static bool SameCounters(Counters a, Counters b) =>
         a.NextSequence == b.NextSequence && a.SentThrough == b.SentThrough && a.Count == b.Count && a.Bytes == b.Bytes
-        && a.DeadLetters == b.DeadLetters && a.Dropped == b.Dropped && a.SessionEstablished == b.SessionEstablished;
+        && a.DeadLetters == b.DeadLetters && a.Dropped == b.Dropped && a.Expired == b.Expired && a.SessionEstablished == b.SessionEstablished;
 
     /// <summary>
     /// Copies the log into the data file once it passed LiteDB's usual checkpoint size, after the commit is durable. A
@@ -493,14 +495,14 @@ internal sealed class OutboxStore : IDisposable
     }
 
     /// <summary>Stores a new message and returns its sequence.</summary>
-    public long Append(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now)
+    public long Append(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now, DateTimeOffset? expiresAt = null, MessageProperties? properties = null)
     {
         var sequence = _staged.NextSequence++;
         var size = OutboxMessage.StoredSize(topic, payload.Length);
         if (_appending is { } full && !full.HasRoomFor(size))
             InsertAppending();
         _appending ??= new OutboxSegment(sequence);
-        _appending.Add(topic, payload, qos, retain, now);
+        _appending.Add(topic, payload, qos, retain, now, expiresAt, properties);
         _staged.Count++;
         _staged.Bytes += size;
         if (_staged.Count == 1)
@@ -676,21 +678,22 @@ internal sealed class OutboxStore : IDisposable
         return more.Count > 0;
     }
 
+    /// <summary>Removes a message that expired before it was sent, and counts it.</summary>
+    public void RemoveExpired(OutboxMessage message)
+    {
+        if (Remove(message))
+            _staged.Expired++;
+    }
+
     /// <summary>Moves a message to the dead-letter collection.</summary>
     public void MoveToDeadLetters(OutboxMessage message, DeadLetter deadLetter)
     {
-        _deadLetters.Insert(new BsonDocument
-        {
-            ["_id"] = message.Sequence,
-            ["t"] = message.Topic,
-            ["p"] = message.Payload,
-            ["q"] = (int)message.Qos,
-            ["r"] = message.Retain,
-            ["ts"] = message.StoredAt.UtcTicks,
-            ["reason"] = (int)deadLetter.Reason,
-            ["code"] = deadLetter.ReasonCode is { } code ? code : BsonValue.Null,
-            ["detail"] = deadLetter.Detail,
-        });
+        var document = OutboxSegment.Fields(message.Topic, message.Payload, message.Qos, message.Retain, message.StoredAt, message.ExpiresAt, message.Properties);
+        document["_id"] = message.Sequence;
+        document["reason"] = (int)deadLetter.Reason;
+        document["code"] = deadLetter.ReasonCode is { } code ? code : BsonValue.Null;
+        document["detail"] = deadLetter.Detail;
+        _deadLetters.Insert(document);
         _staged.DeadLetters++;
         Remove(message);
     }
@@ -768,10 +771,10 @@ internal sealed class OutboxStore : IDisposable
         };
 
     /// <summary>The dead letters with the given sequences (all when null), oldest first; unknown sequences are skipped.</summary>
-    private List<DeadLetter> FindDeadLetters(IReadOnlyCollection<long>? sequences) =>
+    private List<BsonDocument> FindDeadLetters(IReadOnlyCollection<long>? sequences) =>
         sequences is null
-            ? [.. _deadLetters.FindAll().Select(ToDeadLetter)]
-            : [.. sequences.Distinct().Order().Select(s => _deadLetters.FindById(s)).OfType<BsonDocument>().Select(ToDeadLetter)];
+            ? [.. _deadLetters.FindAll()]
+            : [.. sequences.Distinct().Order().Select(s => _deadLetters.FindById(s)).OfType<BsonDocument>()];
 
     /// <summary>Deletes the dead letters with the given sequences (all when null); returns how many were deleted.</summary>
     public int PurgeDeadLetters(IReadOnlyCollection<long>? sequences)
@@ -790,16 +793,16 @@ internal sealed class OutboxStore : IDisposable
     /// </summary>
     public (List<long>? Sequences, int Messages, long Bytes) RequeueDeadLetters(IReadOnlyCollection<long>? sequences, OutboxLimits limits)
     {
-        var deadLetters = FindDeadLetters(sequences);
-        var bytes = deadLetters.Sum(d => OutboxMessage.StoredSize(d.Topic, d.Payload.Length));
+        var deadLetters = FindDeadLetters(sequences).Select(d => (Letter: ToDeadLetter(d), Document: d)).ToList();
+        var bytes = deadLetters.Sum(d => OutboxMessage.StoredSize(d.Letter.Topic, d.Letter.Payload.Length));
         if (!limits.Fits(_staged.Count, _staged.Bytes, deadLetters.Count, bytes))
             return (null, deadLetters.Count, bytes);
 
         var requeued = new List<long>(deadLetters.Count);
-        foreach (var deadLetter in deadLetters)
+        foreach (var (letter, document) in deadLetters)
         {
-            requeued.Add(Append(deadLetter.Topic, deadLetter.Payload.Span, deadLetter.Qos, deadLetter.Retain, deadLetter.StoredAt));
-            _deadLetters.Delete(deadLetter.Sequence);
+            requeued.Add(Append(letter.Topic, letter.Payload.Span, letter.Qos, letter.Retain, letter.StoredAt, OutboxSegment.ExpiresAtOf(document), MessageProperties.ReadFrom(document)));
+            _deadLetters.Delete(letter.Sequence);
             _staged.DeadLetters--;
         }
 
@@ -837,7 +840,8 @@ internal sealed class OutboxStore : IDisposable
             _committed.OldestStoredAt,
             _committed.NextSequence - 1,
             _committed.DeadLetters,
-            _committed.Dropped);
+            _committed.Dropped,
+            _committed.Expired);
 
     public void Dispose()
     {
@@ -873,6 +877,7 @@ internal sealed class OutboxStore : IDisposable
         public long Bytes;
         public long DeadLetters;
         public long Dropped;
+        public long Expired;
         public bool SessionEstablished;
         public long OldestSequence;
         public DateTimeOffset? OldestStoredAt;

@@ -1,4 +1,5 @@
 using System.Text;
+using MQTTnet;
 using MQTTnet.Protocol;
 
 namespace StoreForward.Publishing;
@@ -18,6 +19,34 @@ internal static class PublishValidator
             throw new ArgumentOutOfRangeException(nameof(qos), qos, $"QoS must be 0, 1 or 2, but is {(int)qos}.");
         if (payload.Length > maxPayloadBytes)
             throw new ArgumentException($"The payload is {payload.Length} bytes, more than StoreForwardOptions.MaxPayloadBytes ({maxPayloadBytes}).", nameof(payload));
+    }
+
+    /// <summary>Checks what the <see cref="MqttApplicationMessage"/> overload adds to a publish: its MQTT 5 properties.</summary>
+    public static void ValidateProperties(MqttApplicationMessage message)
+    {
+        if (message.TopicAlias != 0)
+            throw new ArgumentException($"The message to '{Shorten(message.Topic)}' has topic alias {message.TopicAlias}; an alias belongs to one connection and cannot be stored.", nameof(message));
+        if (message.SubscriptionIdentifiers is { Count: > 0 })
+            throw new ArgumentException($"The message to '{Shorten(message.Topic)}' has subscription identifiers, which only a broker may send.", nameof(message));
+        if (message.ResponseTopic is { } responseTopic)
+        {
+            try
+            {
+                ValidateTopic(responseTopic);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"The response topic is not valid: {e.Message}", nameof(message), e);
+            }
+        }
+
+        if (message.PayloadFormatIndicator is not (MqttPayloadFormatIndicator.Unspecified or MqttPayloadFormatIndicator.CharacterData))
+            throw new ArgumentException($"The payload format indicator must be Unspecified or CharacterData, but is {(int)message.PayloadFormatIndicator}.", nameof(message));
+        foreach (var property in message.UserProperties ?? [])
+        {
+            if (property.Name is null || property.Name.Contains('\0', StringComparison.Ordinal))
+                throw new ArgumentException($"A user property name is missing or contains U+0000, which MQTT forbids.", nameof(message));
+        }
     }
 
     public static void ValidateTopic(string topic)

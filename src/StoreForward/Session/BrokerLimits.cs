@@ -44,7 +44,9 @@ internal sealed record BrokerLimits(
         if (message.Retain && !RetainAvailable)
             return DeadLetter.Of(message, DeadLetterReason.RetainNotSupported, null,
                 "The message is retained but the broker does not support retained messages.");
-        var size = PublishPacketSize.Of(message.Topic, message.Payload.Length, message.Qos, version);
+        // Properties and the expiry interval (identifier and 4 bytes) count towards the size on MQTT 5.
+        var propertyBytes = (message.Properties?.EncodedLength ?? 0) + (message.ExpiresAt is null ? 0 : 5);
+        var size = PublishPacketSize.Of(message.Topic, message.Payload.Length, message.Qos, version, propertyBytes);
         if (MaximumPacketSize != 0 && size > MaximumPacketSize)
             return DeadLetter.Of(message, DeadLetterReason.PacketTooLarge, null,
                 $"The PUBLISH packet is {size} bytes, above the broker's Maximum Packet Size of {MaximumPacketSize} bytes.");

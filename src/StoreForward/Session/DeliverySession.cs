@@ -387,6 +387,12 @@ internal sealed class DeliverySession
 
             _state.DropReadyHead();
             _state.ReadAheadIfLow(_writer, _readSize);
+            if (MessageExpiry.HasExpired(next.ExpiresAt, _time.GetUtcNow()))
+            {
+                step.Expired(next);
+                continue;
+            }
+
             if (_connection.Limits.Refuses(next, _connection.ProtocolVersion) is { } refused)
             {
                 step.DeadLetter(next, refused);
@@ -402,8 +408,10 @@ internal sealed class DeliverySession
         }
     }
 
-    private static MqttPublishPacket CreatePublish(OutboxMessage message, bool dup) =>
-        new()
+    /// <summary>The PUBLISH for a message; on MQTT 5 with its stored properties and what is left of its lifetime.</summary>
+    private MqttPublishPacket CreatePublish(OutboxMessage message, bool dup)
+    {
+        var packet = new MqttPublishPacket
         {
             Topic = message.Topic,
             PayloadSegment = message.Payload,
@@ -412,6 +420,15 @@ internal sealed class DeliverySession
             PacketIdentifier = message.Qos == MqttQualityOfServiceLevel.AtMostOnce ? (ushort)0 : message.PacketId,
             Dup = dup,
         };
+        if (_connection.ProtocolVersion == MqttProtocolVersion.V500)
+        {
+            message.Properties?.ApplyTo(packet);
+            if (message.ExpiresAt is { } expiresAt)
+                packet.MessageExpiryInterval = MessageExpiry.RemainingSeconds(expiresAt, _time.GetUtcNow());
+        }
+
+        return packet;
+    }
 
     /// <summary>
     /// Hands the step's changes to the writer and its packets to the sender, without waiting: packets that depend on a

@@ -7,11 +7,16 @@ namespace StoreForward.Session;
 /// <summary>The encoded size of a PUBLISH packet as this library sends it, to compare with the broker's Maximum Packet Size.</summary>
 internal static class PublishPacketSize
 {
-    public static long Of(string topic, int payloadLength, MqttQualityOfServiceLevel qos, MqttProtocolVersion version)
+    /// <param name="topic">The topic.</param>
+    /// <param name="payloadLength">The payload's length.</param>
+    /// <param name="qos">The QoS: a packet id is sent from QoS 1 on.</param>
+    /// <param name="version">The protocol: only MQTT 5 has a property block.</param>
+    /// <param name="propertyBytes">The MQTT 5 properties' encoded bytes, without the block's length.</param>
+    public static long Of(string topic, int payloadLength, MqttQualityOfServiceLevel qos, MqttProtocolVersion version, long propertyBytes = 0)
     {
         long remaining = 2 + Encoding.UTF8.GetByteCount(topic)
             + (qos == MqttQualityOfServiceLevel.AtMostOnce ? 0 : 2)
-            + (version == MqttProtocolVersion.V500 ? 1 : 0) // empty property block: its length byte
+            + (version == MqttProtocolVersion.V500 ? VariableByteIntegerLength(propertyBytes) + propertyBytes : 0)
             + payloadLength;
         return 1 + VariableByteIntegerLength(remaining) + remaining;
     }

@@ -105,6 +105,9 @@ internal sealed class SessionStep
         PublishesWaitForCommit = true;
     }
 
+    /// <summary>A message expired before it was sent: it leaves the store unsent, counted.</summary>
+    public void Expired(OutboxMessage message) => _changes.Add(new Change(ChangeKind.Expired, message, null));
+
     public void DeadLetter(OutboxMessage message, DeadLetter deadLetter)
     {
         _changes.Add(new Change(ChangeKind.DeadLetter, message, deadLetter));
@@ -130,6 +133,9 @@ internal sealed class SessionStep
                 case ChangeKind.DeadLetter:
                     store.MoveToDeadLetters(message, deadLetter!);
                     break;
+                case ChangeKind.Expired:
+                    store.RemoveExpired(message);
+                    break;
             }
         }
 
@@ -143,6 +149,7 @@ internal sealed class SessionStep
         ForgetReleased,
         Remove,
         DeadLetter,
+        Expired,
     }
 
     private readonly record struct Change(ChangeKind Kind, OutboxMessage Message, DeadLetter? DeadLetter);

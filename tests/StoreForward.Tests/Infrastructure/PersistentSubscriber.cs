@@ -251,7 +251,15 @@ public sealed class PersistentSubscriber : IAsyncDisposable
             message.QualityOfServiceLevel,
             message.Retain,
             message.Dup,
-            DateTimeOffset.UtcNow);
+            DateTimeOffset.UtcNow)
+        {
+            ContentType = message.ContentType,
+            PayloadFormat = message.PayloadFormatIndicator,
+            ResponseTopic = message.ResponseTopic,
+            CorrelationData = message.CorrelationData?.ToArray(),
+            UserProperties = message.UserProperties?.Select(p => (p.Name, System.Text.Encoding.UTF8.GetString(p.ValueBuffer.Span))).ToList() ?? [],
+            MessageExpiryInterval = message.MessageExpiryInterval,
+        };
 
     private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {

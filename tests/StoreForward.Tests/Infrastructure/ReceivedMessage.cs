@@ -21,6 +21,24 @@ public sealed record ReceivedMessage(
     bool Dup,
     DateTimeOffset ReceivedAt)
 {
+    /// <summary>MQTT 5 content type (only an MQTTnet subscriber records the properties).</summary>
+    public string? ContentType { get; init; }
+
+    /// <summary>MQTT 5 payload format indicator.</summary>
+    public MqttPayloadFormatIndicator PayloadFormat { get; init; }
+
+    /// <summary>MQTT 5 response topic.</summary>
+    public string? ResponseTopic { get; init; }
+
+    /// <summary>MQTT 5 correlation data.</summary>
+    public byte[]? CorrelationData { get; init; }
+
+    /// <summary>MQTT 5 user properties, in order.</summary>
+    public IReadOnlyList<(string Name, string Value)> UserProperties { get; init; } = [];
+
+    /// <summary>MQTT 5 Message Expiry Interval as the broker forwarded it (0: none).</summary>
+    public uint MessageExpiryInterval { get; init; }
+
     /// <summary>Payload decoded as UTF-8, for tests that publish text.</summary>
     public string PayloadText => Encoding.UTF8.GetString(Payload.Span);
 }

@@ -106,4 +106,23 @@ public sealed class PublishValidationTests : IAsyncLifetime
         Assert.Equal(0, bounded.Status.PendingMessages);
         await bounded.PublishAsync("plant/x", new byte[93]);
     }
+
+    public static TheoryData<string, Func<MQTTnet.MqttApplicationMessage>> BadMessages => new()
+    {
+        { "topic alias 3", () => new() { Topic = "plant/x", TopicAlias = 3 } },
+        { "subscription identifiers", () => new() { Topic = "plant/x", SubscriptionIdentifiers = [7] } },
+        { "The response topic is not valid: The topic 'reply/#' contains the wildcard '#'", () => new() { Topic = "plant/x", ResponseTopic = "reply/#" } },
+        { "wildcard '+'", () => new() { Topic = "plant/+" } },
+        { "payload format indicator", () => new() { Topic = "plant/x", PayloadFormatIndicator = (MqttPayloadFormatIndicator)5 } },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadMessages))]
+    public async Task An_application_message_that_cannot_be_stored_is_refused_naming_the_problem(string problem, Func<MQTTnet.MqttApplicationMessage> message)
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => _publisher.PublishAsync(message()));
+
+        Assert.Contains(problem, error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _publisher.Status.PendingMessages);
+    }
 }
