@@ -108,6 +108,14 @@ public sealed class StoreForwardOptions
     public TimeSpan? DefaultMessageExpiry { get; set; }
 
     /// <summary>
+    /// Whether every message carries, on MQTT 5, its publisher's ClientId and its sequence as the user properties
+    /// <see cref="MessageIdentity.ClientIdProperty"/> and <see cref="MessageIdentity.SequenceProperty"/>, so that a
+    /// subscriber with a <see cref="DuplicateFilter"/> processes each QoS 1 message once, even when it was delivered again
+    /// after a reconnect or a crash. Default false. MQTT 3.1.1 has no user properties: there nothing is added.
+    /// </summary>
+    public bool StampMessageIdentity { get; set; }
+
+    /// <summary>
     /// What a QoS 0 publish does while no session is up: <see cref="Qos0WhenOffline.Store"/> (default) keeps it for the
     /// reconnect like any message, <see cref="Qos0WhenOffline.Drop"/> discards it at the call.
     /// </summary>

@@ -36,7 +36,10 @@ internal sealed record BrokerLimits(
     }
 
     /// <summary>Why the broker can never accept <paramref name="message"/> on this connection, or null when it can.</summary>
-    public DeadLetter? Refuses(OutboxMessage message, MqttProtocolVersion version)
+    /// <param name="message">The message.</param>
+    /// <param name="version">The connection's protocol.</param>
+    /// <param name="extraPropertyBytes">MQTT 5 properties the session adds to the message's own (its identity stamp).</param>
+    public DeadLetter? Refuses(OutboxMessage message, MqttProtocolVersion version, long extraPropertyBytes = 0)
     {
         if (message.Qos > MaximumQos)
             return DeadLetter.Of(message, DeadLetterReason.QosNotSupported, null,
@@ -45,7 +48,7 @@ internal sealed record BrokerLimits(
             return DeadLetter.Of(message, DeadLetterReason.RetainNotSupported, null,
                 "The message is retained but the broker does not support retained messages.");
         // Properties and the expiry interval (identifier and 4 bytes) count towards the size on MQTT 5.
-        var propertyBytes = (message.Properties?.EncodedLength ?? 0) + (message.ExpiresAt is null ? 0 : 5);
+        var propertyBytes = (message.Properties?.EncodedLength ?? 0) + (message.ExpiresAt is null ? 0 : 5) + extraPropertyBytes;
         var size = PublishPacketSize.Of(message.Topic, message.Payload.Length, message.Qos, version, propertyBytes);
         if (MaximumPacketSize != 0 && size > MaximumPacketSize)
             return DeadLetter.Of(message, DeadLetterReason.PacketTooLarge, null,

@@ -33,6 +33,9 @@ internal sealed class DeliverySession
     private readonly DeliveryCounters _counters;
     private readonly Action<IReadOnlyList<DeadLetter>> _deadLettered;
     private readonly TimeProvider _time;
+
+    // The ClientId the messages are stamped with (StampMessageIdentity), or null.
+    private readonly string? _identity;
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<OutgoingPackets> _outgoing = Channel.CreateUnbounded<OutgoingPackets>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Queue<OutboxMessage> _resend = new();
@@ -76,6 +79,7 @@ internal sealed class DeliverySession
         _counters = counters;
         _deadLettered = deadLettered;
         _time = options.TimeProvider;
+        _identity = options.StampMessageIdentity ? options.ClientId : null;
         _window = Math.Min(Math.Min(options.MaxInFlight, connection.Limits.ReceiveMaximum), state.BrokerQuota ?? int.MaxValue);
         _readSize = Math.Max(_window * 2, 256);
         _keepAlive = connection.Limits.ServerKeepAlive ?? options.KeepAlive;
@@ -356,7 +360,7 @@ internal sealed class DeliverySession
                 if (windowUsed >= _window)
                     return;
                 var again = _resend.Dequeue();
-                if (again.State == DeliveryState.Published && _connection.Limits.Refuses(again, _connection.ProtocolVersion) is { } nowRefused)
+                if (again.State == DeliveryState.Published && Refused(again) is { } nowRefused)
                 {
                     // The broker's limits fell since the first send; resending would only get us disconnected again.
                     _state.EndFlight(again);
@@ -393,7 +397,7 @@ internal sealed class DeliverySession
                 continue;
             }
 
-            if (_connection.Limits.Refuses(next, _connection.ProtocolVersion) is { } refused)
+            if (Refused(next) is { } refused)
             {
                 step.DeadLetter(next, refused);
                 continue;
@@ -408,7 +412,14 @@ internal sealed class DeliverySession
         }
     }
 
-    /// <summary>The PUBLISH for a message; on MQTT 5 with its stored properties and what is left of its lifetime.</summary>
+    /// <summary>Why the broker can never accept the PUBLISH of <paramref name="message"/> as this session sends it, or null.</summary>
+    private DeadLetter? Refused(OutboxMessage message) =>
+        _connection.Limits.Refuses(message, _connection.ProtocolVersion, _identity is null || !_v5 ? 0 : MessageIdentity.EncodedLength(_identity, message.Sequence));
+
+    /// <summary>
+    /// The PUBLISH for a message; on MQTT 5 with its stored properties, what is left of its lifetime and, when stamping, its
+    /// identity.
+    /// </summary>
     private MqttPublishPacket CreatePublish(OutboxMessage message, bool dup)
     {
         var packet = new MqttPublishPacket
@@ -420,11 +431,13 @@ internal sealed class DeliverySession
             PacketIdentifier = message.Qos == MqttQualityOfServiceLevel.AtMostOnce ? (ushort)0 : message.PacketId,
             Dup = dup,
         };
-        if (_connection.ProtocolVersion == MqttProtocolVersion.V500)
+        if (_v5)
         {
             message.Properties?.ApplyTo(packet);
             if (message.ExpiresAt is { } expiresAt)
                 packet.MessageExpiryInterval = MessageExpiry.RemainingSeconds(expiresAt, _time.GetUtcNow());
+            if (_identity is not null)
+                (packet.UserProperties ??= []).AddRange(MessageIdentity.Stamp(_identity, message.Sequence));
         }
 
         return packet;
