@@ -17,6 +17,12 @@ public enum DeadLetterReason
 
     /// <summary>The message is retained but the broker does not support retained messages.</summary>
     RetainNotSupported = 4,
+
+    /// <summary>
+    /// The message was sent on <see cref="StoreForwardOptions.MaxDeliveryAttempts"/> connections and never acknowledged,
+    /// for example because the broker closes the connection whenever it gets it.
+    /// </summary>
+    MaxDeliveryAttemptsExceeded = 5,
 }
 
 /// <summary>A message that left the outbox without delivery, kept in the store's dead-letter collection.</summary>

@@ -108,6 +108,15 @@ public sealed class StoreForwardOptions
     public TimeSpan? DefaultMessageExpiry { get; set; }
 
     /// <summary>
+    /// On how many connections a message is sent without an acknowledgement before it becomes a dead letter
+    /// (<see cref="DeadLetterReason.MaxDeliveryAttemptsExceeded"/>), or null (default): no limit. A message that makes the
+    /// broker drop the connection (an MQTT 3.1.1 broker over its packet size, say) would otherwise be resent after every
+    /// reconnect and block the queue forever. The count is kept in the store, so it survives restarts. A QoS 2 message
+    /// whose PUBREC arrived is at the broker and only released, so it never counts.
+    /// </summary>
+    public int? MaxDeliveryAttempts { get; set; }
+
+    /// <summary>
     /// Whether every message carries, on MQTT 5, its publisher's ClientId and its sequence as the user properties
     /// <see cref="MessageIdentity.ClientIdProperty"/> and <see cref="MessageIdentity.SequenceProperty"/>, so that a
     /// subscriber with a <see cref="DuplicateFilter"/> processes each QoS 1 message once, even when it was delivered again
@@ -170,6 +179,8 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(OverflowPolicy), $"must be Reject, DropOldest or Wait, but is {(int)OverflowPolicy}.");
         if (DefaultMessageExpiry is { } expiry && (expiry < TimeSpan.FromSeconds(1) || expiry.TotalSeconds > uint.MaxValue))
             throw Bad(nameof(DefaultMessageExpiry), $"must be between 1 second and {uint.MaxValue} seconds (or null: never), but is {expiry}.");
+        if (MaxDeliveryAttempts is < 1)
+            throw Bad(nameof(MaxDeliveryAttempts), $"must be at least 1 (or null for no limit), but is {MaxDeliveryAttempts}.");
         if (!Enum.IsDefined(Qos0WhenOffline))
             throw Bad(nameof(Qos0WhenOffline), $"must be Store or Drop, but is {(int)Qos0WhenOffline}.");
         if (ReconnectInitialDelay <= TimeSpan.Zero)

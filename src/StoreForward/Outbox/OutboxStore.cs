@@ -92,6 +92,13 @@ internal sealed class OutboxStore : IDisposable
     private readonly List<OutboxMessage> _unsent = [];
     private int _unsentHead;
 
+    // Connections beyond the first on which in-flight messages were sent (the meta document's "attempts"), as committed
+    // and as the open batch changed them. Only messages resent after a reconnect have an entry, so the map stays as
+    // small as the window.
+    private Dictionary<long, int> _attempts = [];
+    private Dictionary<long, int> _committedAttempts = [];
+    private bool _attemptsChanged;
+
     // Committed state.
     private Counters _committed;
 
@@ -272,6 +279,10 @@ internal sealed class OutboxStore : IDisposable
             };
             _staged = _committed;
             _removed = SequenceSet.ReadFrom(meta, RemovedKey);
+            _attempts = meta.TryGetValue("attempts", out var attempts)
+                ? attempts.AsDocument.ToDictionary(a => long.Parse(a.Key, System.Globalization.CultureInfo.InvariantCulture), a => a.Value.AsInt32)
+                : [];
+            _committedAttempts = new(_attempts);
             ForgetCachedSegments();
             RefreshHead();
             _committed = _staged;
@@ -398,6 +409,7 @@ internal sealed class OutboxStore : IDisposable
         };
         _released.WriteTo(meta);
         _removed.WriteTo(meta);
+        meta["attempts"] = new BsonDocument(_attempts.ToDictionary(a => a.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), a => (BsonValue)a.Value));
         _meta.Upsert(meta);
         if (_headChanged)
             RefreshHead();
@@ -411,6 +423,9 @@ internal sealed class OutboxStore : IDisposable
         _committed = _staged;
         _released.Commit();
         _removed.Commit();
+        if (_attemptsChanged)
+            _committedAttempts = new(_attempts);
+        _attemptsChanged = false;
         _dirty = false;
         PublishSnapshot();
         CheckpointWhenDue();
@@ -437,6 +452,7 @@ internal sealed class OutboxStore : IDisposable
                 _staged = _committed;
                 _released.Undo();
                 _removed.Undo();
+                UndoAttempts();
                 return true;
             }
             catch (Exception e) when (e is LiteException or IOException)
@@ -542,6 +558,21 @@ internal sealed class OutboxStore : IDisposable
         _dirty = true;
     }
 
+    /// <summary>Records on how many connections an in-flight message has been sent.</summary>
+    public void RecordAttempts(long sequence, int attempts)
+    {
+        _attempts[sequence] = attempts;
+        _attemptsChanged = true;
+        _dirty = true;
+    }
+
+    private void UndoAttempts()
+    {
+        if (_attemptsChanged)
+            _attempts = new(_committedAttempts);
+        _attemptsChanged = false;
+    }
+
     /// <summary>Records that a broker session now exists for this store.</summary>
     public void MarkSessionEstablished()
     {
@@ -575,6 +606,8 @@ internal sealed class OutboxStore : IDisposable
 
         if (message.Qos == MqttQualityOfServiceLevel.ExactlyOnce)
             _released.Remove(message.Sequence);
+        if (_attempts.Remove(message.Sequence))
+            _attemptsChanged = true;
         _staged.Count--;
         _staged.Bytes -= message.Size;
         _headChanged = true;
@@ -731,7 +764,10 @@ internal sealed class OutboxStore : IDisposable
         _handedOutThrough = Math.Max(_handedOutThrough, sentThrough);
         var messages = LiveMessages(_messages.Find(IdQuery("_id <= @0", sentThrough)), 0, sentThrough).ToList();
         foreach (var message in messages)
+        {
             message.State = _released.Contains(message.Sequence) ? DeliveryState.Released : DeliveryState.Published;
+            message.Attempts = _attempts.GetValueOrDefault(message.Sequence, 1);
+        }
         return messages;
     }
 

@@ -34,6 +34,13 @@ internal sealed class DeliverySession
     private readonly Action<IReadOnlyList<DeadLetter>> _deadLettered;
     private readonly TimeProvider _time;
 
+    private readonly int? _maxAttempts;
+
+    // Whether this connection's oldest unacknowledged publish has been resent. Only it counts an attempt: a broker that
+    // drops the link on one message acknowledges the ones before it and never reads the ones after it, so the oldest one
+    // left is the culprit, and the others must not be dead-lettered with it.
+    private bool _oldestResent;
+
     // The ClientId the messages are stamped with (StampMessageIdentity), or null.
     private readonly string? _identity;
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
@@ -80,6 +87,7 @@ internal sealed class DeliverySession
         _deadLettered = deadLettered;
         _time = options.TimeProvider;
         _identity = options.StampMessageIdentity ? options.ClientId : null;
+        _maxAttempts = options.MaxDeliveryAttempts;
         _window = Math.Min(Math.Min(options.MaxInFlight, connection.Limits.ReceiveMaximum), state.BrokerQuota ?? int.MaxValue);
         _readSize = Math.Max(_window * 2, 256);
         _keepAlive = connection.Limits.ServerKeepAlive ?? options.KeepAlive;
@@ -369,9 +377,29 @@ internal sealed class DeliverySession
                 }
 
                 if (again.State == DeliveryState.Released)
+                {
                     step.Answers.Add(new MqttPubRelPacket { PacketIdentifier = again.PacketId });
-                else
-                    step.Publishes.Add(CreatePublish(again, dup: true));
+                    continue;
+                }
+
+                if (!_oldestResent)
+                {
+                    _oldestResent = true;
+                    if (again.Attempts >= _maxAttempts)
+                    {
+                        // Sent on that many connections and never acknowledged: a message that costs us the link each time
+                        // would block the queue forever.
+                        _state.EndFlight(again);
+                        step.DeadLetter(again, DeadLetter.Of(again, DeadLetterReason.MaxDeliveryAttemptsExceeded, null,
+                            $"The message was sent on {again.Attempts} connections without an acknowledgement (MaxDeliveryAttempts {_maxAttempts})."));
+                        continue;
+                    }
+
+                    again.Attempts++;
+                    step.Attempted(again);
+                }
+
+                step.Publishes.Add(CreatePublish(again, dup: true));
                 continue;
             }
 
@@ -407,6 +435,7 @@ internal sealed class DeliverySession
                 step.RemoveBeforeSending(next);
             else
                 _state.StartFlight(next);
+            next.Attempts++;
 
             step.Sent(next, CreatePublish(next, dup: false), _state.SentMark);
         }

@@ -105,6 +105,9 @@ internal sealed class SessionStep
         PublishesWaitForCommit = true;
     }
 
+    /// <summary>An in-flight message is sent again on a new connection: its attempt count is kept in the store.</summary>
+    public void Attempted(OutboxMessage message) => _changes.Add(new Change(ChangeKind.Attempted, message, null));
+
     /// <summary>A message expired before it was sent: it leaves the store unsent, counted.</summary>
     public void Expired(OutboxMessage message) => _changes.Add(new Change(ChangeKind.Expired, message, null));
 
@@ -136,6 +139,9 @@ internal sealed class SessionStep
                 case ChangeKind.Expired:
                     store.RemoveExpired(message);
                     break;
+                case ChangeKind.Attempted:
+                    store.RecordAttempts(message.Sequence, message.Attempts);
+                    break;
             }
         }
 
@@ -150,6 +156,7 @@ internal sealed class SessionStep
         Remove,
         DeadLetter,
         Expired,
+        Attempted,
     }
 
     private readonly record struct Change(ChangeKind Kind, OutboxMessage Message, DeadLetter? DeadLetter);

@@ -61,4 +61,23 @@ public sealed class BrokerLimitTests : BrokerTest
             await Task.Delay(20);
         Assert.Equal(deadLetters.Select(d => d.Sequence), events.Select(d => d.Sequence));
     }
+
+    [Fact]
+    public async Task On_mqtt_311_a_message_that_makes_the_broker_drop_the_link_becomes_a_dead_letter_after_max_delivery_attempts()
+    {
+        // MQTT 3.1.1 announces no Maximum Packet Size, so the message is sent, and Mosquitto closes the connection on it.
+        var options = Options(version: MQTTnet.Formatter.MqttProtocolVersion.V311);
+        options.MaxDeliveryAttempts = 3;
+        var publisher = await StartPublisherAsync(options);
+
+        var tooLarge = await publisher.PublishAsync("sf/data", new byte[1000]);
+        var ok = await publisher.PublishAsync("sf/data", Payload(0));
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        var deadLetter = Assert.Single(await publisher.GetDeadLettersAsync());
+        Assert.Equal((tooLarge.Sequence, DeadLetterReason.MaxDeliveryAttemptsExceeded), (deadLetter.Sequence, deadLetter.Reason));
+        Assert.Contains("sent on 3 connections", deadLetter.Detail, StringComparison.Ordinal);
+        Assert.True(publisher.ConnectAttempts >= 3);
+        await AssertDeliveredAsync(0, [ok], exactlyOnce: true);
+    }
 }

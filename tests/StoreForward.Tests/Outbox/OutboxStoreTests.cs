@@ -445,4 +445,31 @@ public sealed class OutboxStoreTests : IDisposable
         Assert.Equal(2, store.ReadAfter(0, 10).Count);
         Assert.Equal(DeliveryState.Published, Assert.Single(store.ReadSentRegion()).State);
     }
+
+    [Fact]
+    public void Delivery_attempts_of_in_flight_messages_survive_a_restart_a_rollback_leaves_them_and_they_leave_with_the_message()
+    {
+        StoreFiveQos2Messages(sentThrough: 2);
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            store.RecordAttempts(2, 3);
+            store.CommitBatch();
+            store.BeginBatch();
+            store.RecordAttempts(2, 4);
+            store.RollbackBatch();
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            var sent = store.ReadSentRegion();
+            Assert.Equal([(1L, 1), (2L, 3)], sent.Select(m => (m.Sequence, m.Attempts)));
+            store.BeginBatch();
+            store.Remove(sent[1]);
+            store.CommitBatch();
+        }
+
+        using var db = new LiteDatabase(StorePath);
+        Assert.Empty(db.GetCollection("meta").FindById("outbox")["attempts"].AsDocument.Keys);
+    }
 }

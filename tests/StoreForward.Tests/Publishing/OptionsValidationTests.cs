@@ -26,6 +26,7 @@ public sealed class OptionsValidationTests
         { "OverflowPolicy", o => o.OverflowPolicy = (OverflowPolicy)7 },
         { "Qos0WhenOffline", o => o.Qos0WhenOffline = (Qos0WhenOffline)2 },
         { "DefaultMessageExpiry", o => o.DefaultMessageExpiry = TimeSpan.FromMilliseconds(500) },
+        { "MaxDeliveryAttempts", o => o.MaxDeliveryAttempts = 0 },
         { "ReconnectInitialDelay", o => o.ReconnectInitialDelay = TimeSpan.Zero },
         { "ReconnectMaxDelay", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(1) },
     };
