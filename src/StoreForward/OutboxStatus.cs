@@ -36,4 +36,10 @@ public sealed record OutboxStatus(
     /// a message's own Message Expiry Interval), over the life of the store file.
     /// </summary>
     public long Expired { get; init; }
+
+    /// <summary>
+    /// Unsent messages replaced by a newer one on the same topic (<see cref="StoreForwardOptions.CoalescedTopics"/>), over
+    /// the life of the store file.
+    /// </summary>
+    public long Superseded { get; init; }
 }

@@ -108,6 +108,14 @@ public sealed class StoreForwardOptions
     public TimeSpan? DefaultMessageExpiry { get; set; }
 
     /// <summary>
+    /// Topic filters (MQTT syntax: <c>+</c> one level, <c>#</c> the rest) of current-value topics whose messages coalesce:
+    /// a new message on such a topic replaces the topic's previous one while that one was never sent, so a days-long
+    /// outage costs one message per topic instead of one per sample. Empty (default): nothing coalesces.
+    /// <see cref="OutboxStatus.Superseded"/> counts the replaced messages.
+    /// </summary>
+    public IList<string> CoalescedTopics { get; set; } = [];
+
+    /// <summary>
     /// On how many connections a message is sent without an acknowledgement before it becomes a dead letter
     /// (<see cref="DeadLetterReason.MaxDeliveryAttemptsExceeded"/>), or null (default): no limit. A message that makes the
     /// broker drop the connection (an MQTT 3.1.1 broker over its packet size, say) would otherwise be resent after every
@@ -179,6 +187,14 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(OverflowPolicy), $"must be Reject, DropOldest or Wait, but is {(int)OverflowPolicy}.");
         if (DefaultMessageExpiry is { } expiry && (expiry < TimeSpan.FromSeconds(1) || expiry.TotalSeconds > uint.MaxValue))
             throw Bad(nameof(DefaultMessageExpiry), $"must be between 1 second and {uint.MaxValue} seconds (or null: never), but is {expiry}.");
+        if (CoalescedTopics is null)
+            throw Bad(nameof(CoalescedTopics), "must not be null (empty: nothing coalesces).");
+        foreach (var filter in CoalescedTopics)
+        {
+            if (Publishing.TopicFilter.Problem(filter) is { } problem)
+                throw Bad(nameof(CoalescedTopics), $"holds an invalid topic filter: {problem}.");
+        }
+
         if (MaxDeliveryAttempts is < 1)
             throw Bad(nameof(MaxDeliveryAttempts), $"must be at least 1 (or null for no limit), but is {MaxDeliveryAttempts}.");
         if (!Enum.IsDefined(Qos0WhenOffline))

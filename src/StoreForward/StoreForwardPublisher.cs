@@ -18,12 +18,14 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     private readonly DeliveryEngine _engine;
     private readonly DrainWaiters _drainWaiters = new();
     private readonly OutboxLimits _limits;
+    private readonly string[] _coalescedTopics;
     private int _disposed;
 
     private StoreForwardPublisher(StoreForwardOptions options, OutboxStore store, Func<double>? randomizer, Action<TimeSpan, Exception?>? onRetry)
     {
         _options = options;
         _limits = OutboxLimits.Of(options);
+        _coalescedTopics = [.. options.CoalescedTopics];
         _writer = new GroupCommitWriter(store, options.TimeProvider);
         _writer.Committed += _drainWaiters.OnCommitted;
         _engine = new DeliveryEngine(options, _writer, RaiseDeadLettered, randomizer, onRetry);
@@ -69,6 +71,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
                 Dropped = snapshot.Dropped,
                 DiscardedQos0 = counters.DiscardedQos0,
                 Expired = snapshot.Expired,
+                Superseded = snapshot.Superseded,
             };
         }
     }
@@ -204,7 +207,8 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
 
         var now = _options.TimeProvider.GetUtcNow();
         var lifetime = expiry ?? _options.DefaultMessageExpiry;
-        var work = new AppendWork(topic, payload, qos, retain, now, _limits, RaiseDropped, lifetime is { } l ? now + l : null, properties);
+        var coalesce = Array.Exists(_coalescedTopics, filter => TopicFilter.Matches(filter, topic));
+        var work = new AppendWork(topic, payload, qos, retain, now, _limits, RaiseDropped, lifetime is { } l ? now + l : null, properties, coalesce);
         _writer.Enqueue(work);
         return cancellationToken.CanBeCanceled ? WithdrawableAsync(work, cancellationToken) : work.Task;
     }

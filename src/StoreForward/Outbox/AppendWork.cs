@@ -16,7 +16,8 @@ internal sealed class AppendWork(
     OutboxLimits limits,
     Action<IReadOnlyList<DroppedMessage>>? dropped = null,
     DateTimeOffset? expiresAt = null,
-    MessageProperties? properties = null)
+    MessageProperties? properties = null,
+    bool coalesce = false)
     : StoreWork
 {
     private const int Waiting = 0;
@@ -52,7 +53,7 @@ internal sealed class AppendWork(
     {
         if (Interlocked.CompareExchange(ref _state, Claimed, Waiting) != Waiting || !MakeRoom(store))
             return false;
-        _sequence = store.Append(topic, payload.Span, qos, retain, now, expiresAt, properties);
+        _sequence = store.Append(topic, payload.Span, qos, retain, now, expiresAt, properties, coalesce);
         return true;
     }
 

@@ -9,6 +9,7 @@ namespace StoreForward.Outbox;
 /// <param name="DeadLetters">Messages in the dead-letter collection.</param>
 /// <param name="Dropped">Messages dropped unsent by <see cref="OverflowPolicy.DropOldest"/>, over the store's life.</param>
 /// <param name="Expired">Messages that expired before they were sent, over the store's life.</param>
+/// <param name="Superseded">Unsent messages replaced by a newer one on their coalesced topic, over the store's life.</param>
 internal sealed record OutboxSnapshot(
     long PendingMessages,
     long PendingBytes,
@@ -17,7 +18,8 @@ internal sealed record OutboxSnapshot(
     long LastSequence,
     long DeadLetters,
     long Dropped,
-    long Expired)
+    long Expired,
+    long Superseded)
 {
     /// <summary>Whether every message up to and including <paramref name="sequence"/> has left the outbox.</summary>
     public bool HasDrainedThrough(long sequence) => PendingMessages == 0 || OldestSequence > sequence;

@@ -48,6 +48,9 @@ internal sealed class OutboxStore : IDisposable
     private const string ReleasedRowsName = "released";
     private const string MetaName = "meta";
     private const string MetaId = "outbox";
+
+    /// <summary>The newest message of each coalesced topic: <c>{ _id: topic, s: sequence, f: its segment's first sequence }</c>.</summary>
+    private const string LatestName = "latest";
     private const string ReleasedKey = "released";
     private const string RemovedKey = "removed";
 
@@ -62,6 +65,7 @@ internal sealed class OutboxStore : IDisposable
     private ILiteCollection<BsonDocument> _messages = null!;
     private ILiteCollection<BsonDocument> _deadLetters = null!;
     private ILiteCollection<BsonDocument> _meta = null!;
+    private ILiteCollection<BsonDocument> _latest = null!;
 
     // Inside the meta document, which every commit rewrites anyway: marking PUBREC costs neither a rewrite of the message
     // with its payload nor an index entry of its own, and removing a message from a segment costs a bit.
@@ -125,6 +129,7 @@ internal sealed class OutboxStore : IDisposable
         _messages = _db.GetCollection(MessagesName, BsonAutoId.Int64);
         _deadLetters = _db.GetCollection(DeadLettersName, BsonAutoId.Int64);
         _meta = _db.GetCollection(MetaName);
+        _latest = _db.GetCollection(LatestName);
     }
 
     public string FilePath { get; }
@@ -275,6 +280,7 @@ internal sealed class OutboxStore : IDisposable
                 DeadLetters = meta["dead"].AsInt64,
                 Dropped = meta.TryGetValue("dropped", out var dropped) ? dropped.AsInt64 : 0,
                 Expired = meta.TryGetValue("expired", out var expired) ? expired.AsInt64 : 0,
+                Superseded = meta.TryGetValue("superseded", out var superseded) ? superseded.AsInt64 : 0,
                 SessionEstablished = meta["session"].AsBoolean,
             };
             _staged = _committed;
@@ -327,7 +333,7 @@ internal sealed class OutboxStore : IDisposable
     private void CreateOrRefuse(long originalDataLength)
     {
         var collections = _db.GetCollectionNames().Where(n => !n.StartsWith('$')).ToList();
-        var ours = new[] { MessagesName, DeadLettersName, MetaName, ReleasedRowsName };
+        var ours = new[] { MessagesName, DeadLettersName, MetaName, ReleasedRowsName, LatestName };
         if (collections.Count > 0 && collections.All(ours.Contains))
             throw Problem(OutboxStoreProblem.Damaged, "the file is damaged: it has the outbox's collections but lost its header.");
         if (collections.Count > 0)
@@ -405,6 +411,7 @@ internal sealed class OutboxStore : IDisposable
             ["dead"] = _staged.DeadLetters,
             ["dropped"] = _staged.Dropped,
             ["expired"] = _staged.Expired,
+            ["superseded"] = _staged.Superseded,
             ["session"] = _staged.SessionEstablished,
         };
         _released.WriteTo(meta);
@@ -470,7 +477,7 @@ internal sealed class OutboxStore : IDisposable
 
     private static bool SameCounters(Counters a, Counters b) =>
         a.NextSequence == b.NextSequence && a.SentThrough == b.SentThrough && a.Count == b.Count && a.Bytes == b.Bytes
-        && a.DeadLetters == b.DeadLetters && a.Dropped == b.Dropped && a.Expired == b.Expired && a.SessionEstablished == b.SessionEstablished;
+        && a.DeadLetters == b.DeadLetters && a.Dropped == b.Dropped && a.Expired == b.Expired && a.Superseded == b.Superseded && a.SessionEstablished == b.SessionEstablished;
 
     /// <summary>
     /// Copies the log into the data file once it passed LiteDB's usual checkpoint size, after the commit is durable. A
@@ -511,20 +518,54 @@ internal sealed class OutboxStore : IDisposable
     }
 
     /// <summary>Stores a new message and returns its sequence.</summary>
-    public long Append(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now, DateTimeOffset? expiresAt = null, MessageProperties? properties = null)
+    /// <param name="topic">The topic.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="qos">The QoS.</param>
+    /// <param name="retain">The retain flag.</param>
+    /// <param name="now">When it is stored.</param>
+    /// <param name="expiresAt">When it expires, if it does.</param>
+    /// <param name="properties">Its MQTT 5 properties, if any.</param>
+    /// <param name="coalesce">Whether it supersedes the topic's previous message while that one was never sent.</param>
+    public long Append(
+        string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now,
+        DateTimeOffset? expiresAt = null, MessageProperties? properties = null, bool coalesce = false)
     {
+        if (coalesce)
+            SupersedeLatest(topic);
         var sequence = _staged.NextSequence++;
         var size = OutboxMessage.StoredSize(topic, payload.Length);
         if (_appending is { } full && !full.HasRoomFor(size))
             InsertAppending();
         _appending ??= new OutboxSegment(sequence);
         _appending.Add(topic, payload, qos, retain, now, expiresAt, properties);
+        if (coalesce)
+            _latest.Upsert(new BsonDocument { ["_id"] = topic, ["s"] = sequence, ["f"] = _appending.First });
         _staged.Count++;
         _staged.Bytes += size;
         if (_staged.Count == 1)
             _headChanged = true;
         _dirty = true;
         return sequence;
+    }
+
+    /// <summary>
+    /// Removes the topic's previous coalesced message when it was never sent (above the "sent" mark and never read by the
+    /// delivery session), and counts it: only the newest value of a current-value topic waits out an outage.
+    /// </summary>
+    private void SupersedeLatest(string topic)
+    {
+        if (_latest.FindById(topic) is not { } latest)
+            return;
+        var sequence = latest["s"].AsInt64;
+        var first = latest["f"].AsInt64;
+        if (sequence <= Math.Max(_staged.SentThrough, _handedOutThrough) || _removed.Contains(sequence))
+            return;
+        if (_appending?.First == first)
+            InsertAppending();
+        if (_messages.FindById(first) is not { } segment)
+            return;
+        if (Remove(OutboxSegment.MessageAt(segment, (int)(sequence - first))))
+            _staged.Superseded++;
     }
 
     private void InsertAppending()
@@ -877,7 +918,8 @@ internal sealed class OutboxStore : IDisposable
             _committed.NextSequence - 1,
             _committed.DeadLetters,
             _committed.Dropped,
-            _committed.Expired);
+            _committed.Expired,
+            _committed.Superseded);
 
     public void Dispose()
     {
@@ -914,6 +956,7 @@ internal sealed class OutboxStore : IDisposable
         public long DeadLetters;
         public long Dropped;
         public long Expired;
+        public long Superseded;
         public bool SessionEstablished;
         public long OldestSequence;
         public DateTimeOffset? OldestStoredAt;

@@ -4,7 +4,7 @@ namespace StoreForward.Tests.Outbox;
 
 public sealed class DrainWaitersTests
 {
-    private static OutboxSnapshot Pending(long oldest, long last) => new(last - oldest + 1, 0, oldest, DateTimeOffset.UnixEpoch, last, 0, 0, 0);
+    private static OutboxSnapshot Pending(long oldest, long last) => new(last - oldest + 1, 0, oldest, DateTimeOffset.UnixEpoch, last, 0, 0, 0, 0);
 
     [Fact]
     public async Task A_waiter_completes_once_the_outbox_drained_through_the_last_sequence_at_its_call()

@@ -27,6 +27,7 @@ public sealed class OptionsValidationTests
         { "Qos0WhenOffline", o => o.Qos0WhenOffline = (Qos0WhenOffline)2 },
         { "DefaultMessageExpiry", o => o.DefaultMessageExpiry = TimeSpan.FromMilliseconds(500) },
         { "MaxDeliveryAttempts", o => o.MaxDeliveryAttempts = 0 },
+        { "CoalescedTopics", o => o.CoalescedTopics = ["plant/#/temperature"] },
         { "ReconnectInitialDelay", o => o.ReconnectInitialDelay = TimeSpan.Zero },
         { "ReconnectMaxDelay", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(1) },
     };
