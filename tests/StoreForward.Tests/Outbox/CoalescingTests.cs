@@ -4,14 +4,8 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Outbox;
 
 /// <summary>Which earlier message a coalesced append replaces: only the topic's newest one, and only while it was never sent.</summary>
-public sealed class CoalescingTests : IDisposable
+public sealed class CoalescingTests : StoreTest
 {
-    private readonly TestDirectory _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
-    private string StorePath => _dir.File("outbox.db");
-
     private static long Append(OutboxStore store, string topic, bool coalesce = true) =>
         store.Append(topic, "v"u8, MqttQualityOfServiceLevel.AtLeastOnce, true, DateTimeOffset.UnixEpoch, coalesce: coalesce);
 

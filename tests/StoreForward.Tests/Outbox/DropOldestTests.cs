@@ -4,22 +4,8 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Outbox;
 
 /// <summary>Which messages <see cref="OutboxStore.DropOldestUnsent"/> may drop: only ones that cannot be at the broker.</summary>
-public sealed class DropOldestTests : IDisposable
+public sealed class DropOldestTests : StoreTest
 {
-    private readonly TestDirectory _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
-    private string StorePath => _dir.File("outbox.db");
-
-    private static void Append(OutboxStore store, int count, int payloadBytes = 1)
-    {
-        store.BeginBatch();
-        for (var i = 0; i < count; i++)
-            store.Append("t", new byte[payloadBytes], MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
-        store.CommitBatch();
-    }
-
     private static List<long>? Drop(OutboxStore store, long messages, long bytes = 0)
     {
         store.BeginBatch();
@@ -32,7 +18,7 @@ public sealed class DropOldestTests : IDisposable
     public void Messages_up_to_the_sent_mark_and_those_read_for_sending_are_never_dropped_until_the_session_lets_them_go()
     {
         using var store = OutboxStore.Open(StorePath);
-        Append(store, 10);
+        AppendBatch(store, 10);
         store.BeginBatch();
         store.MarkSentThrough(3);
         store.CommitBatch();
@@ -50,7 +36,7 @@ public sealed class DropOldestTests : IDisposable
     public void Enough_messages_are_dropped_to_free_the_bytes_or_none_when_too_few_can_go()
     {
         using var store = OutboxStore.Open(StorePath);
-        Append(store, 4, payloadBytes: 9);
+        AppendBatch(store, 4, payloadBytes: 9);
 
         // Each message counts 10 bytes (topic and payload): freeing 25 takes three.
         Assert.Equal([1L, 2L, 3L], Drop(store, 0, 25));

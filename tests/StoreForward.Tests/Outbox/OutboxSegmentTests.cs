@@ -6,27 +6,8 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Outbox;
 
 /// <summary>How the store keeps messages appended together in one document, and removes them one by one.</summary>
-public sealed class OutboxSegmentTests : IDisposable
+public sealed class OutboxSegmentTests : StoreTest
 {
-    private readonly TestDirectory _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
-    private string StorePath => _dir.File("outbox.db");
-
-    private static void Append(OutboxStore store, int count, int payloadBytes = 1, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce)
-    {
-        store.BeginBatch();
-        for (var i = 0; i < count; i++)
-        {
-            var payload = new byte[payloadBytes];
-            payload[0] = (byte)i;
-            store.Append("t", payload, qos, false, DateTimeOffset.UnixEpoch.AddSeconds(i));
-        }
-
-        store.CommitBatch();
-    }
-
     private static void Remove(OutboxStore store, IEnumerable<OutboxMessage> messages)
     {
         store.BeginBatch();
@@ -46,9 +27,9 @@ public sealed class OutboxSegmentTests : IDisposable
     {
         using (var store = OutboxStore.Open(StorePath))
         {
-            Append(store, 600);
-            Append(store, 3, payloadBytes: 600 * 1024);
-            Append(store, 1);
+            AppendBatch(store, 600);
+            AppendBatch(store, 3, payloadBytes: 600 * 1024);
+            AppendBatch(store, 1);
         }
 
         Assert.Equal([(1L, 256), (257L, 256), (513L, 88), (601L, 1), (602L, 1), (603L, 1), (604L, 1)], StoredDocuments());
@@ -65,7 +46,7 @@ public sealed class OutboxSegmentTests : IDisposable
     {
         using (var store = OutboxStore.Open(StorePath))
         {
-            Append(store, 5);
+            AppendBatch(store, 5);
             var messages = store.ReadAfter(0, 10);
             Remove(store, [messages[0], messages[2], messages[4]]);
         }
@@ -94,7 +75,7 @@ public sealed class OutboxSegmentTests : IDisposable
     public void Removing_a_message_again_changes_nothing_even_after_its_document_is_gone()
     {
         using var store = OutboxStore.Open(StorePath);
-        Append(store, 3);
+        AppendBatch(store, 3);
         var messages = store.ReadAfter(0, 10);
 
         Remove(store, [messages[0], messages[0]]);
@@ -103,7 +84,7 @@ public sealed class OutboxSegmentTests : IDisposable
 
         Remove(store, [messages[1], messages[2]]);
         Remove(store, messages);
-        Append(store, 1);
+        AppendBatch(store, 1);
 
         Assert.Equal(1, store.Snapshot.PendingMessages);
         Assert.Equal(OutboxMessage.StoredSize("t", 1), store.Snapshot.PendingBytes);
@@ -114,7 +95,7 @@ public sealed class OutboxSegmentTests : IDisposable
     public void A_rolled_back_removal_of_the_last_message_keeps_the_document_and_its_message()
     {
         using var store = OutboxStore.Open(StorePath);
-        Append(store, 2, qos: MqttQualityOfServiceLevel.ExactlyOnce);
+        AppendBatch(store, 2, qos: MqttQualityOfServiceLevel.ExactlyOnce);
         var messages = store.ReadAfter(0, 10);
         store.BeginBatch();
         store.MarkSentThrough(2);
@@ -180,7 +161,7 @@ public sealed class OutboxSegmentTests : IDisposable
             Assert.Equal("3", Encoding.UTF8.GetString(Assert.Single(store.ReadAfter(2, 10)).Payload));
 
             Remove(store, [sent[0]]);
-            Append(store, 2);
+            AppendBatch(store, 2);
             Assert.Equal([2L, 3L, 4L, 5L], store.ReadAfter(0, 10).Select(m => m.Sequence));
         }
 
@@ -193,8 +174,8 @@ public sealed class OutboxSegmentTests : IDisposable
     public void A_read_that_goes_on_where_the_last_one_ended_finds_the_next_live_message_in_the_same_document_or_a_later_one()
     {
         using var store = OutboxStore.Open(StorePath);
-        Append(store, 3);
-        Append(store, 2);
+        AppendBatch(store, 3);
+        AppendBatch(store, 2);
 
         Assert.Equal([1L, 2L], store.ReadAfter(0, 2).Select(m => m.Sequence));
         Assert.Equal([3L], store.ReadAfter(2, 1).Select(m => m.Sequence));

@@ -6,18 +6,12 @@ using StoreForward.Outbox;
 
 namespace StoreForward.Tests.Outbox;
 
-public sealed class OutboxStoreTests : IDisposable
+public sealed class OutboxStoreTests : StoreTest
 {
-    private readonly TestDirectory _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
-    private string StorePath => _dir.File("outbox.db");
-
     [Fact]
     public async Task Missing_directory_is_named_in_the_error()
     {
-        var path = Path.Combine(_dir.Path, "no-such-dir", "outbox.db");
+        var path = Path.Combine(Directory.Path, "no-such-dir", "outbox.db");
 
         var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(path)));
 
@@ -29,7 +23,7 @@ public sealed class OutboxStoreTests : IDisposable
     [Fact]
     public async Task A_directory_is_not_a_store()
     {
-        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(_dir.Path)));
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(Directory.Path)));
 
         Assert.Contains("is a directory", error.Message, StringComparison.Ordinal);
     }
