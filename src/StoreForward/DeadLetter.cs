@@ -19,8 +19,8 @@ public enum DeadLetterReason
     RetainNotSupported = 4,
 
     /// <summary>
-    /// The message was sent on <see cref="StoreForwardOptions.MaxDeliveryAttempts"/> connections and never acknowledged,
-    /// for example because the broker closes the connection whenever it gets it.
+    /// The message was resent on <see cref="StoreForwardOptions.MaxDeliveryAttempts"/> connections after the first and never
+    /// acknowledged, for example because the broker closes the connection whenever it gets it.
     /// </summary>
     MaxDeliveryAttemptsExceeded = 5,
 }

@@ -116,11 +116,12 @@ public sealed class StoreForwardOptions
     public IList<string> CoalescedTopics { get; set; } = [];
 
     /// <summary>
-    /// On how many connections a message is sent without an acknowledgement before it becomes a dead letter
-    /// (<see cref="DeadLetterReason.MaxDeliveryAttemptsExceeded"/>), or null (default): no limit. A message that makes the
-    /// broker drop the connection (an MQTT 3.1.1 broker over its packet size, say) would otherwise be resent after every
-    /// reconnect and block the queue forever. The count is kept in the store, so it survives restarts. A QoS 2 message
-    /// whose PUBREC arrived is at the broker and only released, so it never counts.
+    /// On how many connections after the first a message is resent without an acknowledgement before it becomes a dead
+    /// letter (<see cref="DeadLetterReason.MaxDeliveryAttemptsExceeded"/>), or null (default): no limit. So it is sent at
+    /// most this many times plus one. A message that makes the broker drop the connection (an MQTT 3.1.1 broker over its
+    /// packet size, say) would otherwise be resent after every reconnect and block the queue forever. The count is kept in
+    /// the store, so it survives restarts. A QoS 2 message whose PUBREC arrived is at the broker and only released, so it
+    /// never counts.
     /// </summary>
     public int? MaxDeliveryAttempts { get; set; }
 

@@ -47,7 +47,7 @@ internal sealed class AppendWork(
     public override bool WaitsForRoom(OutboxStore store, bool othersWait) =>
         limits.Policy == OverflowPolicy.Wait
         && Volatile.Read(ref _state) == Waiting
-        && (othersWait || !limits.Fits(store.PendingMessages, store.PendingBytes, _size));
+        && (othersWait || Excess(store, Replaced(store)) != (0, 0));
 
     public override bool Execute(OutboxStore store)
     {
@@ -57,15 +57,23 @@ internal sealed class AppendWork(
         return true;
     }
 
+    /// <summary>The message this coalesced append replaces, which frees its room; looked up only when room is limited.</summary>
+    private OutboxMessage? Replaced(OutboxStore store) => coalesce && limits.IsBounded ? store.Supersedable(topic) : null;
+
+    private (long Messages, long Bytes) Excess(OutboxStore store, OutboxMessage? replaced) =>
+        limits.Excess(store.PendingMessages - (replaced is null ? 0 : 1), store.PendingBytes - (replaced?.Size ?? 0), _size);
+
     private bool MakeRoom(OutboxStore store)
     {
-        var (messages, bytes) = limits.Excess(store.PendingMessages, store.PendingBytes, _size);
+        var replaced = Replaced(store);
+        var (messages, bytes) = Excess(store, replaced);
         if (messages == 0 && bytes == 0)
             return true;
         if (limits.Policy == OverflowPolicy.DropOldest)
         {
-            _dropped = store.DropOldestUnsent(messages, bytes);
-            if (_dropped is not null && limits.Fits(store.PendingMessages, store.PendingBytes, _size))
+            // The replaced message is not dropped: it goes anyway, and its room is already counted.
+            _dropped = store.DropOldestUnsent(messages, bytes, spare: replaced?.Sequence ?? 0);
+            if (_dropped is not null && Excess(store, replaced) == (0, 0))
                 return true;
         }
 

@@ -5,6 +5,8 @@ internal sealed record OutboxLimits(long? MaxMessages, long? MaxBytes, OverflowP
 {
     public static OutboxLimits Unbounded { get; } = new(null, null, OverflowPolicy.Reject);
 
+    public bool IsBounded => MaxMessages is not null || MaxBytes is not null;
+
     public static OutboxLimits Of(StoreForwardOptions options) => new(options.MaxPendingMessages, options.MaxPendingBytes, options.OverflowPolicy);
 
     /// <summary>

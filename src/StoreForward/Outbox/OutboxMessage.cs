@@ -31,7 +31,7 @@ internal sealed class OutboxMessage(
 
     public DeliveryState State { get; set; }
 
-    /// <summary>On how many connections the message was sent: 0 before its first send (see <see cref="StoreForwardOptions.MaxDeliveryAttempts"/>).</summary>
+    /// <summary>On how many connections after the first the message was resent (see <see cref="StoreForwardOptions.MaxDeliveryAttempts"/>).</summary>
     public int Attempts { get; set; }
 
     /// <summary>When the message expires: it is never sent after that. Null: it never expires.</summary>

@@ -72,8 +72,10 @@ internal sealed class OutboxStore : IDisposable
     private SequenceSet _released = SequenceSet.Empty(ReleasedKey);
     private SequenceSet _removed = SequenceSet.Empty(RemovedKey);
 
-    // The segment the open batch appends to; inserted when it is full, before anything reads, and at commit.
+    // The segment the open batch appends to; inserted when it is full, before anything reads, and at commit. A coalesced
+    // message has one of its own.
     private OutboxSegment? _appending;
+    private bool _appendingCoalesced;
 
     // Live messages of segments that lost some already, so that the last removal, which deletes the segment, is known
     // without a read. A cache: cleared whenever a batch is undone, and filled again from the removed set.
@@ -96,9 +98,10 @@ internal sealed class OutboxStore : IDisposable
     private readonly List<OutboxMessage> _unsent = [];
     private int _unsentHead;
 
-    // Connections beyond the first on which in-flight messages were sent (the meta document's "attempts"), as committed
-    // and as the open batch changed them. Only messages resent after a reconnect have an entry, so the map stays as
-    // small as the window.
+    // On how many connections after the first in-flight messages were resent (the meta document's "attempts"), as
+    // committed and as the open batch changed them. Only resent messages have an entry, so the map stays as small as the
+    // window. The first send is not counted: below the "sent" mark a restart cannot tell a sent message from one the mark
+    // merely ran ahead of.
     private Dictionary<long, int> _attempts = [];
     private Dictionary<long, int> _committedAttempts = [];
     private bool _attemptsChanged;
@@ -385,6 +388,7 @@ internal sealed class OutboxStore : IDisposable
         _dirty = false;
         _headChanged = false;
         _appending = null;
+        _appendingCoalesced = false;
         if (!_db.BeginTrans())
             throw new InvalidOperationException("An outbox transaction is already open on this thread.");
     }
@@ -450,6 +454,7 @@ internal sealed class OutboxStore : IDisposable
         _dirty = false;
         _headChanged = false;
         _appending = null;
+        _appendingCoalesced = false;
         ForgetCachedSegments();
         if (!_committing)
         {
@@ -530,14 +535,18 @@ internal sealed class OutboxStore : IDisposable
         string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now,
         DateTimeOffset? expiresAt = null, MessageProperties? properties = null, bool coalesce = false)
     {
-        if (coalesce)
-            SupersedeLatest(topic);
+        if (coalesce && Supersedable(topic) is { } older && Remove(older))
+            _staged.Superseded++;
         var sequence = _staged.NextSequence++;
         var size = OutboxMessage.StoredSize(topic, payload.Length);
-        if (_appending is { } full && !full.HasRoomFor(size))
+
+        // A coalesced message gets a segment of its own, so that superseding it deletes a document instead of leaving a bit
+        // in the removed set: superseded messages are spread over the whole backlog, and their bits would never go.
+        if (_appending is { } full && (coalesce || !full.HasRoomFor(size) || _appendingCoalesced))
             InsertAppending();
         _appending ??= new OutboxSegment(sequence);
         _appending.Add(topic, payload, qos, retain, now, expiresAt, properties);
+        _appendingCoalesced = coalesce;
         if (coalesce)
             _latest.Upsert(new BsonDocument { ["_id"] = topic, ["s"] = sequence, ["f"] = _appending.First });
         _staged.Count++;
@@ -549,23 +558,21 @@ internal sealed class OutboxStore : IDisposable
     }
 
     /// <summary>
-    /// Removes the topic's previous coalesced message when it was never sent (above the "sent" mark and never read by the
-    /// delivery session), and counts it: only the newest value of a current-value topic waits out an outage.
+    /// The topic's previous coalesced message when a coalesced append would replace it: it is live and was never sent
+    /// (above the "sent" mark and never read by the delivery session). Only the newest value of a current-value topic
+    /// waits out an outage.
     /// </summary>
-    private void SupersedeLatest(string topic)
+    public OutboxMessage? Supersedable(string topic)
     {
         if (_latest.FindById(topic) is not { } latest)
-            return;
+            return null;
         var sequence = latest["s"].AsInt64;
         var first = latest["f"].AsInt64;
         if (sequence <= Math.Max(_staged.SentThrough, _handedOutThrough) || _removed.Contains(sequence))
-            return;
+            return null;
         if (_appending?.First == first)
             InsertAppending();
-        if (_messages.FindById(first) is not { } segment)
-            return;
-        if (Remove(OutboxSegment.MessageAt(segment, (int)(sequence - first))))
-            _staged.Superseded++;
+        return _messages.FindById(first) is { } segment ? OutboxSegment.MessageAt(segment, (int)(sequence - first)) : null;
     }
 
     private void InsertAppending()
@@ -574,6 +581,7 @@ internal sealed class OutboxStore : IDisposable
             return;
         _messages.Insert(_appending.ToDocument());
         _appending = null;
+        _appendingCoalesced = false;
     }
 
     /// <summary>Records that every message up to <paramref name="sequence"/> may have been sent.</summary>
@@ -599,7 +607,7 @@ internal sealed class OutboxStore : IDisposable
         _dirty = true;
     }
 
-    /// <summary>Records on how many connections an in-flight message has been sent.</summary>
+    /// <summary>Records on how many connections after the first an in-flight message has been resent.</summary>
     public void RecordAttempts(long sequence, int attempts)
     {
         _attempts[sequence] = attempts;
@@ -703,27 +711,33 @@ internal sealed class OutboxStore : IDisposable
     /// dropping nothing, when too few such messages are stored. A message may have been sent when it is at or below the
     /// "sent" mark or was read by the delivery session.
     /// </summary>
-    public List<DroppedMessage>? DropOldestUnsent(long messages, long bytes)
+    /// <param name="messages">Messages that must go.</param>
+    /// <param name="bytes">Bytes that must go.</param>
+    /// <param name="spare">A message not to drop (the one a coalesced append replaces anyway), or 0.</param>
+    public List<DroppedMessage>? DropOldestUnsent(long messages, long bytes, long spare = 0)
     {
         var floor = Math.Max(_staged.SentThrough, _handedOutThrough);
         var end = _unsentHead;
         long count = 0, freed = 0;
+        var chosen = new List<OutboxMessage>();
         while (count < messages || freed < bytes)
         {
             if (end == _unsent.Count && !ReadMoreUnsent(floor))
                 return null;
             var candidate = _unsent[end++];
-            if (candidate.Sequence <= floor || _removed.Contains(candidate.Sequence))
+
+            // The cache may hold a message removed since it was read (superseded, or its segment deleted with it).
+            if (candidate.Sequence <= floor || candidate.Sequence == spare || _removed.Contains(candidate.Sequence) || !TryCountLive(candidate, out _))
                 continue;
+            chosen.Add(candidate);
             count++;
             freed += candidate.Size;
         }
 
         var dropped = new List<DroppedMessage>();
-        for (var i = _unsentHead; i < end; i++)
+        foreach (var candidate in chosen)
         {
-            var candidate = _unsent[i];
-            if (candidate.Sequence > floor && Remove(candidate))
+            if (Remove(candidate))
             {
                 dropped.Add(new DroppedMessage(candidate.Sequence, candidate.Topic, candidate.StoredAt));
                 _staged.Dropped++;
@@ -807,7 +821,7 @@ internal sealed class OutboxStore : IDisposable
         foreach (var message in messages)
         {
             message.State = _released.Contains(message.Sequence) ? DeliveryState.Released : DeliveryState.Published;
-            message.Attempts = _attempts.GetValueOrDefault(message.Sequence, 1);
+            message.Attempts = _attempts.GetValueOrDefault(message.Sequence);
         }
         return messages;
     }

@@ -13,8 +13,10 @@ namespace StoreForward.Outbox;
 /// <list type="bullet">
 /// <item>Every member lies between the oldest stored sequence and the oldest plus 65,535 plus one segment: only sent
 /// messages get a PUBREC or are acknowledged, and the session never sends a message 65,535 or more sequences above the
-/// oldest stored one (packet ids derive from sequences). So the bitmap spans at most about 66,000 bits (8.1 KiB), and a
-/// window of 100 needs a few dozen bytes.</item>
+/// oldest stored one (packet ids derive from sequences). Other removals happen where sending does (dead letters, expiry,
+/// QoS 0), from the oldest unsent message on (DropOldest, whose segments then empty whole), or to coalesced messages,
+/// which have segments of their own and so never leave a bit. So the bitmap spans at most about 66,000 bits (8.1 KiB),
+/// and a window of 100 needs a few dozen bytes.</item>
 /// <item>Changes are undone in reverse on a rolled back batch (<see cref="Undo"/>) and forgotten once committed
 /// (<see cref="Commit"/>), so the set always equals what is on disk outside a batch.</item>
 /// </list>

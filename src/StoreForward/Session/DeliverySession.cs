@@ -387,11 +387,11 @@ internal sealed class DeliverySession
                     _oldestResent = true;
                     if (again.Attempts >= _maxAttempts)
                     {
-                        // Sent on that many connections and never acknowledged: a message that costs us the link each time
+                        // Resent on that many connections and never acknowledged: a message that costs us the link each time
                         // would block the queue forever.
                         _state.EndFlight(again);
                         step.DeadLetter(again, DeadLetter.Of(again, DeadLetterReason.MaxDeliveryAttemptsExceeded, null,
-                            $"The message was sent on {again.Attempts} connections without an acknowledgement (MaxDeliveryAttempts {_maxAttempts})."));
+                            $"The message was resent on {again.Attempts} connections after the first without an acknowledgement (MaxDeliveryAttempts {_maxAttempts})."));
                         continue;
                     }
 
@@ -435,7 +435,6 @@ internal sealed class DeliverySession
                 step.RemoveBeforeSending(next);
             else
                 _state.StartFlight(next);
-            next.Attempts++;
 
             step.Sent(next, CreatePublish(next, dup: false), _state.SentMark);
         }

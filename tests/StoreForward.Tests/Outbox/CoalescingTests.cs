@@ -68,4 +68,44 @@ public sealed class CoalescingTests : StoreTest
         Assert.Equal([1L, 2L, 4L, 5L, 6L], store.ReadAfter(0, 100).Select(m => m.Sequence));
         Assert.Equal(1, store.Snapshot.Superseded);
     }
+
+    [Fact]
+    public void A_coalesced_message_has_a_document_of_its_own_so_superseding_it_leaves_no_removed_bit_behind()
+    {
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            Append(store, "plain", coalesce: false);
+            Append(store, "a");
+            Append(store, "plain", coalesce: false);
+            Append(store, "plain", coalesce: false);
+            store.CommitBatch();
+            store.BeginBatch();
+            Append(store, "a");
+            store.CommitBatch();
+        }
+
+        using var db = new LiteDB.LiteDatabase(StorePath);
+        Assert.Equal([1L, 3L, 5L], db.GetCollection("outbox").FindAll().Select(d => d["_id"].AsInt64));
+        Assert.Empty(db.GetCollection("meta").FindById("outbox")["removed"].AsBinary);
+    }
+
+    [Theory]
+    [InlineData(OverflowPolicy.Reject)]
+    [InlineData(OverflowPolicy.DropOldest)]
+    [InlineData(OverflowPolicy.Wait)]
+    public async Task A_coalesced_publish_that_replaces_a_message_needs_no_room_under_any_overflow_policy(OverflowPolicy policy)
+    {
+        var options = TestOptions.Offline(StorePath);
+        options.MaxPendingMessages = 2;
+        options.OverflowPolicy = policy;
+        options.CoalescedTopics = ["t"];
+        await using var publisher = await StoreForwardPublisher.StartAsync(options);
+
+        await publisher.PublishAsync("x", "1"u8.ToArray());
+        await publisher.PublishAsync("t", "2"u8.ToArray());
+        await publisher.PublishAsync("t", "3"u8.ToArray()).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal((2L, 0L, 1L), (publisher.Status.PendingMessages, publisher.Status.Dropped, publisher.Status.Superseded));
+    }
 }

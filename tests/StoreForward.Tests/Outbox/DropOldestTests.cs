@@ -68,4 +68,24 @@ public sealed class DropOldestTests : StoreTest
         Assert.Equal(1, reopened.Snapshot.Dropped);
         Assert.Equal([2L], reopened.ReadAfter(0, 10).Select(m => m.Sequence));
     }
+
+    [Fact]
+    public void A_candidate_superseded_since_it_was_read_is_skipped_and_exactly_enough_live_messages_go()
+    {
+        using var store = OutboxStore.Open(StorePath);
+        store.BeginBatch();
+        store.Append("x", "1"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+        store.Append("t", "2"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch, coalesce: true);
+        store.Append("x", "3"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+        store.CommitBatch();
+        Assert.Equal([1L], Drop(store, 1));
+
+        // Message 2 is in the drop candidates read ahead; superseding it deletes its document.
+        store.BeginBatch();
+        store.Append("t", "4"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch, coalesce: true);
+        store.CommitBatch();
+
+        Assert.Equal([3L], Drop(store, 1));
+        Assert.Equal([4L], store.ReadAfter(0, 10).Select(m => m.Sequence));
+    }
 }

@@ -457,7 +457,7 @@ public sealed class OutboxStoreTests : StoreTest
         using (var store = OutboxStore.Open(StorePath))
         {
             var sent = store.ReadSentRegion();
-            Assert.Equal([(1L, 1), (2L, 3)], sent.Select(m => (m.Sequence, m.Attempts)));
+            Assert.Equal([(1L, 0), (2L, 3)], sent.Select(m => (m.Sequence, m.Attempts)));
             store.BeginBatch();
             store.Remove(sent[1]);
             store.CommitBatch();
