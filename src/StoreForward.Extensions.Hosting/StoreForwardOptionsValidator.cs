@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Options;
+
+namespace StoreForward.Extensions.Hosting;
+
+/// <summary>Validates bound options with the rules of <see cref="StoreForwardPublisher.StartAsync(StoreForwardOptions, CancellationToken)"/>, so a bad value fails the host's start naming it.</summary>
+internal sealed class StoreForwardOptionsValidator : IValidateOptions<StoreForwardOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StoreForwardOptions options)
+    {
+        try
+        {
+            options.Validate();
+            return ValidateOptionsResult.Success;
+        }
+        catch (ArgumentException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using MQTTnet.Protocol;
+using StoreForward.Tests.EndToEnd;
+
+namespace StoreForward.Tests.Hosting;
+
+/// <summary><c>AddStoreForward</c> in a generic host: options from configuration, validated at start, flushed on shutdown.</summary>
+public sealed class HostingTests : BrokerTest
+{
+    private static IHost BuildHost(Dictionary<string, string?> settings)
+    {
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(settings.ToDictionary(s => "StoreForward:" + s.Key, s => s.Value));
+        builder.Services.AddStoreForward(builder.Configuration.GetSection("StoreForward"));
+        return builder.Build();
+    }
+
+    private Dictionary<string, string?> Settings() => new()
+    {
+        ["ClientId"] = ClientId,
+        ["Host"] = Broker.Host,
+        ["Port"] = Broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["StorePath"] = StorePath,
+        ["KeepAlive"] = "00:00:05",
+        ["ShutdownFlushTimeout"] = "00:00:30",
+    };
+
+    [Fact]
+    public async Task The_host_starts_the_publisher_from_configuration_and_shutdown_waits_until_the_broker_has_everything()
+    {
+        using (var host = BuildHost(Settings()))
+        {
+            await host.StartAsync();
+            var publisher = host.Services.GetRequiredService<StoreForwardPublisher>();
+            Assert.Same(publisher, host.Services.GetRequiredService<StoreForwardPublisher>());
+            await PublishManyAsync(publisher, 0, 50, MqttQualityOfServiceLevel.AtLeastOnce);
+            await host.StopAsync();
+        }
+
+        // Shutdown flushed: the broker had all of it before the store closed.
+        await using (var reopened = await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath, ClientId)))
+            Assert.Equal(0, reopened.Status.PendingMessages);
+        await Subscriber.WaitForCountAsync(m => m.Topic == "sf/data", 50, Patience);
+        Assert.Equal(Enumerable.Range(0, 50), ReceivedIndexes().Order());
+    }
+
+    [Theory]
+    [InlineData("ClientId", "")]
+    [InlineData("Port", "0")]
+    [InlineData("MaxPendingMessages", "0")]
+    public async Task A_bad_option_fails_the_host_start_naming_it_and_creates_no_store(string name, string value)
+    {
+        var settings = Settings();
+        settings[name] = value;
+        using var host = BuildHost(settings);
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("StoreForwardOptions." + name, error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(StorePath));
+    }
+}
