@@ -19,6 +19,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     private readonly DrainWaiters _drainWaiters = new();
     private readonly OutboxLimits _limits;
     private readonly string[] _coalescedTopics;
+    private readonly Diagnostics.StoreForwardMetrics _metrics;
     private int _disposed;
 
     private StoreForwardPublisher(StoreForwardOptions options, OutboxStore store, Func<double>? randomizer, Action<TimeSpan, Exception?>? onRetry)
@@ -26,9 +27,10 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         _options = options;
         _limits = OutboxLimits.Of(options);
         _coalescedTopics = [.. options.CoalescedTopics];
-        _writer = new GroupCommitWriter(store, options.TimeProvider);
+        _metrics = new Diagnostics.StoreForwardMetrics(options.ClientId, () => _writer!.Snapshot, options.TimeProvider);
+        _writer = new GroupCommitWriter(store, options.TimeProvider, _metrics);
         _writer.Committed += _drainWaiters.OnCommitted;
-        _engine = new DeliveryEngine(options, _writer, RaiseDeadLettered, randomizer, onRetry);
+        _engine = new DeliveryEngine(options, _writer, RaiseDeadLettered, randomizer, onRetry, _metrics);
     }
 
     /// <summary>
@@ -36,6 +38,13 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// a thread-pool thread; exceptions thrown by handlers are ignored.
     /// </summary>
     public event EventHandler<DeadLetter>? MessageDeadLettered;
+
+    /// <summary>
+    /// The name of the <see cref="System.Diagnostics.Metrics.Meter"/> each publisher reports on (pending messages, bytes and
+    /// age; published, acknowledged, expired, dropped and dead-lettered messages; connects and lost sessions; commit and
+    /// delivery durations), every measurement tagged <c>storeforward.client_id</c>. See docs/metrics.md.
+    /// </summary>
+    public const string MeterName = "StoreForward";
 
     /// <summary>
     /// Raised after <see cref="OverflowPolicy.DropOldest"/> dropped an unsent message to make room, once the drop is
@@ -271,7 +280,11 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         return _writer.RunAsync(store => store.PurgeDeadLetters(which)).WaitAsync(cancellationToken);
     }
 
-    private void RaiseDeadLettered(IReadOnlyList<DeadLetter> deadLetters) => Raise(MessageDeadLettered, deadLetters);
+    private void RaiseDeadLettered(IReadOnlyList<DeadLetter> deadLetters)
+    {
+        _metrics.DeadLettered(deadLetters.Count);
+        Raise(MessageDeadLettered, deadLetters);
+    }
 
     private void RaiseDropped(IReadOnlyList<DroppedMessage> dropped) => Raise(MessageDropped, dropped);
 
@@ -309,5 +322,6 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         await _engine.DisposeAsync().ConfigureAwait(false);
         await _writer.DisposeAsync().ConfigureAwait(false);
         _drainWaiters.Close(new ObjectDisposedException(nameof(StoreForwardPublisher), "The publisher was disposed before the outbox drained."));
+        _metrics.Dispose();
     }
 }

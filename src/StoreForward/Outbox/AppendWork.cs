@@ -33,6 +33,12 @@ internal sealed class AppendWork(
 
     public Task<PublishReceipt> Task => _completion.Task;
 
+    /// <summary>Whether the last <see cref="Execute"/> stored the message.</summary>
+    public bool Stored { get; private set; }
+
+    /// <summary>How many messages the last <see cref="Execute"/> dropped to make room.</summary>
+    public int DroppedCount => _dropped?.Count ?? 0;
+
     public override long Bytes => payload.Length;
 
     /// <summary>Withdraws the work if the writer has not claimed it yet; then nothing is stored.</summary>
@@ -54,6 +60,7 @@ internal sealed class AppendWork(
         if (Interlocked.CompareExchange(ref _state, Claimed, Waiting) != Waiting || !MakeRoom(store))
             return false;
         _sequence = store.Append(topic, payload.Span, qos, retain, now, expiresAt, properties, coalesce);
+        Stored = true;
         return true;
     }
 

@@ -34,10 +34,13 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly List<StoreWork> _executed = new(MaxBatchItems);
     private readonly Queue<StoreWork> _waitingForRoom = new();
 
-    public GroupCommitWriter(OutboxStore store, TimeProvider time)
+    private readonly Diagnostics.StoreForwardMetrics? _metrics;
+
+    public GroupCommitWriter(OutboxStore store, TimeProvider time, Diagnostics.StoreForwardMetrics? metrics = null)
     {
         _store = store;
         _time = time;
+        _metrics = metrics;
         _thread = new Thread(Run) { IsBackground = true, Name = "StoreForward outbox writer" };
         _thread.Start();
     }
@@ -125,6 +128,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         bool changed;
         var reached = 0;
         var began = false;
+        var startedAt = _time.GetTimestamp();
         try
         {
             _store.BeginBatch();
@@ -179,11 +183,36 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
 
         var committedAt = _time.GetUtcNow();
         if (changed)
+        {
             CommitCount++;
+            RecordMetrics(_time.GetElapsedTime(startedAt));
+        }
+
         foreach (var work in _executed)
             work.Complete(committedAt);
         if (changed)
             Committed?.Invoke(_store.Snapshot);
+    }
+
+    private void RecordMetrics(TimeSpan commitDuration)
+    {
+        if (_metrics is null)
+            return;
+        _metrics.Committed(commitDuration);
+        int published = 0, dropped = 0;
+        foreach (var work in _executed)
+        {
+            if (work is AppendWork append)
+            {
+                published += append.Stored ? 1 : 0;
+                dropped += append.DroppedCount;
+            }
+        }
+
+        if (published > 0)
+            _metrics.Published(published);
+        if (dropped > 0)
+            _metrics.Dropped(dropped);
     }
 
     private void Execute(StoreWork work)

@@ -1,7 +1,12 @@
+using StoreForward.Diagnostics;
+
 namespace StoreForward.Session;
 
-/// <summary>Process-wide figures of the delivery engine, read by <see cref="StoreForwardPublisher.Status"/>.</summary>
-internal sealed class DeliveryCounters
+/// <summary>
+/// Process-wide figures of the delivery engine, read by <see cref="StoreForwardPublisher.Status"/>, and the way to its
+/// metrics.
+/// </summary>
+internal sealed class DeliveryCounters(StoreForwardMetrics? metrics = null)
 {
     private long _sessionsLost;
     private long _connectAttempts;
@@ -29,7 +34,14 @@ internal sealed class DeliveryCounters
     /// <summary>QoS 0 publishes discarded while offline (<see cref="Qos0WhenOffline.Drop"/>) since the publisher started.</summary>
     public long DiscardedQos0 => Interlocked.Read(ref _discardedQos0);
 
-    public void SessionLost() => Interlocked.Increment(ref _sessionsLost);
+    /// <summary>The publisher's instruments, or null (tests that build the engine alone).</summary>
+    public StoreForwardMetrics? Metrics { get; } = metrics;
+
+    public void SessionLost()
+    {
+        Interlocked.Increment(ref _sessionsLost);
+        Metrics?.SessionLost();
+    }
 
     public void Qos0Discarded() => Interlocked.Increment(ref _discardedQos0);
 

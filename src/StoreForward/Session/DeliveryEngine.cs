@@ -33,8 +33,10 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         GroupCommitWriter writer,
         Action<IReadOnlyList<DeadLetter>> deadLettered,
         Func<double>? randomizer = null,
-        Action<TimeSpan, Exception?>? onRetry = null)
+        Action<TimeSpan, Exception?>? onRetry = null,
+        Diagnostics.StoreForwardMetrics? metrics = null)
     {
+        Counters = new DeliveryCounters(metrics);
         _options = options;
         _writer = writer;
         _deadLettered = deadLettered;
@@ -42,7 +44,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         writer.Committed += _ => Volatile.Read(ref _session)?.NotifyOutboxGrew();
     }
 
-    public DeliveryCounters Counters { get; } = new();
+    public DeliveryCounters Counters { get; }
 
     public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
 
@@ -80,6 +82,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         var startedAt = _options.TimeProvider.GetTimestamp();
         Volatile.Write(ref _session, session);
         Counters.IsConnected = true;
+        Counters.Metrics?.Connected();
         Counters.LastError = null;
         try
         {

@@ -307,7 +307,10 @@ internal sealed class DeliverySession
         if (_v5 && reasonCode >= 0x80)
             step.DeadLetter(message, Rejected(message, "PUBACK", reasonCode, reasonString));
         else
+        {
             step.Acknowledged(message);
+            _counters.Metrics?.Acknowledged(message.StoredAt, _time.GetUtcNow());
+        }
     }
 
     /// <summary>PUBREC: persist "released" before PUBREL goes out, so a restart sends PUBREL and never the PUBLISH again.</summary>
@@ -422,6 +425,7 @@ internal sealed class DeliverySession
             if (MessageExpiry.HasExpired(next.ExpiresAt, _time.GetUtcNow()))
             {
                 step.Expired(next);
+                _counters.Metrics?.Expired();
                 continue;
             }
 
