@@ -37,6 +37,8 @@ public static class StoreForwardServiceCollectionExtensions
         services.AddSingleton<StoreForwardPublisherFactory>();
         services.AddSingleton(sp => sp.GetRequiredService<StoreForwardPublisherFactory>().Get());
         services.AddHostedService<StoreForwardHostedService>();
-        return services.AddOptions<StoreForwardOptions>().ValidateOnStart();
+        return services.AddOptions<StoreForwardOptions>()
+            .Configure<IServiceProvider>((options, provider) => options.LoggerFactory ??= provider.GetService<Microsoft.Extensions.Logging.ILoggerFactory>())
+            .ValidateOnStart();
     }
 }

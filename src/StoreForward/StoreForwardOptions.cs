@@ -148,6 +148,13 @@ public sealed class StoreForwardOptions
     /// <summary>Adds random jitter to reconnect delays so that a fleet does not reconnect in lockstep.</summary>
     public bool ReconnectJitter { get; set; } = true;
 
+    /// <summary>
+    /// Where the publisher logs (category <c>StoreForward</c>): the store opened with its backlog, connects, disconnects
+    /// with their reason, reconnect backoff, lost sessions, dead letters. Payloads and credentials are never logged. Null
+    /// (default): no logging. <c>AddStoreForward</c> sets the host's.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; set; }
+
     /// <summary>Clock for keep-alive, backoff and timestamps. Replace it in tests (for example with a fake time provider).</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -20,12 +20,14 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     private readonly OutboxLimits _limits;
     private readonly string[] _coalescedTopics;
     private readonly Diagnostics.StoreForwardMetrics _metrics;
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private int _disposed;
 
     private StoreForwardPublisher(StoreForwardOptions options, OutboxStore store, Func<double>? randomizer, Action<TimeSpan, Exception?>? onRetry)
     {
         _options = options;
         _limits = OutboxLimits.Of(options);
+        _logger = Diagnostics.Log.For(options);
         _coalescedTopics = [.. options.CoalescedTopics];
         _metrics = new Diagnostics.StoreForwardMetrics(options.ClientId, () => _writer!.Snapshot, options.TimeProvider);
         _writer = new GroupCommitWriter(store, options.TimeProvider, _metrics);
@@ -122,6 +124,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         // Opening can replay a write-ahead log; keep that off the caller's thread.
         var (store, quarantined) = await Task.Run(() => OpenStore(options), cancellationToken).ConfigureAwait(false);
         var publisher = new StoreForwardPublisher(options, store, randomizer, onRetry) { QuarantinedStorePath = quarantined };
+        Diagnostics.Log.StoreOpened(publisher._logger, store.FilePath, store.Snapshot.PendingMessages, store.Snapshot.PendingBytes);
         publisher._engine.Start();
         return publisher;
     }
@@ -283,6 +286,8 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     private void RaiseDeadLettered(IReadOnlyList<DeadLetter> deadLetters)
     {
         _metrics.DeadLettered(deadLetters.Count);
+        foreach (var d in deadLetters)
+            Diagnostics.Log.DeadLettered(_logger, d.Sequence, d.Topic, d.Reason, d.Detail);
         Raise(MessageDeadLettered, deadLetters);
     }
 

@@ -1,4 +1,5 @@
 using Polly;
+using StoreForward.Diagnostics;
 using StoreForward.Outbox;
 using StoreForward.Reconnect;
 using StoreForward.Transport;
@@ -25,6 +26,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     private readonly SessionState _state = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Action<IReadOnlyList<DeadLetter>> _deadLettered;
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private DeliverySession? _session;
     private Task _loop = Task.CompletedTask;
 
@@ -40,7 +42,12 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         _options = options;
         _writer = writer;
         _deadLettered = deadLettered;
-        _pipeline = ReconnectPipeline.Create(options, randomizer, onRetry);
+        _logger = Log.For(options);
+        _pipeline = ReconnectPipeline.Create(options, randomizer, (delay, error) =>
+        {
+            Log.Backoff(_logger, delay);
+            onRetry?.Invoke(delay, error);
+        });
         writer.Committed += _ => Volatile.Read(ref _session)?.NotifyOutboxGrew();
     }
 
@@ -75,10 +82,12 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         catch (Exception e) when (!stop.IsCancellationRequested)
         {
             Counters.LastError = Describe(e);
+            Log.ConnectFailed(_logger, _options.Host, _options.Port, Counters.LastError);
             throw;
         }
 
         var session = new DeliverySession(connection, _state, _writer, _options, Counters, _deadLettered);
+        Log.Connected(_logger, _options.Host, _options.Port, connection.ProtocolVersion, connection.Limits.SessionPresent, session.Window);
         var startedAt = _options.TimeProvider.GetTimestamp();
         Volatile.Write(ref _session, session);
         Counters.IsConnected = true;
@@ -91,6 +100,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         catch (Exception e) when (!stop.IsCancellationRequested)
         {
             Counters.LastError = Describe(e);
+            Log.Disconnected(_logger, _options.Host, _options.Port, Counters.LastError);
             // A failed commit can leave memory ahead of the disk; reading the small in-flight head again is cheap and
             // makes every session start from what is durable.
             _state.Invalidate();

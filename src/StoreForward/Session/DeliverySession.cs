@@ -33,6 +33,7 @@ internal sealed class DeliverySession
     private readonly DeliveryCounters _counters;
     private readonly Action<IReadOnlyList<DeadLetter>> _deadLettered;
     private readonly TimeProvider _time;
+    private readonly Microsoft.Extensions.Logging.ILogger _logger;
 
     private readonly int? _maxAttempts;
 
@@ -48,6 +49,9 @@ internal sealed class DeliverySession
     private readonly Queue<OutboxMessage> _resend = new();
     private readonly List<Task<bool>> _pendingCommits = [];
     private readonly int _window;
+
+    /// <summary>Most publishes this session keeps unacknowledged: MaxInFlight, the broker's Receive Maximum and a learned quota.</summary>
+    public int Window => _window;
 
     // Messages per read of the queue: enough for two windows, and not so few that reads dominate.
     private readonly int _readSize;
@@ -86,6 +90,7 @@ internal sealed class DeliverySession
         _counters = counters;
         _deadLettered = deadLettered;
         _time = options.TimeProvider;
+        _logger = Diagnostics.Log.For(options);
         _identity = options.StampMessageIdentity ? options.ClientId : null;
         _maxAttempts = options.MaxDeliveryAttempts;
         _window = Math.Min(Math.Min(options.MaxInFlight, connection.Limits.ReceiveMaximum), state.BrokerQuota ?? int.MaxValue);
@@ -215,16 +220,19 @@ internal sealed class DeliverySession
             // The broker forgot the PUBRECs too: forget them durably, or a restart would PUBREL (and so drop) messages
             // the broker no longer has.
             var step = new SessionStep();
+            var returned = 0;
             foreach (var message in _state.ReturnInFlightToQueue())
             {
                 if (message.State == DeliveryState.Released)
                     step.ForgetReleased(message);
                 message.State = DeliveryState.Queued;
+                returned++;
             }
 
             if (step.HasChanges)
                 await _writer.RunAsync(step.ApplyTo).ConfigureAwait(false);
             _counters.SessionLost();
+            Diagnostics.Log.SessionLost(_logger, returned);
         }
 
         foreach (var message in _state.InFlightInOrder)

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace StoreForward.Diagnostics;
+
+/// <summary>
+/// The publisher's log events (source-generated, so a disabled level costs a check). None carries a payload or a
+/// credential: topics, sequences, counts, endpoints and error messages only.
+/// </summary>
+internal static partial class Log
+{
+    public const string Category = "StoreForward";
+
+    public static ILogger For(StoreForwardOptions options) => options.LoggerFactory?.CreateLogger(Category) ?? NullLogger.Instance;
+
+    [LoggerMessage(EventId = 1, EventName = "StoreOpened", Level = LogLevel.Information,
+        Message = "Outbox {StorePath} opened with {PendingMessages} pending messages ({PendingBytes} bytes)")]
+    public static partial void StoreOpened(ILogger logger, string storePath, long pendingMessages, long pendingBytes);
+
+    [LoggerMessage(EventId = 2, EventName = "Connected", Level = LogLevel.Information,
+        Message = "Connected to {Host}:{Port} ({ProtocolVersion}), session present: {SessionPresent}, window {Window}")]
+    public static partial void Connected(ILogger logger, string host, int port, MQTTnet.Formatter.MqttProtocolVersion protocolVersion, bool sessionPresent, int window);
+
+    [LoggerMessage(EventId = 3, EventName = "ConnectFailed", Level = LogLevel.Warning,
+        Message = "Connecting to {Host}:{Port} failed: {Reason}")]
+    public static partial void ConnectFailed(ILogger logger, string host, int port, string reason);
+
+    [LoggerMessage(EventId = 4, EventName = "Disconnected", Level = LogLevel.Warning,
+        Message = "The session with {Host}:{Port} ended: {Reason}")]
+    public static partial void Disconnected(ILogger logger, string host, int port, string reason);
+
+    [LoggerMessage(EventId = 5, EventName = "Backoff", Level = LogLevel.Information,
+        Message = "Reconnecting in {Delay}")]
+    public static partial void Backoff(ILogger logger, TimeSpan delay);
+
+    [LoggerMessage(EventId = 6, EventName = "SessionLost", Level = LogLevel.Warning,
+        Message = "The broker had lost the session; {InFlight} in-flight messages are published anew")]
+    public static partial void SessionLost(ILogger logger, int inFlight);
+
+    [LoggerMessage(EventId = 7, EventName = "DeadLettered", Level = LogLevel.Warning,
+        Message = "Message #{Sequence} to {Topic} moved to the dead letters ({Reason}): {Detail}")]
+    public static partial void DeadLettered(ILogger logger, long sequence, string topic, DeadLetterReason reason, string detail);
+}
