@@ -8,4 +8,10 @@ public sealed class StoreForwardHostingOptions
     /// Whatever is left stays in the outbox and is delivered after the next start.
     /// </summary>
     public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// <see cref="StoreForwardHealthCheck"/> reports Degraded once the oldest pending message is older than this (default
+    /// 5 minutes): messages are stored but do not leave.
+    /// </summary>
+    public TimeSpan HealthMaxOldestPendingAge { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -42,4 +42,10 @@ public sealed record OutboxStatus(
     /// the life of the store file.
     /// </summary>
     public long Superseded { get; init; }
+
+    /// <summary>
+    /// Why the last commit of the store failed (for example a full disk), until one succeeds again; null while the store
+    /// works. Publishes fail meanwhile, and messages stored before stay intact.
+    /// </summary>
+    public string? StoreError { get; init; }
 }

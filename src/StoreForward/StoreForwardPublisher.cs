@@ -83,6 +83,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
                 DiscardedQos0 = counters.DiscardedQos0,
                 Expired = snapshot.Expired,
                 Superseded = snapshot.Superseded,
+                StoreError = _writer.LastFailure,
             };
         }
     }

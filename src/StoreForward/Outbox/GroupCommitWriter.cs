@@ -52,6 +52,15 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
 
     public string StorePath => _store.FilePath;
 
+    /// <summary>Why the last batch failed, until a batch succeeds again; null when the last one succeeded.</summary>
+    public string? LastFailure
+    {
+        get => Volatile.Read(ref _lastFailure);
+        private set => Volatile.Write(ref _lastFailure, value);
+    }
+
+    private string? _lastFailure;
+
     /// <summary>Commits made so far; with the store's fsync count it shows group commit at work.</summary>
     public long CommitCount { get; private set; }
 
@@ -166,6 +175,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
                     ? $"the commit failed and nothing in it was stored ({error.Message})."
                     : $"the commit failed while it was being written, so whether it reached the disk is unknown; its messages may still be delivered ({error.Message}).",
                 error);
+            LastFailure = failure.Message;
             foreach (var work in _executed)
                 work.Fail(failure);
 
@@ -182,6 +192,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         }
 
         var committedAt = _time.GetUtcNow();
+        LastFailure = null;
         if (changed)
         {
             CommitCount++;
