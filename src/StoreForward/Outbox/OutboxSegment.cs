@@ -63,7 +63,7 @@ internal sealed class OutboxSegment(long first)
     }
 
     /// <summary>When the message in <paramref name="fields"/> expires, if it does.</summary>
-    public static DateTimeOffset? ExpiresAtOf(BsonDocument fields) =>
+    private static DateTimeOffset? ExpiresAtOf(BsonDocument fields) =>
         fields.TryGetValue("x", out var expiry) ? new DateTimeOffset(expiry.AsInt64, TimeSpan.Zero) : null;
 
     public BsonDocument ToDocument() => new() { ["_id"] = First, [MessagesKey] = _messages };

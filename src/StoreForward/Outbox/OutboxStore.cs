@@ -852,14 +852,12 @@ internal sealed class OutboxStore : IDisposable
     public List<DeadLetter> ReadDeadLetters(long afterSequence, int max) =>
         [.. _deadLetters.Find(IdQuery("_id > @0", afterSequence), 0, max).Select(ToDeadLetter)];
 
+    /// <summary>A dead letter: the message's fields as a segment stores them, keyed by its sequence, and why it is here.</summary>
     private static DeadLetter ToDeadLetter(BsonDocument d) =>
-        new(d["_id"].AsInt64, d["t"].AsString, (DeadLetterReason)d["reason"].AsInt32, d["code"].IsNull ? null : d["code"].AsInt32, d["detail"].AsString)
-        {
-            Payload = d["p"].AsBinary,
-            Qos = (MqttQualityOfServiceLevel)d["q"].AsInt32,
-            Retain = d["r"].AsBoolean,
-            StoredAt = new DateTimeOffset(d["ts"].AsInt64, TimeSpan.Zero),
-        };
+        DeadLetter.Of(ToMessage(d), (DeadLetterReason)d["reason"].AsInt32, d["code"].IsNull ? null : d["code"].AsInt32, d["detail"].AsString);
+
+    /// <summary>The message a dead letter holds, read as a segment of one (its fields are a segment member's).</summary>
+    private static OutboxMessage ToMessage(BsonDocument deadLetter) => OutboxSegment.MessageAt(deadLetter, 0);
 
     /// <summary>The dead letters with the given sequences (all when null), oldest first; unknown sequences are skipped.</summary>
     private List<BsonDocument> FindDeadLetters(IReadOnlyCollection<long>? sequences) =>
@@ -884,20 +882,20 @@ internal sealed class OutboxStore : IDisposable
     /// </summary>
     public (List<long>? Sequences, int Messages, long Bytes) RequeueDeadLetters(IReadOnlyCollection<long>? sequences, OutboxLimits limits)
     {
-        var deadLetters = FindDeadLetters(sequences).Select(d => (Letter: ToDeadLetter(d), Document: d)).ToList();
-        var bytes = deadLetters.Sum(d => OutboxMessage.StoredSize(d.Letter.Topic, d.Letter.Payload.Length));
-        if (!limits.Fits(_staged.Count, _staged.Bytes, deadLetters.Count, bytes))
-            return (null, deadLetters.Count, bytes);
+        var messages = FindDeadLetters(sequences).Select(ToMessage).ToList();
+        var bytes = messages.Sum(m => m.Size);
+        if (!limits.Fits(_staged.Count, _staged.Bytes, messages.Count, bytes))
+            return (null, messages.Count, bytes);
 
-        var requeued = new List<long>(deadLetters.Count);
-        foreach (var (letter, document) in deadLetters)
+        var requeued = new List<long>(messages.Count);
+        foreach (var message in messages)
         {
-            requeued.Add(Append(letter.Topic, letter.Payload.Span, letter.Qos, letter.Retain, letter.StoredAt, OutboxSegment.ExpiresAtOf(document), MessageProperties.ReadFrom(document)));
-            _deadLetters.Delete(letter.Sequence);
+            requeued.Add(Append(message.Topic, message.Payload, message.Qos, message.Retain, message.StoredAt, message.ExpiresAt, message.Properties));
+            _deadLetters.Delete(message.Sequence);
             _staged.DeadLetters--;
         }
 
-        return (requeued, deadLetters.Count, bytes);
+        return (requeued, messages.Count, bytes);
     }
 
     /// <summary>Finds the oldest live message: the first one of the oldest segment that is not removed.</summary>
