@@ -175,7 +175,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         bool retain = false,
         CancellationToken cancellationToken = default)
     {
-        PublishValidator.Validate(topic, payload, qos, _options.MaxPayloadBytes);
+        PublishValidator.Validate(topic, payload.Length, qos, _options.MaxPayloadBytes, nameof(payload));
         return Store(topic, payload, qos, retain, expiry: null, properties: null, cancellationToken);
     }
 
@@ -195,11 +195,9 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     public Task<PublishReceipt> PublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (message.Payload.Length > _options.MaxPayloadBytes)
-            throw new ArgumentException($"The payload is {message.Payload.Length} bytes, more than StoreForwardOptions.MaxPayloadBytes ({_options.MaxPayloadBytes}).", nameof(message));
-        var payload = message.Payload.ToArray();
-        PublishValidator.Validate(message.Topic, payload, message.QualityOfServiceLevel, _options.MaxPayloadBytes);
+        PublishValidator.Validate(message.Topic, message.Payload.Length, message.QualityOfServiceLevel, _options.MaxPayloadBytes, nameof(message));
         PublishValidator.ValidateProperties(message);
+        var payload = message.Payload.ToArray();
         var expiry = message.MessageExpiryInterval > 0 ? TimeSpan.FromSeconds(message.MessageExpiryInterval) : (TimeSpan?)null;
         return Store(message.Topic, payload, message.QualityOfServiceLevel, message.Retain, expiry, MessageProperties.Of(message), cancellationToken);
     }

@@ -12,13 +12,17 @@ internal static class PublishValidator
 {
     private const int MaxTopicBytes = 65_535;
 
-    public static void Validate(string topic, ReadOnlyMemory<byte> payload, MqttQualityOfServiceLevel qos, int maxPayloadBytes)
+    /// <summary>
+    /// Checks the topic, the QoS and the payload's length, before the payload is copied anywhere; a payload too large is
+    /// reported against the caller's <paramref name="payloadParameter"/>.
+    /// </summary>
+    public static void Validate(string topic, long payloadLength, MqttQualityOfServiceLevel qos, int maxPayloadBytes, string payloadParameter)
     {
         ValidateTopic(topic);
         if (qos is < MqttQualityOfServiceLevel.AtMostOnce or > MqttQualityOfServiceLevel.ExactlyOnce)
             throw new ArgumentOutOfRangeException(nameof(qos), qos, $"QoS must be 0, 1 or 2, but is {(int)qos}.");
-        if (payload.Length > maxPayloadBytes)
-            throw new ArgumentException($"The payload is {payload.Length} bytes, more than StoreForwardOptions.MaxPayloadBytes ({maxPayloadBytes}).", nameof(payload));
+        if (payloadLength > maxPayloadBytes)
+            throw new ArgumentException($"The payload is {payloadLength} bytes, more than StoreForwardOptions.MaxPayloadBytes ({maxPayloadBytes}).", payloadParameter);
     }
 
     /// <summary>Checks what the <see cref="MqttApplicationMessage"/> overload adds to a publish: its MQTT 5 properties.</summary>
