@@ -24,14 +24,20 @@ internal sealed record MessageProperties(
     private const string UserPropertiesKey = "up";
 
     /// <summary>The properties of <paramref name="message"/>, copied; null when it has none.</summary>
-    public static MessageProperties? Of(MqttApplicationMessage message)
-    {
-        var userProperties = message.UserProperties is { Count: > 0 } list ? list.Select(p => new MqttUserProperty(p.Name, p.ValueBuffer.ToArray())).ToList() : [];
-        if (message.ContentType is null && message.PayloadFormatIndicator == MqttPayloadFormatIndicator.Unspecified
-            && message.ResponseTopic is null && message.CorrelationData is null && userProperties.Count == 0)
-            return null;
-        return new MessageProperties(message.ContentType, message.PayloadFormatIndicator, message.ResponseTopic, message.CorrelationData?.ToArray(), userProperties);
-    }
+    public static MessageProperties? Of(MqttApplicationMessage message) =>
+        OrNull(
+            message.ContentType,
+            message.PayloadFormatIndicator,
+            message.ResponseTopic,
+            message.CorrelationData?.ToArray(),
+            message.UserProperties is { Count: > 0 } list ? [.. list.Select(p => new MqttUserProperty(p.Name, p.ValueBuffer.ToArray()))] : []);
+
+    /// <summary>The properties, or null when none is set: a plain message carries no properties object.</summary>
+    private static MessageProperties? OrNull(
+        string? contentType, MqttPayloadFormatIndicator payloadFormat, string? responseTopic, byte[]? correlationData, List<MqttUserProperty> userProperties) =>
+        contentType is null && payloadFormat == MqttPayloadFormatIndicator.Unspecified && responseTopic is null && correlationData is null && userProperties.Count == 0
+            ? null
+            : new MessageProperties(contentType, payloadFormat, responseTopic, correlationData, userProperties);
 
     /// <summary>Bytes these properties add to a PUBLISH's property block (identifier and value each).</summary>
     public long EncodedLength =>
@@ -75,8 +81,6 @@ internal sealed record MessageProperties(
         var userProperties = document.TryGetValue(UserPropertiesKey, out var up)
             ? up.AsArray.Select(p => new MqttUserProperty(p["n"].AsString, (ReadOnlyMemory<byte>)p["v"].AsBinary)).ToList()
             : [];
-        return contentType is null && payloadFormat == MqttPayloadFormatIndicator.Unspecified && responseTopic is null && correlationData is null && userProperties.Count == 0
-            ? null
-            : new MessageProperties(contentType, payloadFormat, responseTopic, correlationData, userProperties);
+        return OrNull(contentType, payloadFormat, responseTopic, correlationData, userProperties);
     }
 }
