@@ -168,6 +168,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// </exception>
     /// <exception cref="OutboxStoreException">The commit failed (for example the disk is full); nothing was stored.</exception>
     /// <exception cref="ObjectDisposedException">The publisher is disposed, also while the publish waited for room.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in their first parameter, so no call can be ambiguous, now or after a parameter is added to one.")]
     public Task<PublishReceipt> PublishAsync(
         string topic,
         ReadOnlyMemory<byte> payload,
@@ -192,6 +193,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// <exception cref="StoreFullException">As for the other overload.</exception>
     /// <exception cref="OutboxStoreException">As for the other overload.</exception>
     /// <exception cref="ObjectDisposedException">As for the other overload.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in their first parameter, so no call can be ambiguous, now or after a parameter is added to one.")]
     public Task<PublishReceipt> PublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
