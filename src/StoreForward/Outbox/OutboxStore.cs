@@ -30,7 +30,7 @@ namespace StoreForward.Outbox;
 /// (still locked) files and takes its counters from what is on disk, so a sequence is never handed out twice.</item>
 /// </list>
 /// </remarks>
-internal sealed class OutboxStore : IDisposable
+internal sealed partial class OutboxStore : IDisposable
 {
     private const string FormatName = "StoreForward.Outbox";
     private const int FormatVersion = 3;
@@ -817,14 +817,23 @@ internal sealed class OutboxStore : IDisposable
         InsertAppending();
         var sentThrough = _committed.SentThrough;
         _handedOutThrough = Math.Max(_handedOutThrough, sentThrough);
-        var messages = LiveMessages(_messages.Find(IdQuery("_id <= @0", sentThrough)), 0, sentThrough).ToList();
-        foreach (var message in messages)
-        {
-            message.State = _released.Contains(message.Sequence) ? DeliveryState.Released : DeliveryState.Published;
-            message.Attempts = _attempts.GetValueOrDefault(message.Sequence);
-        }
-        return messages;
+        return [.. LiveMessages(_messages.Find(IdQuery("_id <= @0", sentThrough)), 0, sentThrough).Select(WithStoredState)];
     }
+
+    /// <summary>Sets the delivery state and resend count that the store recorded for <paramref name="message"/>.</summary>
+    private OutboxMessage WithStoredState(OutboxMessage message)
+    {
+        message.State = message.Sequence > _committed.SentThrough ? DeliveryState.Queued
+            : _released.Contains(message.Sequence) ? DeliveryState.Released : DeliveryState.Published;
+        message.Attempts = _attempts.GetValueOrDefault(message.Sequence);
+        return message;
+    }
+
+    /// <summary>
+    /// Every live message, oldest first, with its delivery state as stored, read lazily one segment at a time: for tools
+    /// that inspect a store no publisher has open, never for the delivery session.
+    /// </summary>
+    public IEnumerable<OutboxMessage> ReadAll() => LiveMessages(_messages.FindAll(), 0, long.MaxValue).Select(WithStoredState);
 
     /// <summary>The live messages of <paramref name="segments"/> above <paramref name="after"/> and up to <paramref name="through"/>.</summary>
     private IEnumerable<OutboxMessage> LiveMessages(IEnumerable<BsonDocument> segments, long after, long through)
@@ -851,6 +860,10 @@ internal sealed class OutboxStore : IDisposable
     /// <summary>Reads up to <paramref name="max"/> dead letters above <paramref name="afterSequence"/>, oldest first.</summary>
     public List<DeadLetter> ReadDeadLetters(long afterSequence, int max) =>
         [.. _deadLetters.Find(IdQuery("_id > @0", afterSequence), 0, max).Select(ToDeadLetter)];
+
+    /// <summary>Every dead letter with the message it holds, oldest first, read lazily: for tools, like <see cref="ReadAll"/>.</summary>
+    public IEnumerable<(OutboxMessage Message, DeadLetter Letter)> ReadAllDeadLetters() =>
+        _deadLetters.FindAll().Select(d => (ToMessage(d), ToDeadLetter(d)));
 
     /// <summary>A dead letter: the message's fields as a segment stores them, keyed by its sequence, and why it is here.</summary>
     private static DeadLetter ToDeadLetter(BsonDocument d) =>

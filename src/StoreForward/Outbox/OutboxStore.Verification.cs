@@ -1,0 +1,142 @@
+using LiteDB;
+using MQTTnet.Protocol;
+
+namespace StoreForward.Outbox;
+
+/// <summary>A full check of a store against the invariants <see cref="OutboxStore"/> documents, for operators' tools.</summary>
+internal sealed partial class OutboxStore
+{
+    /// <summary>How many segments the store holds (the unit of <see cref="Verify"/>'s and <see cref="Compact"/>'s progress).</summary>
+    public int SegmentCount => _messages.Count();
+
+    /// <summary>
+    /// Reads every segment and dead letter and checks them against the counters and sets of the meta document; returns
+    /// what does not hold, empty when the store is sound. Opening the store already checked its header and length. A
+    /// message that cannot be decoded is reported with its sequence and never stops the check.
+    /// </summary>
+    /// <param name="progress">Gets the number of segments checked so far.</param>
+    public List<string> Verify(IProgress<int>? progress = null)
+    {
+        var problems = new List<string>();
+        var releasedSeen = new HashSet<long>();
+        var attemptsSeen = new HashSet<long>();
+        var latest = _latest.FindAll().ToDictionary(d => d["s"].AsInt64, d => d["_id"].AsString);
+        long live = 0, bytes = 0, previousLast = 0, removedInside = 0;
+        var checkedSegments = 0;
+        foreach (var segment in _messages.FindAll())
+        {
+            progress?.Report(++checkedSegments);
+            long first;
+            int length;
+            try
+            {
+                first = OutboxSegment.FirstOf(segment);
+                length = OutboxSegment.LengthOf(segment);
+            }
+            catch (Exception e) when (IsUnreadable(e))
+            {
+                problems.Add($"segment {segment["_id"]}: not a segment ({e.Message}).");
+                continue;
+            }
+
+            var last = first + length - 1;
+            if (length == 0)
+                problems.Add($"segment {first}: holds no message.");
+            if (first <= previousLast)
+                problems.Add($"segment {first}: overlaps the segment before it, which reaches sequence {previousLast}.");
+            if (last >= _committed.NextSequence)
+                problems.Add($"segment {first}: reaches sequence {last}, beyond the last one handed out ({_committed.NextSequence - 1}).");
+            previousLast = Math.Max(previousLast, last);
+            removedInside += _removed.CountIn(first, length);
+
+            for (var index = 0; index < length; index++)
+            {
+                var sequence = first + index;
+                if (_removed.Contains(sequence))
+                    continue;
+                if (CheckMessage(segment, index, sequence, problems) is not { } message)
+                    continue;
+                live++;
+                bytes += message.Size;
+                if (_released.Contains(sequence))
+                {
+                    releasedSeen.Add(sequence);
+                    if (message.Qos != MqttQualityOfServiceLevel.ExactlyOnce)
+                        problems.Add($"message {sequence}: has a recorded PUBREC but is QoS {(int)message.Qos}.");
+                    if (sequence > _committed.SentThrough)
+                        problems.Add($"message {sequence}: has a recorded PUBREC but lies above the \"sent\" mark ({_committed.SentThrough}).");
+                }
+
+                if (_attempts.ContainsKey(sequence))
+                    attemptsSeen.Add(sequence);
+                if (latest.TryGetValue(sequence, out var topic) && topic != message.Topic)
+                    problems.Add($"message {sequence}: is the newest of coalesced topic '{topic}' but has the topic '{message.Topic}'.");
+            }
+        }
+
+        if (live != _committed.Count)
+            problems.Add($"the store counts {_committed.Count} messages but holds {live}.");
+        if (bytes != _committed.Bytes)
+            problems.Add($"the store counts {_committed.Bytes} bytes but holds {bytes}.");
+        if (removedInside != _removed.Count)
+            problems.Add($"{_removed.Count - removedInside} removed marks belong to no stored segment.");
+        if (_released.Count != releasedSeen.Count)
+            problems.Add($"{_released.Count - releasedSeen.Count} recorded PUBRECs belong to no stored message.");
+        if (_attempts.Count != attemptsSeen.Count)
+            problems.Add($"{_attempts.Count - attemptsSeen.Count} recorded resend counts belong to no stored message.");
+
+        long deadLetters = 0;
+        foreach (var deadLetter in _deadLetters.FindAll())
+        {
+            deadLetters++;
+            try
+            {
+                _ = ToDeadLetter(deadLetter);
+            }
+            catch (Exception e) when (IsUnreadable(e))
+            {
+                problems.Add($"dead letter {deadLetter["_id"]}: cannot be read ({e.Message}).");
+            }
+        }
+
+        if (deadLetters != _committed.DeadLetters)
+            problems.Add($"the store counts {_committed.DeadLetters} dead letters but holds {deadLetters}.");
+        return problems;
+    }
+
+    /// <summary>Decodes one stored message and checks its fields; null, with the problem added, when it is not sound.</summary>
+    private static OutboxMessage? CheckMessage(BsonDocument segment, int index, long sequence, List<string> problems)
+    {
+        OutboxMessage message;
+        try
+        {
+            message = OutboxSegment.MessageAt(segment, index);
+        }
+        catch (Exception e) when (IsUnreadable(e))
+        {
+            problems.Add($"message {sequence}: cannot be read ({e.Message}).");
+            return null;
+        }
+
+        // LiteDB reads a missing field as null rather than failing.
+        if (message.Payload is null)
+        {
+            problems.Add($"message {sequence}: has no payload.");
+            return null;
+        }
+
+        if (string.IsNullOrEmpty(message.Topic))
+        {
+            problems.Add($"message {sequence}: has no topic.");
+            return null;
+        }
+
+        if (message.Qos is < MqttQualityOfServiceLevel.AtMostOnce or > MqttQualityOfServiceLevel.ExactlyOnce)
+            problems.Add($"message {sequence}: has QoS {(int)message.Qos}, which MQTT does not have.");
+        return message;
+    }
+
+    /// <summary>How LiteDB's typed getters fail on a field of the wrong type (a cast, or a conversion of a string).</summary>
+    public static bool IsUnreadable(Exception e) =>
+        e is InvalidCastException or FormatException or OverflowException or KeyNotFoundException or ArgumentException;
+}

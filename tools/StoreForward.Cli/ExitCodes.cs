@@ -1,0 +1,26 @@
+namespace StoreForward.Cli;
+
+/// <summary>What <c>storeforward</c> returns, so that scripts can tell the cases apart.</summary>
+internal static class ExitCodes
+{
+    /// <summary>Done.</summary>
+    public const int Ok = 0;
+
+    /// <summary><c>verify</c> found problems, or some of the given sequences are not dead letters.</summary>
+    public const int ProblemsFound = 1;
+
+    /// <summary>The command line is invalid.</summary>
+    public const int Usage = 2;
+
+    /// <summary>A running publisher (or another tool) holds the store: stop it first.</summary>
+    public const int StoreInUse = 3;
+
+    /// <summary>The store cannot be read: no such file, damaged, not an outbox, or written by a newer StoreForward.</summary>
+    public const int StoreUnreadable = 4;
+
+    /// <summary>A read or write failed during the work (for example a full disk); what was committed before is intact.</summary>
+    public const int Failed = 5;
+
+    /// <summary>Stopped by Ctrl+C (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
+}

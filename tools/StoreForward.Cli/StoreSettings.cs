@@ -1,0 +1,16 @@
+using System.ComponentModel;
+using Spectre.Console.Cli;
+
+namespace StoreForward.Cli;
+
+/// <summary>What every verb takes: the store file, and whether to answer in JSON.</summary>
+internal class StoreSettings : CommandSettings
+{
+    [CommandArgument(0, "<PATH>")]
+    [Description("The store file (StoreForwardOptions.StorePath). No publisher may have it open.")]
+    public string Path { get; set; } = "";
+
+    [CommandOption("--json")]
+    [Description("Writes the result as JSON on standard output, for scripts, instead of tables.")]
+    public bool Json { get; set; }
+}
