@@ -29,7 +29,7 @@ internal abstract class StoreCommand<TSettings>(CliEnvironment environment) : Co
         {
             return Environment.Fail(
                 ExitCodes.StoreInUse,
-                $"The store '{path}' is held by a running publisher (or another storeforward command). Stop the application that publishes through it and run the command again; while it runs, its metrics and health check report on the store. ({e.Message})");
+                $"The store '{path}' is held by a running publisher or another storeforward command. Stop the app that publishes through it and try again; while it runs, its metrics and health check report on the store.");
         }
         catch (OutboxStoreException e) when (e.Problem != OutboxStoreProblem.WriteFailed)
         {
