@@ -67,8 +67,14 @@ public sealed class StoreForwardOptions
     /// <summary>Optional user name sent in CONNECT.</summary>
     public string? Username { get; set; }
 
-    /// <summary>Optional password sent in CONNECT. Never logged and never stored in the outbox.</summary>
+    /// <summary>
+    /// Optional password sent in CONNECT (on MQTT 3.1.1 only with a <see cref="Username"/>). Never logged, never part of
+    /// an error message, never stored in the outbox. Send it over TLS (<see cref="Tls"/>): MQTT carries it in clear text.
+    /// </summary>
     public string? Password { get; set; }
+
+    /// <summary>TLS to the broker, off by default: see <see cref="StoreForwardTlsOptions"/>.</summary>
+    public StoreForwardTlsOptions Tls { get; set; } = new();
 
     /// <summary>
     /// Most QoS 1 and QoS 2 messages awaiting acknowledgement at once. On MQTT 5 the broker's Receive Maximum lowers it
@@ -183,6 +189,13 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(AckTimeout), "must be more than zero.");
         if (ConnectTimeout <= TimeSpan.Zero)
             throw Bad(nameof(ConnectTimeout), "must be more than zero.");
+        if (Username is { } username && (System.Text.Encoding.UTF8.GetByteCount(username) > 65_535 || username.Contains('\0', StringComparison.Ordinal)))
+            throw Bad(nameof(Username), "must be at most 65,535 UTF-8 bytes without U+0000.");
+        if (Password is { } password && System.Text.Encoding.UTF8.GetByteCount(password) > 65_535)
+            throw Bad(nameof(Password), "must be at most 65,535 UTF-8 bytes.");
+        if (Password is not null && Username is null && ProtocolVersion == MqttProtocolVersion.V311)
+            throw Bad(nameof(Password), "needs a Username on MQTT 3.1.1, which cannot send a password alone.");
+        Transport.BrokerTls.Validate(this);
         if (MaxInFlight is < 1 or > 65_535)
             throw Bad(nameof(MaxInFlight), $"must be between 1 and 65535, but is {MaxInFlight}.");
         if (MaxPayloadBytes < 0 || MaxPayloadBytes > MaxStorablePayloadBytes)

@@ -52,18 +52,35 @@ internal sealed class MqttConnection : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var adapters = new BatchingAdapterFactory();
         var client = Factory.CreateLowLevelMqttClient(adapters);
+        var tls = BrokerTls.Load(options);
         try
         {
-            var clientOptions = new MqttClientOptionsBuilder()
+            var builder = new MqttClientOptionsBuilder()
                 .WithTcpServer(options.Host, options.Port)
                 .WithProtocolVersion(options.ProtocolVersion)
-                .WithTimeout(options.ConnectTimeout)
-                .Build();
-            await client.ConnectAsync(clientOptions, linked.Token).ConfigureAwait(false);
+                .WithTimeout(options.ConnectTimeout);
+            tls?.Apply(builder, options.TimeProvider.GetUtcNow());
+            try
+            {
+                await client.ConnectAsync(builder.Build(), linked.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (tls is not null && e is not OperationCanceledException)
+            {
+                throw tls.Explain(e);
+            }
 
             var connection = new MqttConnection(client, adapters, options.TimeProvider, options.ProtocolVersion);
-            await connection.SendAsync(CreateConnectPacket(options, cleanStart), linked.Token).ConfigureAwait(false);
-            var answer = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
+            MqttPacket answer;
+            try
+            {
+                await connection.SendAsync(CreateConnectPacket(options, cleanStart), linked.Token).ConfigureAwait(false);
+                answer = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (tls is not null && e is not OperationCanceledException)
+            {
+                throw new IOException($"The broker {options.Host}:{options.Port} closed the TLS connection before it answered CONNECT ({e.Message}).{tls.ClientCertificateHint}", e);
+            }
+
             if (answer is not MqttConnAckPacket connAck)
                 throw new MqttProtocolException($"The broker answered CONNECT with {answer.GetType().Name} instead of CONNACK.");
 
@@ -101,16 +118,18 @@ internal sealed class MqttConnection : IAsyncDisposable
         {
             if (connAck.ReasonCode != MqttConnectReasonCode.Success)
                 throw new MqttConnectionRefusedException(
-                    $"The broker {options.Host}:{options.Port} refused the connection: {connAck.ReasonCode} (0x{(int)connAck.ReasonCode:X2}){(string.IsNullOrEmpty(connAck.ReasonString) ? "" : ": " + connAck.ReasonString)}.",
+                    $"The broker {options.Host}:{options.Port} refused the connection: {connAck.ReasonCode} (0x{(int)connAck.ReasonCode:X2}){Explained(ConnectRefusal.Meaning(connAck.ReasonCode))}{(string.IsNullOrEmpty(connAck.ReasonString) ? "" : ": " + connAck.ReasonString)}.",
                     (int)connAck.ReasonCode);
         }
         else if (connAck.ReturnCode != MqttConnectReturnCode.ConnectionAccepted)
         {
             throw new MqttConnectionRefusedException(
-                $"The broker {options.Host}:{options.Port} refused the connection: {connAck.ReturnCode} ({(int)connAck.ReturnCode}).",
+                $"The broker {options.Host}:{options.Port} refused the connection: {connAck.ReturnCode} ({(int)connAck.ReturnCode}){Explained(ConnectRefusal.Meaning(connAck.ReturnCode))}.",
                 (int)connAck.ReturnCode);
         }
     }
+
+    private static string Explained(string meaning) => meaning.Length == 0 ? "" : $", {meaning}";
 
     public async Task SendAsync(MqttPacket packet, CancellationToken cancellationToken)
     {
