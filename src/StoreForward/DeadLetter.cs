@@ -23,6 +23,13 @@ public enum DeadLetterReason
     /// acknowledged, for example because the broker closes the connection whenever it gets it.
     /// </summary>
     MaxDeliveryAttemptsExceeded = 5,
+
+    /// <summary>
+    /// The encrypted record failed its integrity check (see <see cref="StoreForwardOptions.EncryptionKey"/>): it was altered
+    /// on disk, or sealed with another key. It was never published; its topic is empty and its payload is not available.
+    /// It cannot be requeued.
+    /// </summary>
+    Tampered = 6,
 }
 
 /// <summary>A message that left the outbox without delivery, kept in the store's dead-letter collection.</summary>

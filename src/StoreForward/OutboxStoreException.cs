@@ -40,4 +40,10 @@ public enum OutboxStoreProblem
 
     /// <summary>The outbox was written by a newer StoreForward with a format this version does not read.</summary>
     UnsupportedVersion = 5,
+
+    /// <summary>
+    /// The outbox is encrypted with another key than <see cref="StoreForwardOptions.EncryptionKey"/>, or no key is given for
+    /// an encrypted outbox.
+    /// </summary>
+    KeyMismatch = 6,
 }

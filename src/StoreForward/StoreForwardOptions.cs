@@ -32,6 +32,16 @@ public sealed class StoreForwardOptions
     public string StorePath { get; set; } = "storeforward.db";
 
     /// <summary>
+    /// A 256-bit key (32 bytes; from configuration, base64) that turns on encryption at rest: the topic, payload and MQTT 5
+    /// properties of every message stored from then on are sealed with AES-256-GCM under a key derived from this one and
+    /// the store, and a record altered on disk is set aside as a <see cref="DeadLetterReason.Tampered"/> dead letter instead
+    /// of being published. Null (default): messages are stored in clear. Once a store holds encrypted messages it opens
+    /// only with this key (<see cref="OutboxStoreProblem.KeyMismatch"/> otherwise). Keep the key out of the store's
+    /// directory: see the security guide.
+    /// </summary>
+    public byte[]? EncryptionKey { get; set; }
+
+    /// <summary>
     /// What <see cref="StoreForwardPublisher.StartAsync(StoreForwardOptions, CancellationToken)"/> does with a store file
     /// that is damaged, truncated or not a StoreForward outbox. False (default): it throws an
     /// <see cref="OutboxStoreException"/> naming the file and the problem, and the app decides. True: it moves the files
@@ -179,6 +189,8 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(Port), $"must be between 1 and 65535, but is {Port}.");
         if (string.IsNullOrWhiteSpace(StorePath))
             throw Bad(nameof(StorePath), "must name a file.");
+        if (EncryptionKey is { Length: not Outbox.RecordCipher.KeySize })
+            throw Bad(nameof(EncryptionKey), $"must be {Outbox.RecordCipher.KeySize} bytes (AES-256), but is {EncryptionKey.Length} bytes.");
         if (ProtocolVersion is not (MqttProtocolVersion.V311 or MqttProtocolVersion.V500))
             throw Bad(nameof(ProtocolVersion), $"must be V311 or V500, but is {ProtocolVersion}.");
         if (ProtocolVersion == MqttProtocolVersion.V500 && SessionExpiry <= TimeSpan.Zero)

@@ -32,6 +32,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         _metrics = new Diagnostics.StoreForwardMetrics(options.ClientId, () => _writer!.Snapshot, options.TimeProvider);
         _writer = new GroupCommitWriter(store, options.TimeProvider, _metrics);
         _writer.Committed += _drainWaiters.OnCommitted;
+        _writer.SetAside += RaiseDeadLettered;
         _engine = new DeliveryEngine(options, _writer, RaiseDeadLettered, randomizer, onRetry, _metrics);
     }
 
@@ -134,12 +135,12 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     {
         try
         {
-            return (OutboxStore.Open(options.StorePath), null);
+            return (OutboxStore.Open(options.StorePath, options.EncryptionKey), null);
         }
         catch (OutboxStoreException e) when (options.QuarantineUnreadableStore && e.Problem is OutboxStoreProblem.Damaged or OutboxStoreProblem.Foreign)
         {
             var aside = OutboxStore.Quarantine(e.StorePath, options.TimeProvider.GetUtcNow());
-            return (OutboxStore.Open(options.StorePath), aside);
+            return (OutboxStore.Open(options.StorePath, options.EncryptionKey), aside);
         }
     }
 
@@ -288,7 +289,13 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     {
         _metrics.DeadLettered(deadLetters.Count);
         foreach (var d in deadLetters)
-            Diagnostics.Log.DeadLettered(_logger, d.Sequence, d.Topic, d.Reason, d.Detail);
+        {
+            if (d.Reason == DeadLetterReason.Tampered)
+                Diagnostics.Log.RecordTampered(_logger, d.Sequence, StorePath);
+            else
+                Diagnostics.Log.DeadLettered(_logger, d.Sequence, d.Topic, d.Reason, d.Detail);
+        }
+
         Raise(MessageDeadLettered, deadLetters);
     }
 

@@ -20,9 +20,19 @@ internal abstract class StoreCommand<TSettings>(CliEnvironment environment) : Co
         // Opening a store creates it when it is missing; a tool must not leave an empty store behind a typo.
         if (!File.Exists(path))
             return Environment.Fail(ExitCodes.StoreUnreadable, $"There is no store at '{path}'.");
+        byte[]? key;
         try
         {
-            using var store = OutboxStore.Open(path);
+            key = EncryptionKey.Read(settings.KeyFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return Environment.Fail(ExitCodes.Usage, e.Message);
+        }
+
+        try
+        {
+            using var store = OutboxStore.Open(path, key);
             return Run(store, settings, cancellationToken);
         }
         catch (OutboxStoreException e) when (e.Problem == OutboxStoreProblem.InUse)
@@ -30,6 +40,10 @@ internal abstract class StoreCommand<TSettings>(CliEnvironment environment) : Co
             return Environment.Fail(
                 ExitCodes.StoreInUse,
                 $"The store '{path}' is held by a running publisher or another storeforward command. Stop the app that publishes through it and try again; while it runs, its metrics and health check report on the store.");
+        }
+        catch (OutboxStoreException e) when (e.Problem == OutboxStoreProblem.KeyMismatch)
+        {
+            return Environment.Fail(ExitCodes.StoreUnreadable, $"{e.Message} Give the key with --key-file or {EncryptionKey.Variable}.");
         }
         catch (OutboxStoreException e) when (e.Problem != OutboxStoreProblem.WriteFailed)
         {

@@ -10,6 +10,10 @@ internal class StoreSettings : CommandSettings
     [Description("The store file (StoreForwardOptions.StorePath). No publisher may have it open.")]
     public string Path { get; set; } = "";
 
+    [CommandOption("--key-file <FILE>")]
+    [Description("The encryption key of an encrypted store (StoreForwardOptions.EncryptionKey): a file with the 32 bytes, or with them in base64. Or set STOREFORWARD_ENCRYPTION_KEY to the base64 key.")]
+    public string? KeyFile { get; set; }
+
     [CommandOption("--json")]
     [Description("Writes the result as JSON on standard output, for scripts, instead of tables.")]
     public bool Json { get; set; }

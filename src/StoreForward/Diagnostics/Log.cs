@@ -40,4 +40,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 7, EventName = "DeadLettered", Level = LogLevel.Warning,
         Message = "Message #{Sequence} to {Topic} moved to the dead letters ({Reason}): {Detail}")]
     public static partial void DeadLettered(ILogger logger, long sequence, string topic, DeadLetterReason reason, string detail);
+
+    [LoggerMessage(EventId = 8, EventName = "RecordTampered", Level = LogLevel.Error,
+        Message = "Message {Sequence} in {StorePath} failed its integrity check: it was altered on disk or sealed with another key. It was never published and is kept as a dead letter (reason Tampered)")]
+    public static partial void RecordTampered(ILogger logger, long sequence, string storePath);
 }

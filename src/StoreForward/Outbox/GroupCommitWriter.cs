@@ -48,6 +48,12 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     /// <summary>Raised on the writer thread after each commit that changed the store. Keep handlers short.</summary>
     public event Action<OutboxSnapshot>? Committed;
 
+    /// <summary>
+    /// Raised on the writer thread with the encrypted messages a committed batch set aside because they failed their
+    /// integrity check (see <see cref="OutboxStore.TakeSetAside"/>).
+    /// </summary>
+    public event Action<IReadOnlyList<DeadLetter>>? SetAside;
+
     public OutboxSnapshot Snapshot => _store.Snapshot;
 
     public string StorePath => _store.FilePath;
@@ -203,6 +209,8 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             work.Complete(committedAt);
         if (changed)
             Committed?.Invoke(_store.Snapshot);
+        if (changed && _store.TakeSetAside() is { Count: > 0 } setAside)
+            SetAside?.Invoke(setAside);
     }
 
     private void RecordMetrics(TimeSpan commitDuration)

@@ -47,7 +47,7 @@ internal sealed class OutboxMessage(
     public int SegmentLength { get; init; } = 1;
 
     /// <summary>Bytes this message counts for in <see cref="OutboxStatus.PendingBytes"/>.</summary>
-    public long Size => StoredSize(Topic, Payload.Length);
+    public long Size { get; init; } = StoredSize(topic, payload.Length);
 
     /// <summary>
     /// The packet id is a function of the durable sequence, so it is on disk from the moment the message is: a resend after

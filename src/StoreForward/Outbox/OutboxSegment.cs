@@ -1,10 +1,13 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using LiteDB;
 using MQTTnet.Protocol;
 
 namespace StoreForward.Outbox;
 
 /// <summary>
-/// Messages appended in one batch, stored as one document: <c>{ _id: first sequence, m: [ { t, p, q, r, ts }, ... ] }</c>,
+/// Messages appended in one batch, stored as one document: <c>{ _id: first sequence, m: [ { t, p, q, r, ts }, ... ] }</c>
+/// (encrypted: <c>{ q, r, ts, z, e }</c>, see <see cref="RecordCipher"/>),
 /// the sequences following one another from the first. LiteDB's cost is per document (an index node, a page slot, about
 /// 10 KB of allocations), not per byte, and it was about 55 µs of the writer thread per message to insert and later delete
 /// one document per message; a segment pays that once for up to <see cref="MaxMessages"/> messages.
@@ -26,6 +29,10 @@ internal sealed class OutboxSegment(long first)
     public const long MaxBytes = 1024 * 1024;
 
     private const string MessagesKey = "m";
+    private const string TopicKey = "t";
+    private const string PayloadKey = "p";
+    private const string SizeKey = "z";
+    private const string SealedKey = "e";
 
     private readonly BsonArray _messages = [];
     private long _bytes;
@@ -36,30 +43,53 @@ internal sealed class OutboxSegment(long first)
 
     public bool HasRoomFor(long size) => _messages.Count < MaxMessages && _bytes + size <= MaxBytes;
 
-    public void Add(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now, DateTimeOffset? expiresAt, MessageProperties? properties)
+    /// <summary>Adds the next message (sequence <see cref="First"/> + <see cref="Count"/>), encrypted when a cipher is given.</summary>
+    public void Add(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset now, DateTimeOffset? expiresAt, MessageProperties? properties, RecordCipher? cipher)
     {
-        _messages.Add(Fields(topic, payload, qos, retain, now, expiresAt, properties));
+        _messages.Add(Fields(First + _messages.Count, topic, payload, qos, retain, now, expiresAt, properties, cipher));
         _bytes += OutboxMessage.StoredSize(topic, payload.Length);
     }
 
     /// <summary>
     /// A message's stored fields, the same in a segment and in the dead letters: topic, payload, QoS, retain, stored-at,
-    /// and only when set the expiry (<c>x</c>, UTC ticks) and the MQTT 5 properties.
+    /// and only when set the expiry (<c>x</c>, UTC ticks) and the MQTT 5 properties. With a cipher, the topic, payload and
+    /// properties are sealed into <c>e</c>, and <c>z</c> keeps the size the store counts for the message.
     /// </summary>
-    public static BsonDocument Fields(string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset storedAt, DateTimeOffset? expiresAt, MessageProperties? properties)
+    public static BsonDocument Fields(
+        long sequence, string topic, ReadOnlySpan<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset storedAt,
+        DateTimeOffset? expiresAt, MessageProperties? properties, RecordCipher? cipher)
     {
-        var fields = new BsonDocument
-        {
-            ["t"] = topic,
-            ["p"] = payload.ToArray(),
-            ["q"] = (int)qos,
-            ["r"] = retain,
-            ["ts"] = storedAt.UtcTicks,
-        };
+        var secret = new BsonDocument { [TopicKey] = topic, [PayloadKey] = payload.ToArray() };
+        var fields = cipher is null ? secret : [];
+        fields["q"] = (int)qos;
+        fields["r"] = retain;
+        fields["ts"] = storedAt.UtcTicks;
         if (expiresAt is { } expiry)
             fields["x"] = expiry.UtcTicks;
-        properties?.WriteTo(fields);
+        properties?.WriteTo(secret);
+        if (cipher is not null)
+        {
+            fields[SizeKey] = OutboxMessage.StoredSize(topic, payload.Length);
+            fields[SealedKey] = cipher.Seal(sequence, AssociatedData(sequence, fields), BsonSerializer.Serialize(secret));
+        }
+
         return fields;
+    }
+
+    /// <summary>
+    /// What a sealed record is bound to besides its content: its sequence and the fields kept in clear. Changing any of
+    /// them, or moving the record to another sequence, makes it fail to decrypt.
+    /// </summary>
+    private static byte[] AssociatedData(long sequence, BsonDocument fields)
+    {
+        var data = new byte[34];
+        BinaryPrimitives.WriteInt64BigEndian(data, sequence);
+        data[8] = (byte)fields["q"].AsInt32;
+        data[9] = fields["r"].AsBoolean ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(10), fields["ts"].AsInt64);
+        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(18), fields.TryGetValue("x", out var expiry) ? expiry.AsInt64 : 0);
+        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(26), fields[SizeKey].AsInt64);
+        return data;
     }
 
     /// <summary>When the message in <paramref name="fields"/> expires, if it does.</summary>
@@ -80,19 +110,30 @@ internal sealed class OutboxSegment(long first)
     {
         var ticks = new long[LengthOf(segment)];
         for (var index = 0; index < ticks.Length; index++)
-            ticks[index] = Fields(segment, index)["ts"].AsInt64;
+            ticks[index] = FieldsAt(segment, index)["ts"].AsInt64;
         return ticks;
     }
 
-    /// <summary>The message at <paramref name="index"/> of a stored segment.</summary>
-    public static OutboxMessage MessageAt(BsonDocument segment, int index)
+    /// <summary>
+    /// The message at <paramref name="index"/> of a stored segment. A sealed record needs the cipher, and throws a
+    /// <see cref="CryptographicException"/> when it fails its check (see <see cref="Unreadable"/>).
+    /// </summary>
+    public static OutboxMessage MessageAt(BsonDocument segment, int index, RecordCipher? cipher)
     {
-        var fields = Fields(segment, index);
+        var fields = FieldsAt(segment, index);
         var first = FirstOf(segment);
+        var content = fields;
+        if (fields.TryGetValue(SealedKey, out var sealedRecord))
+        {
+            if (cipher is null)
+                throw new CryptographicException($"Message {first + index} is encrypted, and no encryption key is given.");
+            content = BsonSerializer.Deserialize(cipher.Open(sealedRecord.AsBinary, AssociatedData(first + index, fields)));
+        }
+
         return new OutboxMessage(
             first + index,
-            fields["t"].AsString,
-            fields["p"].AsBinary,
+            content[TopicKey].AsString,
+            content[PayloadKey].AsBinary,
             (MqttQualityOfServiceLevel)fields["q"].AsInt32,
             fields["r"].AsBoolean,
             new DateTimeOffset(fields["ts"].AsInt64, TimeSpan.Zero))
@@ -101,10 +142,33 @@ internal sealed class OutboxSegment(long first)
             SegmentFirst = first,
             SegmentLength = LengthOf(segment),
             ExpiresAt = ExpiresAtOf(fields),
-            Properties = MessageProperties.ReadFrom(fields),
+            Properties = MessageProperties.ReadFrom(content),
         };
     }
 
-    private static BsonDocument Fields(BsonDocument segment, int index) =>
+    /// <summary>
+    /// A sealed message that failed its check, as far as its clear fields tell (which may be altered too): no topic, no
+    /// payload, and the size it was counted with, so that removing it keeps the store's byte count.
+    /// </summary>
+    public static OutboxMessage Unreadable(BsonDocument segment, int index)
+    {
+        var fields = FieldsAt(segment, index);
+        var first = FirstOf(segment);
+        return new OutboxMessage(
+            first + index,
+            "",
+            [],
+            fields.TryGetValue("q", out var qos) && qos.IsInt32 ? (MqttQualityOfServiceLevel)qos.AsInt32 : MqttQualityOfServiceLevel.AtMostOnce,
+            fields.TryGetValue("r", out var retain) && retain.IsBoolean && retain.AsBoolean,
+            fields.TryGetValue("ts", out var storedAt) && storedAt.IsInt64 ? new DateTimeOffset(storedAt.AsInt64, TimeSpan.Zero) : DateTimeOffset.UnixEpoch)
+        {
+            SegmentFirst = first,
+            SegmentLength = LengthOf(segment),
+            Size = fields.TryGetValue(SizeKey, out var size) && size.IsNumber ? size.AsInt64 : 0,
+        };
+    }
+
+    /// <summary>The stored fields of the message at <paramref name="index"/>, as they are.</summary>
+    public static BsonDocument FieldsAt(BsonDocument segment, int index) =>
         segment.TryGetValue(MessagesKey, out var messages) ? messages.AsArray[index].AsDocument : segment;
 }

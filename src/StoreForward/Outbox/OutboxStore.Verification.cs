@@ -69,8 +69,8 @@ internal sealed partial class OutboxStore
 
                 if (_attempts.ContainsKey(sequence))
                     attemptsSeen.Add(sequence);
-                if (latest.TryGetValue(sequence, out var topic) && topic != message.Topic)
-                    problems.Add($"message {sequence}: is the newest of coalesced topic '{topic}' but has the topic '{message.Topic}'.");
+                if (latest.TryGetValue(sequence, out var topic) && topic != TopicIndex(message.Topic))
+                    problems.Add($"message {sequence}: is the newest of a coalesced topic but has another topic, '{message.Topic}'.");
             }
         }
 
@@ -91,7 +91,8 @@ internal sealed partial class OutboxStore
             deadLetters++;
             try
             {
-                _ = ToDeadLetter(deadLetter);
+                if (ToDeadLetter(deadLetter) is { Reason: DeadLetterReason.Tampered, Sequence: var sequence })
+                    problems.Add($"dead letter {sequence}: failed its integrity check (altered on disk, or sealed with another key).");
             }
             catch (Exception e) when (IsUnreadable(e))
             {
@@ -105,12 +106,17 @@ internal sealed partial class OutboxStore
     }
 
     /// <summary>Decodes one stored message and checks its fields; null, with the problem added, when it is not sound.</summary>
-    private static OutboxMessage? CheckMessage(BsonDocument segment, int index, long sequence, List<string> problems)
+    private OutboxMessage? CheckMessage(BsonDocument segment, int index, long sequence, List<string> problems)
     {
         OutboxMessage message;
         try
         {
-            message = OutboxSegment.MessageAt(segment, index);
+            message = OutboxSegment.MessageAt(segment, index, _cipher);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            problems.Add($"message {sequence}: failed its integrity check (altered on disk, or sealed with another key).");
+            return null;
         }
         catch (Exception e) when (IsUnreadable(e))
         {
@@ -138,5 +144,6 @@ internal sealed partial class OutboxStore
 
     /// <summary>How LiteDB's typed getters fail on a field of the wrong type (a cast, or a conversion of a string).</summary>
     public static bool IsUnreadable(Exception e) =>
-        e is InvalidCastException or FormatException or OverflowException or KeyNotFoundException or ArgumentException;
+        e is InvalidCastException or FormatException or OverflowException or KeyNotFoundException or ArgumentException
+            or System.Security.Cryptography.CryptographicException;
 }

@@ -61,6 +61,16 @@ internal sealed partial class OutboxStore : IDisposable
 
     private readonly DurableFileStream _data;
     private readonly DurableFileStream _log;
+
+    // Encryption at rest (null: messages are stored in clear). The store's salt and the key's id live in the meta document.
+    private readonly byte[]? _appKey;
+    private byte[]? _salt;
+    private RecordCipher? _cipher;
+
+    // Sealed messages that failed their check in this batch, set aside as dead letters, reported once committed.
+    private readonly List<(OutboxMessage Message, BsonDocument Fields)> _unreadable = [];
+    private readonly List<DeadLetter> _setAside = [];
+    private List<DeadLetter> _setAsideCommitted = [];
     private LiteDatabase _db = null!;
     private ILiteCollection<BsonDocument> _messages = null!;
     private ILiteCollection<BsonDocument> _deadLetters = null!;
@@ -117,11 +127,12 @@ internal sealed partial class OutboxStore : IDisposable
     private long _checkpointAt = CheckpointLogBytes;
     private Exception? _broken;
 
-    private OutboxStore(string path, DurableFileStream data, DurableFileStream log)
+    private OutboxStore(string path, DurableFileStream data, DurableFileStream log, byte[]? appKey)
     {
         FilePath = path;
         _data = data;
         _log = log;
+        _appKey = appKey;
     }
 
     /// <summary>Opens LiteDB over our streams (it never disposes them, so reopening keeps the files locked).</summary>
@@ -158,7 +169,9 @@ internal sealed partial class OutboxStore : IDisposable
     internal DurableFileStream DataFile => _data;
 
     /// <summary>Opens or creates the store at <paramref name="path"/>, with clear errors for every way that can fail.</summary>
-    public static OutboxStore Open(string path)
+    /// <param name="path">The store file.</param>
+    /// <param name="encryptionKey">The app's key (32 bytes) to encrypt messages with, or null to store them in clear.</param>
+    public static OutboxStore Open(string path, byte[]? encryptionKey = null)
     {
         string fullPath;
         try
@@ -183,7 +196,7 @@ internal sealed partial class OutboxStore : IDisposable
         try
         {
             log = OpenFile(fullPath, LogPathOf(fullPath));
-            var store = new OutboxStore(fullPath, data, log);
+            var store = new OutboxStore(fullPath, data, log, encryptionKey);
             try
             {
                 store.Attach();
@@ -274,6 +287,7 @@ internal sealed partial class OutboxStore : IDisposable
                 throw Problem(OutboxStoreProblem.UnsupportedVersion, $"the outbox format version {meta["version"]} is not supported by this StoreForward (it reads version {FormatVersion}).");
 
             ThrowIfTruncated();
+            BindKey(meta);
             _committed = new Counters
             {
                 NextSequence = meta["next"].AsInt64,
@@ -346,6 +360,7 @@ internal sealed partial class OutboxStore : IDisposable
         if (originalDataLength > PageSize || originalDataLength % PageSize != 0)
             throw Problem(OutboxStoreProblem.Damaged, $"the file is damaged or truncated: it held {originalDataLength} bytes but no outbox.");
 
+        BindKey(null);
         _staged = default;
         _staged.NextSequence = 1;
         _released = SequenceSet.Empty(ReleasedKey);
@@ -353,6 +368,25 @@ internal sealed partial class OutboxStore : IDisposable
         _dirty = true;
         _db.BeginTrans();
         CommitBatch();
+    }
+
+    /// <summary>
+    /// Checks the app's key against the one the store was encrypted with, and sets up the cipher. A store opened with a key
+    /// for the first time gets its salt and the key's id in its next commit, before or with its first sealed message.
+    /// </summary>
+    private void BindKey(BsonDocument? meta)
+    {
+        var storedKeyId = meta is not null && meta.TryGetValue("kid", out var kid) ? kid.AsString : null;
+        if (storedKeyId is not null && _appKey is null)
+            throw Problem(OutboxStoreProblem.KeyMismatch, $"it is encrypted (with the key whose id is {storedKeyId}), and no encryption key is given; give the key it was encrypted with.");
+        if (_appKey is null)
+            return;
+        var keyId = RecordCipher.KeyId(_appKey);
+        if (storedKeyId is not null && storedKeyId != keyId)
+            throw Problem(OutboxStoreProblem.KeyMismatch, $"it is encrypted with the key whose id is {storedKeyId}, but the given key's id is {keyId}; give the key it was encrypted with (a store keeps its key until it is deleted).");
+        _salt = meta is not null && meta.TryGetValue("sid", out var salt) ? salt.AsBinary : RecordCipher.NewSalt();
+        _cipher?.Dispose();
+        _cipher = new RecordCipher(_appKey, _salt);
     }
 
     /// <summary>
@@ -418,6 +452,12 @@ internal sealed partial class OutboxStore : IDisposable
             ["superseded"] = _staged.Superseded,
             ["session"] = _staged.SessionEstablished,
         };
+        if (_salt is not null)
+        {
+            meta["sid"] = _salt;
+            meta["kid"] = RecordCipher.KeyId(_appKey);
+        }
+
         _released.WriteTo(meta);
         _removed.WriteTo(meta);
         meta["attempts"] = new BsonDocument(_attempts.ToDictionary(a => a.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), a => (BsonValue)a.Value));
@@ -438,6 +478,12 @@ internal sealed partial class OutboxStore : IDisposable
             _committedAttempts = new(_attempts);
         _attemptsChanged = false;
         _dirty = false;
+        if (_setAside.Count > 0)
+        {
+            _setAsideCommitted.AddRange(_setAside);
+            _setAside.Clear();
+        }
+
         PublishSnapshot();
         CheckpointWhenDue();
         return true;
@@ -452,6 +498,8 @@ internal sealed partial class OutboxStore : IDisposable
     public bool RollbackBatch()
     {
         _dirty = false;
+        _unreadable.Clear();
+        _setAside.Clear();
         _headChanged = false;
         _appending = null;
         _appendingCoalesced = false;
@@ -545,10 +593,10 @@ internal sealed partial class OutboxStore : IDisposable
         if (_appending is { } full && (coalesce || !full.HasRoomFor(size) || _appendingCoalesced))
             InsertAppending();
         _appending ??= new OutboxSegment(sequence);
-        _appending.Add(topic, payload, qos, retain, now, expiresAt, properties);
+        _appending.Add(topic, payload, qos, retain, now, expiresAt, properties, _cipher);
         _appendingCoalesced = coalesce;
         if (coalesce)
-            _latest.Upsert(new BsonDocument { ["_id"] = topic, ["s"] = sequence, ["f"] = _appending.First });
+            _latest.Upsert(new BsonDocument { ["_id"] = TopicIndex(topic), ["s"] = sequence, ["f"] = _appending.First });
         _staged.Count++;
         _staged.Bytes += size;
         if (_staged.Count == 1)
@@ -564,7 +612,7 @@ internal sealed partial class OutboxStore : IDisposable
     /// </summary>
     public OutboxMessage? Supersedable(string topic)
     {
-        if (_latest.FindById(topic) is not { } latest)
+        if (_latest.FindById(TopicIndex(topic)) is not { } latest)
             return null;
         var sequence = latest["s"].AsInt64;
         var first = latest["f"].AsInt64;
@@ -572,8 +620,19 @@ internal sealed partial class OutboxStore : IDisposable
             return null;
         if (_appending?.First == first)
             InsertAppending();
-        return _messages.FindById(first) is { } segment ? OutboxSegment.MessageAt(segment, (int)(sequence - first)) : null;
+        try
+        {
+            return _messages.FindById(first) is { } segment ? OutboxSegment.MessageAt(segment, (int)(sequence - first), _cipher) : null;
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            // It failed its check: not replaced, but set aside when a read reaches it.
+            return null;
+        }
     }
+
+    /// <summary>How the store keys a coalesced topic: the topic, or with encryption a keyed hash of it.</summary>
+    private string TopicIndex(string topic) => _cipher?.TopicIndex(topic) ?? topic;
 
     private void InsertAppending()
     {
@@ -776,7 +835,7 @@ internal sealed partial class OutboxStore : IDisposable
     /// <summary>Moves a message to the dead-letter collection.</summary>
     public void MoveToDeadLetters(OutboxMessage message, DeadLetter deadLetter)
     {
-        var document = OutboxSegment.Fields(message.Topic, message.Payload, message.Qos, message.Retain, message.StoredAt, message.ExpiresAt, message.Properties);
+        var document = OutboxSegment.Fields(message.Sequence, message.Topic, message.Payload, message.Qos, message.Retain, message.StoredAt, message.ExpiresAt, message.Properties, _cipher);
         document["_id"] = message.Sequence;
         document["reason"] = (int)deadLetter.Reason;
         document["code"] = deadLetter.ReasonCode is { } code ? code : BsonValue.Null;
@@ -805,8 +864,12 @@ internal sealed partial class OutboxStore : IDisposable
     }
 
     /// <summary>Up to <paramref name="max"/> live messages above <paramref name="after"/>, from segments starting at <paramref name="fromSegment"/> or later.</summary>
-    private List<OutboxMessage> ReadLive(long fromSegment, long after, int max) =>
-        LiveMessages(_messages.Find(IdQuery("_id >= @0", fromSegment)), after, long.MaxValue).Take(max).ToList();
+    private List<OutboxMessage> ReadLive(long fromSegment, long after, int max)
+    {
+        var messages = LiveMessages(_messages.Find(IdQuery("_id >= @0", fromSegment)), after, long.MaxValue).Take(max).ToList();
+        SetAsideUnreadable();
+        return messages;
+    }
 
     /// <summary>
     /// Reads every stored message that may have been sent: the in-flight head of the queue, each
@@ -817,7 +880,9 @@ internal sealed partial class OutboxStore : IDisposable
         InsertAppending();
         var sentThrough = _committed.SentThrough;
         _handedOutThrough = Math.Max(_handedOutThrough, sentThrough);
-        return [.. LiveMessages(_messages.Find(IdQuery("_id <= @0", sentThrough)), 0, sentThrough).Select(WithStoredState)];
+        List<OutboxMessage> messages = [.. LiveMessages(_messages.Find(IdQuery("_id <= @0", sentThrough)), 0, sentThrough).Select(WithStoredState)];
+        SetAsideUnreadable();
+        return messages;
     }
 
     /// <summary>Sets the delivery state and resend count that the store recorded for <paramref name="message"/>.</summary>
@@ -833,7 +898,21 @@ internal sealed partial class OutboxStore : IDisposable
     /// Every live message, oldest first, with its delivery state as stored, read lazily one segment at a time: for tools
     /// that inspect a store no publisher has open, never for the delivery session.
     /// </summary>
-    public IEnumerable<OutboxMessage> ReadAll() => LiveMessages(_messages.FindAll(), 0, long.MaxValue).Select(WithStoredState);
+    /// <remarks>Messages that fail their check are skipped here, never set aside: see <see cref="UnreadableSkipped"/>.</remarks>
+    public IEnumerable<OutboxMessage> ReadAll()
+    {
+        foreach (var message in LiveMessages(_messages.FindAll(), 0, long.MaxValue))
+        {
+            UnreadableSkipped = _unreadable.Count;
+            yield return WithStoredState(message);
+        }
+
+        UnreadableSkipped = _unreadable.Count;
+        _unreadable.Clear();
+    }
+
+    /// <summary>How many messages the last <see cref="ReadAll"/> skipped because they failed their check.</summary>
+    public int UnreadableSkipped { get; private set; }
 
     /// <summary>The live messages of <paramref name="segments"/> above <paramref name="after"/> and up to <paramref name="through"/>.</summary>
     private IEnumerable<OutboxMessage> LiveMessages(IEnumerable<BsonDocument> segments, long after, long through)
@@ -844,10 +923,58 @@ internal sealed partial class OutboxStore : IDisposable
             var length = OutboxSegment.LengthOf(segment);
             for (var index = (int)Math.Max(0, after + 1 - first); index < length && first + index <= through; index++)
             {
-                if (!_removed.Contains(first + index))
-                    yield return OutboxSegment.MessageAt(segment, index);
+                if (_removed.Contains(first + index))
+                    continue;
+                OutboxMessage message;
+                try
+                {
+                    message = OutboxSegment.MessageAt(segment, index, _cipher);
+                }
+                catch (System.Security.Cryptography.CryptographicException)
+                {
+                    _unreadable.Add((OutboxSegment.Unreadable(segment, index), OutboxSegment.FieldsAt(segment, index)));
+                    continue;
+                }
+
+                yield return message;
             }
         }
+    }
+
+    /// <summary>
+    /// Moves the sealed messages the last read found unreadable (altered on disk, or sealed with another key) to the dead
+    /// letters, as they are, so that they are never published and never block the queue. Reported once committed.
+    /// </summary>
+    private void SetAsideUnreadable()
+    {
+        foreach (var (message, fields) in _unreadable)
+        {
+            if (!Remove(message))
+                continue;
+            var document = new BsonDocument(fields.ToDictionary(f => f.Key, f => f.Value))
+            {
+                ["_id"] = message.Sequence,
+                ["reason"] = (int)DeadLetterReason.Tampered,
+                ["code"] = BsonValue.Null,
+                ["detail"] = TamperedDetail,
+            };
+            _deadLetters.Upsert(document);
+            _staged.DeadLetters++;
+            _setAside.Add(DeadLetter.Of(message, DeadLetterReason.Tampered, null, TamperedDetail));
+        }
+
+        _unreadable.Clear();
+    }
+
+    private const string TamperedDetail =
+        "The stored record failed its integrity check (AES-GCM): it was altered on disk, or sealed with another key. Its topic and payload cannot be trusted, so it was never published.";
+
+    /// <summary>The messages set aside as unreadable by committed batches since the last call, for reporting.</summary>
+    public List<DeadLetter> TakeSetAside()
+    {
+        var setAside = _setAsideCommitted;
+        _setAsideCommitted = [];
+        return setAside;
     }
 
     /// <summary>
@@ -865,12 +992,33 @@ internal sealed partial class OutboxStore : IDisposable
     public IEnumerable<(OutboxMessage Message, DeadLetter Letter)> ReadAllDeadLetters() =>
         _deadLetters.FindAll().Select(d => (ToMessage(d), ToDeadLetter(d)));
 
-    /// <summary>A dead letter: the message's fields as a segment stores them, keyed by its sequence, and why it is here.</summary>
-    private static DeadLetter ToDeadLetter(BsonDocument d) =>
-        DeadLetter.Of(ToMessage(d), (DeadLetterReason)d["reason"].AsInt32, d["code"].IsNull ? null : d["code"].AsInt32, d["detail"].AsString);
+    /// <summary>
+    /// A dead letter: the message's fields as a segment stores them, keyed by its sequence, and why it is here. One that
+    /// fails its check reads as <see cref="DeadLetterReason.Tampered"/>, without topic or payload.
+    /// </summary>
+    private DeadLetter ToDeadLetter(BsonDocument d)
+    {
+        var message = ToMessage(d);
+        return message.Topic.Length == 0 && (DeadLetterReason)d["reason"].AsInt32 != DeadLetterReason.Tampered
+            ? DeadLetter.Of(message, DeadLetterReason.Tampered, null, TamperedDetail)
+            : DeadLetter.Of(message, (DeadLetterReason)d["reason"].AsInt32, d["code"].IsNull ? null : d["code"].AsInt32, d["detail"].AsString);
+    }
 
-    /// <summary>The message a dead letter holds, read as a segment of one (its fields are a segment member's).</summary>
-    private static OutboxMessage ToMessage(BsonDocument deadLetter) => OutboxSegment.MessageAt(deadLetter, 0);
+    /// <summary>
+    /// The message a dead letter holds, read as a segment of one (its fields are a segment member's); one that fails its
+    /// check reads as <see cref="OutboxSegment.Unreadable"/>.
+    /// </summary>
+    private OutboxMessage ToMessage(BsonDocument deadLetter)
+    {
+        try
+        {
+            return OutboxSegment.MessageAt(deadLetter, 0, _cipher);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return OutboxSegment.Unreadable(deadLetter, 0);
+        }
+    }
 
     /// <summary>The dead letters with the given sequences (all when null), oldest first; unknown sequences are skipped.</summary>
     private List<BsonDocument> FindDeadLetters(IReadOnlyCollection<long>? sequences) =>
@@ -895,7 +1043,8 @@ internal sealed partial class OutboxStore : IDisposable
     /// </summary>
     public (List<long>? Sequences, int Messages, long Bytes) RequeueDeadLetters(IReadOnlyCollection<long>? sequences, OutboxLimits limits)
     {
-        var messages = FindDeadLetters(sequences).Select(ToMessage).ToList();
+        // A message that failed its check cannot be delivered: it stays a dead letter.
+        var messages = FindDeadLetters(sequences).Select(ToMessage).Where(m => m.Topic.Length > 0).ToList();
         var bytes = messages.Sum(m => m.Size);
         if (!limits.Fits(_staged.Count, _staged.Bytes, messages.Count, bytes))
             return (null, messages.Count, bytes);
@@ -970,6 +1119,7 @@ internal sealed partial class OutboxStore : IDisposable
 
         _log.Dispose();
         _data.Dispose();
+        _cipher?.Dispose();
     }
 
     private struct Counters

@@ -34,10 +34,12 @@ public sealed class SecretsConfigurationTests : IDisposable
     }
 
     [Fact]
-    public void User_password_and_tls_files_bind_from_environment_variables()
+    public void User_password_tls_files_and_the_encryption_key_bind_from_environment_variables()
     {
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
         using var host = Host(new()
         {
+            ["StoreForward__EncryptionKey"] = Convert.ToBase64String(key),
             ["StoreForward__ClientId"] = "gateway-7",
             ["StoreForward__Username"] = "gateway",
             ["StoreForward__Password"] = "from-the-environment",
@@ -51,6 +53,7 @@ public sealed class SecretsConfigurationTests : IDisposable
         var options = host.Services.GetRequiredService<IOptions<StoreForwardOptions>>().Value;
 
         Assert.Equal(("gateway", "from-the-environment"), (options.Username, options.Password));
+        Assert.Equal(key, options.EncryptionKey);
         Assert.True(options.Tls.Enabled);
         Assert.Equal((_pki.CaFile, TestPki.BrokerName, _pki.ClientPfxFile, TestPki.PfxPassword), (options.Tls.CaFile, options.Tls.TargetHost, options.Tls.ClientCertificateFile, options.Tls.ClientCertificatePassword));
     }

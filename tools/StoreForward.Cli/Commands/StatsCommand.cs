@@ -39,6 +39,7 @@ internal sealed class StatsCommand(CliEnvironment environment) : StoreCommand<St
             scan.NewestStoredAt,
             scan.WithExpiry,
             scan.ExpiredNotRemoved,
+            store.UnreadableSkipped,
             snapshot.DeadLetters,
             snapshot.Dropped,
             snapshot.Expired,
@@ -106,6 +107,8 @@ internal sealed class StatsCommand(CliEnvironment environment) : StoreCommand<St
         Row("Oldest", stats.OldestStoredAt is { } oldest ? $"{Format.Time(oldest)} ({Format.Age(stats.OldestAge!.Value)} old)" : "-");
         Row("Newest", stats.NewestStoredAt is { } newest ? Format.Time(newest) : "-");
         Row("With an expiry", $"{Format.Count(stats.WithExpiry)} ({Format.Count(stats.ExpiredNotRemoved)} expired, removed when the publisher reaches them)");
+        if (stats.FailedIntegrityCheck > 0)
+            Row("Failed integrity check", $"{Format.Count(stats.FailedIntegrityCheck)} (altered on disk or sealed with another key; the publisher sets them aside as dead letters)");
         Row("Dead letters", Format.Count(stats.DeadLetters));
         Row("Over the store's life", $"{Format.Count(stats.Dropped)} dropped, {Format.Count(stats.Expired)} expired, {Format.Count(stats.Superseded)} superseded");
         Row("Sequences", $"last {Format.Count(stats.LastSequence)}, sent through {Format.Count(stats.SentThrough)}");
@@ -155,6 +158,7 @@ internal sealed record StoreStats(
     DateTimeOffset? NewestStoredAt,
     long WithExpiry,
     long ExpiredNotRemoved,
+    long FailedIntegrityCheck,
     long DeadLetters,
     long Dropped,
     long Expired,
