@@ -188,6 +188,10 @@ internal sealed partial class OutboxStore : IDisposable
             throw new OutboxStoreException(fullPath, $"the directory '{directory}' does not exist.") { Problem = OutboxStoreProblem.Unusable };
         if (Directory.Exists(fullPath))
             throw new OutboxStoreException(fullPath, "the path is a directory, not a file.") { Problem = OutboxStoreProblem.Unusable };
+        if (StoreFileAccess.DirectoryProblem(directory) is { } unsafeDirectory)
+            throw new OutboxStoreException(fullPath, unsafeDirectory) { Problem = OutboxStoreProblem.Unusable };
+        StoreFileAccess.RestrictToOwner(fullPath);
+        StoreFileAccess.RestrictToOwner(LogPathOf(fullPath));
 
         var created = !File.Exists(fullPath) || !File.Exists(LogPathOf(fullPath));
         var originalDataLength = File.Exists(fullPath) ? new FileInfo(fullPath).Length : 0;

@@ -1,0 +1,57 @@
+using StoreForward.Outbox;
+using StoreForward.Tests.Outbox;
+
+namespace StoreForward.Tests.Security;
+
+/// <summary>The store's files are the app user's alone, and a directory anyone may write to is refused.</summary>
+public sealed class StoreFilePermissionTests : StoreTest
+{
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    [Fact]
+    public void New_store_files_data_and_log_are_owner_only()
+    {
+        using (OutboxStore.Open(StorePath))
+        {
+            Assert.Equal(OwnerOnly, File.GetUnixFileMode(StorePath));
+            Assert.Equal(OwnerOnly, File.GetUnixFileMode(OutboxStore.LogPathOf(StorePath)));
+        }
+    }
+
+    [Fact]
+    public void Existing_store_files_open_to_others_are_made_owner_only()
+    {
+        using (OutboxStore.Open(StorePath))
+        {
+        }
+
+        var wide = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        File.SetUnixFileMode(StorePath, wide);
+        File.SetUnixFileMode(OutboxStore.LogPathOf(StorePath), wide);
+
+        using (OutboxStore.Open(StorePath))
+        {
+            Assert.Equal(OwnerOnly, File.GetUnixFileMode(StorePath));
+            Assert.Equal(OwnerOnly, File.GetUnixFileMode(OutboxStore.LogPathOf(StorePath)));
+        }
+    }
+
+    [Fact]
+    public void A_directory_every_user_can_write_is_refused_unless_it_has_the_sticky_bit()
+    {
+        var shared = Directory.File("shared");
+        System.IO.Directory.CreateDirectory(shared);
+        File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111);
+
+        var error = Assert.Throws<OutboxStoreException>(() => OutboxStore.Open(Path.Combine(shared, "outbox.db")));
+
+        Assert.Equal(OutboxStoreProblem.Unusable, error.Problem);
+        Assert.Contains("can be written by every user", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(shared, "outbox.db")));
+
+        File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111 | UnixFileMode.StickyBit);
+        using (OutboxStore.Open(Path.Combine(shared, "outbox.db")))
+        {
+        }
+    }
+}
