@@ -25,11 +25,12 @@ public enum DeadLetterReason
     MaxDeliveryAttemptsExceeded = 5,
 
     /// <summary>
-    /// The encrypted record failed its integrity check (see <see cref="StoreForwardOptions.EncryptionKey"/>): it was altered
-    /// on disk, or sealed with another key. It was never published; its topic is empty and its payload is not available.
-    /// It cannot be requeued.
+    /// The stored record cannot be trusted: encrypted, it failed its integrity check (see
+    /// <see cref="StoreForwardOptions.EncryptionKey"/>: altered on disk, or sealed with another key); in clear, it cannot
+    /// be decoded (the store was damaged or altered). It was never published; its topic is empty, its payload is not
+    /// available, and it cannot be requeued. <see cref="DeadLetter.Detail"/> says which.
     /// </summary>
-    Tampered = 6,
+    Unreadable = 6,
 }
 
 /// <summary>A message that left the outbox without delivery, kept in the store's dead-letter collection.</summary>

@@ -34,7 +34,7 @@ public sealed class StoreForwardOptions
     /// <summary>
     /// A 256-bit key (32 bytes; from configuration, base64) that turns on encryption at rest: the topic, payload and MQTT 5
     /// properties of every message stored from then on are sealed with AES-256-GCM under a key derived from this one and
-    /// the store, and a record altered on disk is set aside as a <see cref="DeadLetterReason.Tampered"/> dead letter instead
+    /// the store, and a record altered on disk is set aside as a <see cref="DeadLetterReason.Unreadable"/> dead letter instead
     /// of being published. Null (default): messages are stored in clear. Once a store holds encrypted messages it opens
     /// only with this key (<see cref="OutboxStoreProblem.KeyMismatch"/> otherwise). Keep the key out of the store's
     /// directory: see the security guide.

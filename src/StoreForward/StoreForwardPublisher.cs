@@ -290,8 +290,8 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         _metrics.DeadLettered(deadLetters.Count);
         foreach (var d in deadLetters)
         {
-            if (d.Reason == DeadLetterReason.Tampered)
-                Diagnostics.Log.RecordTampered(_logger, d.Sequence, StorePath);
+            if (d.Reason == DeadLetterReason.Unreadable)
+                Diagnostics.Log.RecordUnreadable(_logger, d.Sequence, StorePath, d.Detail);
             else
                 Diagnostics.Log.DeadLettered(_logger, d.Sequence, d.Topic, d.Reason, d.Detail);
         }

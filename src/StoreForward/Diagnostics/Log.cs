@@ -41,7 +41,7 @@ internal static partial class Log
         Message = "Message #{Sequence} to {Topic} moved to the dead letters ({Reason}): {Detail}")]
     public static partial void DeadLettered(ILogger logger, long sequence, string topic, DeadLetterReason reason, string detail);
 
-    [LoggerMessage(EventId = 8, EventName = "RecordTampered", Level = LogLevel.Error,
-        Message = "Message {Sequence} in {StorePath} failed its integrity check: it was altered on disk or sealed with another key. It was never published and is kept as a dead letter (reason Tampered)")]
-    public static partial void RecordTampered(ILogger logger, long sequence, string storePath);
+    [LoggerMessage(EventId = 8, EventName = "RecordUnreadable", Level = LogLevel.Error,
+        Message = "Message {Sequence} in {StorePath} is unreadable and was never published; it is kept as a dead letter (reason Unreadable): {Detail}")]
+    public static partial void RecordUnreadable(ILogger logger, long sequence, string storePath, string detail);
 }

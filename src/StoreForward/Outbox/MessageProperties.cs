@@ -74,12 +74,16 @@ internal sealed record MessageProperties(
     /// <summary>The properties <see cref="WriteTo"/> wrote into <paramref name="document"/>, or null when it holds none.</summary>
     public static MessageProperties? ReadFrom(BsonDocument document)
     {
-        var contentType = document.TryGetValue(ContentTypeKey, out var ct) ? ct.AsString : null;
-        var payloadFormat = document.TryGetValue(PayloadFormatKey, out var pf) ? (MqttPayloadFormatIndicator)pf.AsInt32 : MqttPayloadFormatIndicator.Unspecified;
-        var responseTopic = document.TryGetValue(ResponseTopicKey, out var rt) ? rt.AsString : null;
-        var correlationData = document.TryGetValue(CorrelationDataKey, out var cd) ? cd.AsBinary : null;
+        var contentType = document.TryGetValue(ContentTypeKey, out var ct) ? StoredField.String(ct, ContentTypeKey) : null;
+        var payloadFormat = document.TryGetValue(PayloadFormatKey, out var pf) ? (MqttPayloadFormatIndicator)StoredField.Int32(pf, PayloadFormatKey, 0, 1) : MqttPayloadFormatIndicator.Unspecified;
+        var responseTopic = document.TryGetValue(ResponseTopicKey, out var rt) ? StoredField.String(rt, ResponseTopicKey) : null;
+        var correlationData = document.TryGetValue(CorrelationDataKey, out var cd) ? StoredField.Binary(cd, CorrelationDataKey) : null;
         var userProperties = document.TryGetValue(UserPropertiesKey, out var up)
-            ? up.AsArray.Select(p => new MqttUserProperty(p["n"].AsString, (ReadOnlyMemory<byte>)p["v"].AsBinary)).ToList()
+            ? StoredField.Array(up, UserPropertiesKey).Select(p =>
+            {
+                var property = StoredField.Document(p, UserPropertiesKey);
+                return new MqttUserProperty(StoredField.String(property["n"], "up.n"), (ReadOnlyMemory<byte>)StoredField.Binary(property["v"], "up.v"));
+            }).ToList()
             : [];
         return OrNull(contentType, payloadFormat, responseTopic, correlationData, userProperties);
     }

@@ -84,33 +84,33 @@ internal sealed class OutboxSegment(long first)
     {
         var data = new byte[34];
         BinaryPrimitives.WriteInt64BigEndian(data, sequence);
-        data[8] = (byte)fields["q"].AsInt32;
-        data[9] = fields["r"].AsBoolean ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(10), fields["ts"].AsInt64);
-        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(18), fields.TryGetValue("x", out var expiry) ? expiry.AsInt64 : 0);
-        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(26), fields[SizeKey].AsInt64);
+        data[8] = (byte)StoredField.Int32(fields["q"], "q", 0, 2);
+        data[9] = StoredField.Boolean(fields["r"], "r") ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(10), StoredField.Int64(fields["ts"], "ts"));
+        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(18), fields.TryGetValue("x", out var expiry) ? StoredField.Int64(expiry, "x") : 0);
+        BinaryPrimitives.WriteInt64BigEndian(data.AsSpan(26), StoredField.Int64(fields[SizeKey], SizeKey));
         return data;
     }
 
     /// <summary>When the message in <paramref name="fields"/> expires, if it does.</summary>
     private static DateTimeOffset? ExpiresAtOf(BsonDocument fields) =>
-        fields.TryGetValue("x", out var expiry) ? new DateTimeOffset(expiry.AsInt64, TimeSpan.Zero) : null;
+        fields.TryGetValue("x", out var expiry) ? StoredField.Time(expiry, "x") : null;
 
     public BsonDocument ToDocument() => new() { ["_id"] = First, [MessagesKey] = _messages };
 
     /// <summary>The first sequence of a stored segment.</summary>
-    public static long FirstOf(BsonDocument segment) => segment["_id"].AsInt64;
+    public static long FirstOf(BsonDocument segment) => StoredField.Int64(segment["_id"], "_id");
 
     /// <summary>How many messages a stored segment holds: a version 2 document holds one.</summary>
     public static int LengthOf(BsonDocument segment) =>
-        segment.TryGetValue(MessagesKey, out var messages) ? messages.AsArray.Count : 1;
+        segment.TryGetValue(MessagesKey, out var messages) ? StoredField.Array(messages, MessagesKey).Count : 1;
 
     /// <summary>When each message of a stored segment was stored, in UTC ticks.</summary>
     public static long[] StoredAtTicks(BsonDocument segment)
     {
         var ticks = new long[LengthOf(segment)];
         for (var index = 0; index < ticks.Length; index++)
-            ticks[index] = FieldsAt(segment, index)["ts"].AsInt64;
+            ticks[index] = StoredField.Time(FieldsAt(segment, index)["ts"], "ts").UtcTicks;
         return ticks;
     }
 
@@ -127,16 +127,19 @@ internal sealed class OutboxSegment(long first)
         {
             if (cipher is null)
                 throw new CryptographicException($"Message {first + index} is encrypted, and no encryption key is given.");
-            content = BsonSerializer.Deserialize(cipher.Open(sealedRecord.AsBinary, AssociatedData(first + index, fields)));
+            content = BsonSerializer.Deserialize(cipher.Open(StoredField.Binary(sealedRecord, SealedKey), AssociatedData(first + index, fields)));
         }
 
+        // A damaged record must not reach the broker as an invalid PUBLISH.
+        var topic = StoredField.String(content[TopicKey], TopicKey);
+        Publishing.PublishValidator.ValidateTopic(topic);
         return new OutboxMessage(
             first + index,
-            content[TopicKey].AsString,
-            content[PayloadKey].AsBinary,
-            (MqttQualityOfServiceLevel)fields["q"].AsInt32,
-            fields["r"].AsBoolean,
-            new DateTimeOffset(fields["ts"].AsInt64, TimeSpan.Zero))
+            topic,
+            StoredField.Binary(content[PayloadKey], PayloadKey),
+            (MqttQualityOfServiceLevel)StoredField.Int32(fields["q"], "q", 0, 2),
+            StoredField.Boolean(fields["r"], "r"),
+            StoredField.Time(fields["ts"], "ts"))
         {
             State = DeliveryState.Queued,
             SegmentFirst = first,
@@ -152,23 +155,35 @@ internal sealed class OutboxSegment(long first)
     /// </summary>
     public static OutboxMessage Unreadable(BsonDocument segment, int index)
     {
-        var fields = FieldsAt(segment, index);
         var first = FirstOf(segment);
+        var fields = TryFieldsAt(segment, index) ?? [];
         return new OutboxMessage(
             first + index,
             "",
             [],
-            fields.TryGetValue("q", out var qos) && qos.IsInt32 ? (MqttQualityOfServiceLevel)qos.AsInt32 : MqttQualityOfServiceLevel.AtMostOnce,
+            fields.TryGetValue("q", out var qos) && qos.IsInt32 && qos.AsInt32 is >= 0 and <= 2 ? (MqttQualityOfServiceLevel)qos.AsInt32 : MqttQualityOfServiceLevel.AtMostOnce,
             fields.TryGetValue("r", out var retain) && retain.IsBoolean && retain.AsBoolean,
-            fields.TryGetValue("ts", out var storedAt) && storedAt.IsInt64 ? new DateTimeOffset(storedAt.AsInt64, TimeSpan.Zero) : DateTimeOffset.UnixEpoch)
+            fields.TryGetValue("ts", out var storedAt) && storedAt.IsInt64 && storedAt.AsInt64 is >= 0 and <= 3_155_378_975_999_999_999 ? new DateTimeOffset(storedAt.AsInt64, TimeSpan.Zero) : DateTimeOffset.UnixEpoch)
         {
             SegmentFirst = first,
             SegmentLength = LengthOf(segment),
-            Size = fields.TryGetValue(SizeKey, out var size) && size.IsNumber ? size.AsInt64 : 0,
+
+            // The size it was counted with: a sealed record keeps it in clear; a plain one counts topic and payload.
+            Size = fields.TryGetValue(SizeKey, out var size) && size.IsInt64 ? size.AsInt64
+                : (fields.TryGetValue(TopicKey, out var t) && t.IsString ? System.Text.Encoding.UTF8.GetByteCount(t.AsString) : 0)
+                  + (fields.TryGetValue(PayloadKey, out var p) && p.IsBinary ? p.AsBinary.Length : 0),
         };
+    }
+
+    /// <summary>The member's fields when it is a document at all, else null.</summary>
+    public static BsonDocument? TryFieldsAt(BsonDocument segment, int index)
+    {
+        if (!segment.TryGetValue(MessagesKey, out var messages))
+            return segment;
+        return messages.IsArray && index < messages.AsArray.Count && messages.AsArray[index].IsDocument ? messages.AsArray[index].AsDocument : null;
     }
 
     /// <summary>The stored fields of the message at <paramref name="index"/>, as they are.</summary>
     public static BsonDocument FieldsAt(BsonDocument segment, int index) =>
-        segment.TryGetValue(MessagesKey, out var messages) ? messages.AsArray[index].AsDocument : segment;
+        segment.TryGetValue(MessagesKey, out var messages) ? StoredField.Document(StoredField.Array(messages, MessagesKey)[index], MessagesKey) : segment;
 }

@@ -91,7 +91,7 @@ internal sealed partial class OutboxStore
             deadLetters++;
             try
             {
-                if (ToDeadLetter(deadLetter) is { Reason: DeadLetterReason.Tampered, Sequence: var sequence })
+                if (ToDeadLetter(deadLetter) is { Reason: DeadLetterReason.Unreadable, Sequence: var sequence })
                     problems.Add($"dead letter {sequence}: failed its integrity check (altered on disk, or sealed with another key).");
             }
             catch (Exception e) when (IsUnreadable(e))
@@ -105,7 +105,7 @@ internal sealed partial class OutboxStore
         return problems;
     }
 
-    /// <summary>Decodes one stored message and checks its fields; null, with the problem added, when it is not sound.</summary>
+    /// <summary>Decodes one stored message (which checks its fields); null, with the problem added, when it is not sound.</summary>
     private OutboxMessage? CheckMessage(BsonDocument segment, int index, long sequence, List<string> problems)
     {
         OutboxMessage message;
@@ -124,21 +124,6 @@ internal sealed partial class OutboxStore
             return null;
         }
 
-        // LiteDB reads a missing field as null rather than failing.
-        if (message.Payload is null)
-        {
-            problems.Add($"message {sequence}: has no payload.");
-            return null;
-        }
-
-        if (string.IsNullOrEmpty(message.Topic))
-        {
-            problems.Add($"message {sequence}: has no topic.");
-            return null;
-        }
-
-        if (message.Qos is < MqttQualityOfServiceLevel.AtMostOnce or > MqttQualityOfServiceLevel.ExactlyOnce)
-            problems.Add($"message {sequence}: has QoS {(int)message.Qos}, which MQTT does not have.");
         return message;
     }
 

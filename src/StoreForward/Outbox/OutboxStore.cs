@@ -68,7 +68,7 @@ internal sealed partial class OutboxStore : IDisposable
     private RecordCipher? _cipher;
 
     // Sealed messages that failed their check in this batch, set aside as dead letters, reported once committed.
-    private readonly List<(OutboxMessage Message, BsonDocument Fields)> _unreadable = [];
+    private readonly List<(OutboxMessage Message, BsonValue Record, string Detail)> _unreadable = [];
     private readonly List<DeadLetter> _setAside = [];
     private List<DeadLetter> _setAsideCommitted = [];
     private LiteDatabase _db = null!;
@@ -628,9 +628,9 @@ internal sealed partial class OutboxStore : IDisposable
         {
             return _messages.FindById(first) is { } segment ? OutboxSegment.MessageAt(segment, (int)(sequence - first), _cipher) : null;
         }
-        catch (System.Security.Cryptography.CryptographicException)
+        catch (Exception e) when (IsUnreadable(e))
         {
-            // It failed its check: not replaced, but set aside when a read reaches it.
+            // Unreadable: not replaced, but set aside when a read reaches it.
             return null;
         }
     }
@@ -721,7 +721,9 @@ internal sealed partial class OutboxStore : IDisposable
         if (_attempts.Remove(message.Sequence))
             _attemptsChanged = true;
         _staged.Count--;
-        _staged.Bytes -= message.Size;
+
+        // An unreadable message's size comes from its damaged record; the count must not go below what is left.
+        _staged.Bytes = Math.Max(0, _staged.Bytes - message.Size);
         _headChanged = true;
         _dirty = true;
         return true;
@@ -923,8 +925,20 @@ internal sealed partial class OutboxStore : IDisposable
     {
         foreach (var segment in segments)
         {
-            var first = OutboxSegment.FirstOf(segment);
-            var length = OutboxSegment.LengthOf(segment);
+            long first;
+            int length;
+            try
+            {
+                first = OutboxSegment.FirstOf(segment);
+                length = OutboxSegment.LengthOf(segment);
+            }
+            catch (Exception e) when (IsUnreadable(e))
+            {
+                // Not even its sequences can be read, so its messages cannot be counted out: it stays, verify reports it,
+                // and the rest of the queue moves on.
+                continue;
+            }
+
             for (var index = (int)Math.Max(0, after + 1 - first); index < length && first + index <= through; index++)
             {
                 if (_removed.Contains(first + index))
@@ -934,9 +948,10 @@ internal sealed partial class OutboxStore : IDisposable
                 {
                     message = OutboxSegment.MessageAt(segment, index, _cipher);
                 }
-                catch (System.Security.Cryptography.CryptographicException)
+                catch (Exception e) when (IsUnreadable(e))
                 {
-                    _unreadable.Add((OutboxSegment.Unreadable(segment, index), OutboxSegment.FieldsAt(segment, index)));
+                    var record = OutboxSegment.TryFieldsAt(segment, index) ?? (BsonValue)new BsonDocument { ["raw"] = segment.TryGetValue("m", out var members) ? members : BsonValue.Null };
+                    _unreadable.Add((OutboxSegment.Unreadable(segment, index), record, UnreadableDetail(e)));
                     continue;
                 }
 
@@ -951,27 +966,29 @@ internal sealed partial class OutboxStore : IDisposable
     /// </summary>
     private void SetAsideUnreadable()
     {
-        foreach (var (message, fields) in _unreadable)
+        foreach (var (message, record, detail) in _unreadable)
         {
             if (!Remove(message))
                 continue;
-            var document = new BsonDocument(fields.ToDictionary(f => f.Key, f => f.Value))
+            var document = new BsonDocument(record.AsDocument.ToDictionary(f => f.Key, f => f.Value))
             {
                 ["_id"] = message.Sequence,
-                ["reason"] = (int)DeadLetterReason.Tampered,
+                ["reason"] = (int)DeadLetterReason.Unreadable,
                 ["code"] = BsonValue.Null,
-                ["detail"] = TamperedDetail,
+                ["detail"] = detail,
             };
             _deadLetters.Upsert(document);
             _staged.DeadLetters++;
-            _setAside.Add(DeadLetter.Of(message, DeadLetterReason.Tampered, null, TamperedDetail));
+            _setAside.Add(DeadLetter.Of(message, DeadLetterReason.Unreadable, null, detail));
         }
 
         _unreadable.Clear();
     }
 
-    private const string TamperedDetail =
-        "The stored record failed its integrity check (AES-GCM): it was altered on disk, or sealed with another key. Its topic and payload cannot be trusted, so it was never published.";
+    private static string UnreadableDetail(Exception error) =>
+        error is System.Security.Cryptography.CryptographicException
+            ? "The stored record failed its integrity check (AES-GCM): it was altered on disk, or sealed with another key. Its content cannot be trusted, so it was never published."
+            : $"The stored record cannot be decoded ({error.Message}): the store was damaged or altered. It was never published.";
 
     /// <summary>The messages set aside as unreadable by committed batches since the last call, for reporting.</summary>
     public List<DeadLetter> TakeSetAside()
@@ -998,29 +1015,42 @@ internal sealed partial class OutboxStore : IDisposable
 
     /// <summary>
     /// A dead letter: the message's fields as a segment stores them, keyed by its sequence, and why it is here. One that
-    /// fails its check reads as <see cref="DeadLetterReason.Tampered"/>, without topic or payload.
+    /// fails its check reads as <see cref="DeadLetterReason.Unreadable"/>, without topic or payload.
     /// </summary>
     private DeadLetter ToDeadLetter(BsonDocument d)
     {
-        var message = ToMessage(d);
-        return message.Topic.Length == 0 && (DeadLetterReason)d["reason"].AsInt32 != DeadLetterReason.Tampered
-            ? DeadLetter.Of(message, DeadLetterReason.Tampered, null, TamperedDetail)
-            : DeadLetter.Of(message, (DeadLetterReason)d["reason"].AsInt32, d["code"].IsNull ? null : d["code"].AsInt32, d["detail"].AsString);
+        var (message, error) = ToMessageOrError(d);
+        try
+        {
+            var reason = (DeadLetterReason)StoredField.Int32(d["reason"], "reason", 1, (int)DeadLetterReason.Unreadable);
+            var code = d["code"].IsNull ? (int?)null : StoredField.Int32(d["code"], "code", 0, 255);
+            var detail = StoredField.String(d["detail"], "detail");
+            if (error is null || reason == DeadLetterReason.Unreadable)
+                return DeadLetter.Of(message, reason, code, detail);
+        }
+        catch (Exception e) when (IsUnreadable(e))
+        {
+            error ??= e;
+        }
+
+        return DeadLetter.Of(message, DeadLetterReason.Unreadable, null, UnreadableDetail(error));
     }
 
     /// <summary>
     /// The message a dead letter holds, read as a segment of one (its fields are a segment member's); one that fails its
     /// check reads as <see cref="OutboxSegment.Unreadable"/>.
     /// </summary>
-    private OutboxMessage ToMessage(BsonDocument deadLetter)
+    private OutboxMessage ToMessage(BsonDocument deadLetter) => ToMessageOrError(deadLetter).Message;
+
+    private (OutboxMessage Message, Exception? Error) ToMessageOrError(BsonDocument deadLetter)
     {
         try
         {
-            return OutboxSegment.MessageAt(deadLetter, 0, _cipher);
+            return (OutboxSegment.MessageAt(deadLetter, 0, _cipher), null);
         }
-        catch (System.Security.Cryptography.CryptographicException)
+        catch (Exception e) when (IsUnreadable(e))
         {
-            return OutboxSegment.Unreadable(deadLetter, 0);
+            return (OutboxSegment.Unreadable(deadLetter, 0), e);
         }
     }
 
@@ -1067,9 +1097,7 @@ internal sealed partial class OutboxStore : IDisposable
     /// <summary>Finds the oldest live message: the first one of the oldest segment that is not removed.</summary>
     private void RefreshHead()
     {
-        _headSegment ??= _messages.Find(Query.All(), 0, 1).FirstOrDefault() is { } oldest
-            ? (OutboxSegment.FirstOf(oldest), OutboxSegment.StoredAtTicks(oldest))
-            : null;
+        _headSegment ??= _messages.Find(Query.All(), 0, 1).FirstOrDefault() is { } oldest ? HeadOf(oldest) : null;
         _staged.OldestSequence = 0;
         _staged.OldestStoredAt = null;
         if (_headSegment is not { } head)
@@ -1084,6 +1112,22 @@ internal sealed partial class OutboxStore : IDisposable
                 _staged.OldestStoredAt = new DateTimeOffset(storedAt[index], TimeSpan.Zero);
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// The oldest segment's first sequence and store times. A segment too damaged to read them has no age to report; the
+    /// commits that refresh the head must go on regardless.
+    /// </summary>
+    private static (long First, long[] StoredAtTicks) HeadOf(BsonDocument oldest)
+    {
+        try
+        {
+            return (OutboxSegment.FirstOf(oldest), OutboxSegment.StoredAtTicks(oldest));
+        }
+        catch (Exception e) when (IsUnreadable(e))
+        {
+            return (0, []);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Unicode;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -10,7 +11,7 @@ namespace StoreForward.Publishing;
 /// </summary>
 internal static class PublishValidator
 {
-    private const int MaxTopicBytes = 65_535;
+    private const int MaxStringBytes = 65_535;
 
     /// <summary>
     /// Checks the topic, the QoS and the payload's length, before the payload is copied anywhere; a payload too large is
@@ -44,45 +45,72 @@ internal static class PublishValidator
             }
         }
 
+        if (message.ContentType is { } contentType)
+            ValidateString(contentType, "The content type", nameof(message));
+        if (message.CorrelationData is { Length: > MaxStringBytes } correlationData)
+            throw new ArgumentException($"The correlation data is {correlationData.Length} bytes; MQTT allows at most {MaxStringBytes}.", nameof(message));
         if (message.PayloadFormatIndicator is not (MqttPayloadFormatIndicator.Unspecified or MqttPayloadFormatIndicator.CharacterData))
             throw new ArgumentException($"The payload format indicator must be Unspecified or CharacterData, but is {(int)message.PayloadFormatIndicator}.", nameof(message));
         foreach (var property in message.UserProperties ?? [])
         {
-            if (property.Name is null || property.Name.Contains('\0', StringComparison.Ordinal))
-                throw new ArgumentException($"A user property name is missing or contains U+0000, which MQTT forbids.", nameof(message));
+            if (property.Name is null)
+                throw new ArgumentException("A user property has no name.", nameof(message));
+            ValidateString(property.Name, "A user property name", nameof(message));
+            ValidateUtf8(property.ValueBuffer.Span, $"The value of user property '{Shorten(property.Name)}'", nameof(message));
         }
     }
 
+    /// <summary>A topic a publish may carry: not empty, no wildcards, and an MQTT string.</summary>
     public static void ValidateTopic(string topic)
     {
         ArgumentNullException.ThrowIfNull(topic);
         if (topic.Length == 0)
             throw new ArgumentException("The topic must not be empty.", nameof(topic));
+        var wildcard = topic.AsSpan().IndexOfAny('+', '#');
+        if (wildcard >= 0)
+            throw new ArgumentException($"The topic '{Shorten(topic)}' contains the wildcard '{topic[wildcard]}' at position {wildcard}; wildcards are only allowed in subscriptions.", nameof(topic));
+        ValidateString(topic, $"The topic '{Shorten(topic)}'", nameof(topic));
+    }
 
-        for (var i = 0; i < topic.Length; i++)
+    /// <summary>
+    /// An MQTT UTF-8 string (MQTT 5, 1.5.4): well-formed UTF-16 (so that it has a UTF-8 form), no U+0000, at most
+    /// 65,535 UTF-8 bytes. Anything else would be changed on the way to the store or refused by the broker.
+    /// </summary>
+    private static void ValidateString(string value, string what, string parameter)
+    {
+        for (var i = 0; i < value.Length; i++)
         {
-            var c = topic[i];
+            var c = value[i];
             switch (c)
             {
-                case '+' or '#':
-                    throw new ArgumentException($"The topic '{Shorten(topic)}' contains the wildcard '{c}' at position {i}; wildcards are only allowed in subscriptions.", nameof(topic));
                 case '\0':
-                    throw new ArgumentException($"The topic '{Shorten(topic)}' contains U+0000 at position {i}, which MQTT forbids.", nameof(topic));
-                case >= '\uD800' and <= '\uDBFF' when i + 1 < topic.Length && char.IsLowSurrogate(topic[i + 1]):
+                    throw new ArgumentException($"{what} contains U+0000 at position {i}, which MQTT forbids.", parameter);
+                case >= '\uD800' and <= '\uDBFF' when i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]):
                     i++;
                     break;
                 case >= '\uD800' and <= '\uDFFF':
-                    throw new ArgumentException($"The topic '{Shorten(topic)}' contains an unpaired surrogate at position {i}, which is not valid UTF-8.", nameof(topic));
+                    throw new ArgumentException($"{what} contains an unpaired surrogate at position {i}, which is not valid UTF-8.", parameter);
             }
         }
 
-        // Worst case is 3 bytes per UTF-16 char; count exactly only when the topic could be too long.
-        if (topic.Length * 3 > MaxTopicBytes)
+        // Worst case is 3 bytes per UTF-16 char; count exactly only when the value could be too long.
+        if (value.Length * 3 > MaxStringBytes)
         {
-            var bytes = Encoding.UTF8.GetByteCount(topic);
-            if (bytes > MaxTopicBytes)
-                throw new ArgumentException($"The topic is {bytes} UTF-8 bytes long; MQTT allows at most {MaxTopicBytes}.", nameof(topic));
+            var bytes = Encoding.UTF8.GetByteCount(value);
+            if (bytes > MaxStringBytes)
+                throw new ArgumentException($"{what} is {bytes} UTF-8 bytes long; MQTT allows at most {MaxStringBytes}.", parameter);
         }
+    }
+
+    /// <summary>The same rules for a value given as UTF-8 bytes.</summary>
+    private static void ValidateUtf8(ReadOnlySpan<byte> value, string what, string parameter)
+    {
+        if (value.Length > MaxStringBytes)
+            throw new ArgumentException($"{what} is {value.Length} bytes long; MQTT allows at most {MaxStringBytes}.", parameter);
+        if (!Utf8.IsValid(value))
+            throw new ArgumentException($"{what} is not valid UTF-8.", parameter);
+        if (value.Contains((byte)0))
+            throw new ArgumentException($"{what} contains U+0000, which MQTT forbids.", parameter);
     }
 
     private static string Shorten(string topic) => topic.Length <= 80 ? topic : string.Concat(topic.AsSpan(0, 77), "...");

@@ -66,6 +66,21 @@ public sealed class DeadLetterTests : BrokerTest
     }
 
     [Fact]
+    public async Task On_mqtt_311_the_broker_acknowledges_a_publish_its_acl_refuses_and_drops_it_so_nothing_here_can_tell()
+    {
+        var publisher = await StartPublisherAsync(Options(version: MQTTnet.Formatter.MqttProtocolVersion.V311));
+        await publisher.PublishAsync("sf/denied", Payload(1), MqttQualityOfServiceLevel.AtLeastOnce);
+        await publisher.PublishAsync("sf/data", Payload(2), MqttQualityOfServiceLevel.AtLeastOnce);
+        await publisher.FlushAsync().WaitAsync(Patience);
+        await Subscriber.WaitForCountAsync(m => m.Topic == "sf/data", 1, Patience);
+
+        // Acknowledged (PUBACK), so it left the outbox as delivered; the broker logged the denial and forwarded nothing.
+        Assert.Equal((0L, 0L), (publisher.Status.PendingMessages, publisher.Status.DeadLetters));
+        Assert.DoesNotContain(Subscriber.Messages, m => m.Topic == "sf/denied");
+        Assert.NotEmpty(Broker.LogLinesContaining($"Denied PUBLISH from {ClientId}"));
+    }
+
+    [Fact]
     public async Task A_requeue_that_does_not_fit_under_the_limits_moves_nothing()
     {
         var options = Options();

@@ -50,14 +50,14 @@ public sealed class EncryptionEndToEndTests : BrokerTest
         await Subscriber.WaitForCountAsync(m => m.Topic == "sf/data", 18, Patience);
         await Subscriber.WaitForQuietAsync(TimeSpan.FromMilliseconds(500), Patience);
         Assert.Equal(Enumerable.Range(0, 20).Except([5, 6]), ReceivedIndexes().Order());
-        Assert.Equal([6L, 7L], (await publisherOnline.GetDeadLettersAsync()).Where(d => d.Reason == DeadLetterReason.Tampered).Select(d => d.Sequence));
-        Assert.Equal(2, logs.Collector.GetSnapshot().Count(r => r.Id.Name == "RecordTampered" && r.Level == LogLevel.Error));
+        Assert.Equal([6L, 7L], (await publisherOnline.GetDeadLettersAsync()).Where(d => d.Reason == DeadLetterReason.Unreadable).Select(d => d.Sequence));
+        Assert.Equal(2, logs.Collector.GetSnapshot().Count(r => r.Id.Name == "RecordUnreadable" && r.Level == LogLevel.Error));
         Assert.Equal(0, publisherOnline.Status.PendingMessages);
         var deadline = DateTime.UtcNow + Patience;
         while (deadLettered.Count < 2 && DateTime.UtcNow < deadline)
             await Task.Delay(20);
         lock (deadLettered)
-            Assert.All(deadLettered, d => Assert.Equal(DeadLetterReason.Tampered, d.Reason));
+            Assert.All(deadLettered, d => Assert.Equal(DeadLetterReason.Unreadable, d.Reason));
     }
 
     [Fact]

@@ -133,8 +133,8 @@ public sealed class EncryptionTests : StoreTest
         Assert.Equal(Enumerable.Range(1, 5).Select(i => (long)i).Except(altered), read.Select(m => m.Sequence));
         var setAside = reopened.TakeSetAside();
         Assert.Equal(altered, setAside.Select(d => d.Sequence));
-        Assert.All(setAside, d => Assert.Equal((DeadLetterReason.Tampered, ""), (d.Reason, d.Topic)));
-        Assert.Equal(altered, reopened.ReadDeadLetters(0, 10).Where(d => d.Reason == DeadLetterReason.Tampered).Select(d => d.Sequence));
+        Assert.All(setAside, d => Assert.Equal((DeadLetterReason.Unreadable, ""), (d.Reason, d.Topic)));
+        Assert.Equal(altered, reopened.ReadDeadLetters(0, 10).Where(d => d.Reason == DeadLetterReason.Unreadable).Select(d => d.Sequence));
         Assert.Equal(5 - altered.Length, reopened.Snapshot.PendingMessages);
         Assert.Equal(pendingBytes - (altered.Length * 17), reopened.Snapshot.PendingBytes);
 

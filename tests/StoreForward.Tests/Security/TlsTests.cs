@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using MQTTnet.Protocol;
 using StoreForward.Tests.Infrastructure;
 
@@ -12,24 +13,26 @@ public sealed class TlsTests : SecurityTest, IDisposable
 {
     private readonly TestPki _pki;
     private readonly int _tlsPort;
+    private readonly int _tls13Port;
 
     public TlsTests()
-        : this(TestPki.Create(), LoopbackPort.Unused())
+        : this(TestPki.Create(), LoopbackPort.Unused(), LoopbackPort.Unused())
     {
     }
 
-    private TlsTests(TestPki pki, int tlsPort)
-        : base(new MosquittoSettings { ExtraConfig = pki.ListenerConfig(tlsPort) })
+    private TlsTests(TestPki pki, int tlsPort, int tls13Port)
+        : base(new MosquittoSettings { ExtraConfig = [.. pki.ListenerConfig(tlsPort), .. pki.ListenerConfig(tls13Port), "tls_version tlsv1.3"] })
     {
         _pki = pki;
         _tlsPort = tlsPort;
+        _tls13Port = tls13Port;
     }
 
     public void Dispose() => _pki.Dispose();
 
-    private StoreForwardOptions TlsOptions(Action<StoreForwardTlsOptions> configure)
+    private StoreForwardOptions TlsOptions(Action<StoreForwardTlsOptions> configure, int? port = null)
     {
-        var options = Options(_tlsPort);
+        var options = Options(port ?? _tlsPort);
         options.Tls.Enabled = true;
         configure(options.Tls);
         return options;
@@ -65,6 +68,28 @@ public sealed class TlsTests : SecurityTest, IDisposable
         await AssertDeliveredAsync(0, receipts, exactlyOnce: true);
         Assert.NotEmpty(Broker.LogLinesContaining($"on port {_tlsPort}."));
         Assert.True(publisher.Status.IsConnected);
+    }
+
+    [Fact]
+    public async Task Only_the_allowed_tls_versions_are_offered()
+    {
+        // The second listener speaks TLS 1.3 only (Mosquitto's tls_version is the lowest version it accepts).
+        var errors = (await RefusedAsync(TlsOptions(
+            tls =>
+            {
+                Trusted(tls);
+                tls.Protocols = SslProtocols.Tls12;
+            },
+            _tls13Port))).Errors;
+
+        Assert.All(errors, e => Assert.Contains("failed in the handshake", e, StringComparison.Ordinal));
+        await AssertFixedDeliversAsync(TlsOptions(
+            tls =>
+            {
+                Trusted(tls);
+                tls.Protocols = SslProtocols.Tls13;
+            },
+            _tls13Port));
     }
 
     [Fact]
