@@ -9,10 +9,13 @@ internal sealed class BenchmarkStore : IDisposable
 
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "sf-bdn-" + Guid.NewGuid().ToString("N")[..8]);
 
-    public BenchmarkStore()
+    /// <summary>The key of encrypted benchmark stores (<see cref="StoreForwardOptions.EncryptionKey"/>).</summary>
+    private static readonly byte[] Key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+
+    public BenchmarkStore(bool encrypted = false)
     {
         Directory.CreateDirectory(_folder);
-        Store = OutboxStore.Open(Path.Combine(_folder, "outbox.db"));
+        Store = OutboxStore.Open(Path.Combine(_folder, "outbox.db"), encrypted ? Key : null);
     }
 
     public OutboxStore Store { get; }

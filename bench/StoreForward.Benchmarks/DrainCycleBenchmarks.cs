@@ -24,10 +24,14 @@ public class DrainCycleBenchmarks
     [Params(25, 100)]
     public int PerCommit { get; set; }
 
+    /// <summary>With <see cref="StoreForwardOptions.EncryptionKey"/>: what sealing and opening each record costs.</summary>
+    [Params(false, true)]
+    public bool Encrypted { get; set; }
+
     [IterationSetup]
     public void Fill()
     {
-        _store = new BenchmarkStore();
+        _store = new BenchmarkStore(Encrypted);
         var store = _store.Store;
         for (var done = 0; done < Messages; done += 128)
         {

@@ -18,8 +18,12 @@ public class StoreCommitBenchmarks
     [Params(1, 16, 128)]
     public int PerCommit { get; set; }
 
+    /// <summary>With <see cref="StoreForwardOptions.EncryptionKey"/>: what sealing and opening each record costs.</summary>
+    [Params(false, true)]
+    public bool Encrypted { get; set; }
+
     [IterationSetup]
-    public void Open() => _store = new BenchmarkStore();
+    public void Open() => _store = new BenchmarkStore(Encrypted);
 
     [IterationCleanup]
     public void Close() => _store.Dispose();

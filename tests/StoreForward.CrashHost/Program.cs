@@ -3,7 +3,7 @@
 // test kills it with SIGKILL at a random moment and later checks every printed publish against what the broker
 // delivered. With --drain it publishes nothing, waits until the outbox is empty and exits 0.
 //
-//   StoreForward.CrashHost --store PATH --port N --client-id ID --qos 1|2 --run R [--producers 4] [--drain]
+//   StoreForward.CrashHost --store PATH --port N --client-id ID --qos 1|2 --run R [--producers 4] [--drain] [--key BASE64]
 using System.Globalization;
 using System.Text;
 using MQTTnet.Protocol;
@@ -23,6 +23,7 @@ var options = new StoreForwardOptions
     StorePath = Arg("--store"),
     ReconnectInitialDelay = TimeSpan.FromMilliseconds(100),
     ReconnectMaxDelay = TimeSpan.FromSeconds(1),
+    EncryptionKey = args.Contains("--key") ? Convert.FromBase64String(Arg("--key")) : null,
 };
 var qos = (MqttQualityOfServiceLevel)int.Parse(Arg("--qos", "2"), CultureInfo.InvariantCulture);
 var run = Arg("--run", "0");

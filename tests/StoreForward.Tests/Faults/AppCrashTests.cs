@@ -8,7 +8,7 @@ namespace StoreForward.Tests.Faults;
 /// <summary>
 /// The publisher process is killed with SIGKILL at random moments under load from 4 producers, again and again, on the
 /// same store and ClientId; afterwards every publish it acknowledged must be at the broker, QoS 2 exactly once, and each
-/// producer's messages in order. Cycles: STOREFORWARD_CRASH_CYCLES (default 20).
+/// producer's messages in order; with encryption at rest exactly as without. Cycles: STOREFORWARD_CRASH_CYCLES (default 20).
 /// </summary>
 [Trait("Category", "Fault")]
 public sealed class AppCrashTests(ITestOutputHelper output) : BrokerTest
@@ -17,24 +17,26 @@ public sealed class AppCrashTests(ITestOutputHelper output) : BrokerTest
         int.TryParse(Environment.GetEnvironmentVariable("STOREFORWARD_CRASH_CYCLES"), CultureInfo.InvariantCulture, out var cycles) ? cycles : 20;
 
     [Theory]
-    [InlineData(MqttQualityOfServiceLevel.ExactlyOnce)]
-    [InlineData(MqttQualityOfServiceLevel.AtLeastOnce)]
-    public async Task Killing_the_publisher_at_random_moments_loses_no_acknowledged_message(MqttQualityOfServiceLevel qos)
+    [InlineData(MqttQualityOfServiceLevel.ExactlyOnce, false)]
+    [InlineData(MqttQualityOfServiceLevel.AtLeastOnce, false)]
+    [InlineData(MqttQualityOfServiceLevel.ExactlyOnce, true)]
+    public async Task Killing_the_publisher_at_random_moments_loses_no_acknowledged_message(MqttQualityOfServiceLevel qos, bool encrypted)
     {
+        var key = encrypted ? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) : null;
         var seed = Environment.TickCount;
         var random = new Random(seed);
         var acknowledged = new HashSet<(int Run, int Producer, int N)>();
 
         for (var run = 0; run < Cycles; run++)
         {
-            using var host = CrashHostProcess.Start(StorePath, Broker.Port, ClientId, qos, run);
+            using var host = CrashHostProcess.Start(StorePath, Broker.Port, ClientId, qos, run, key: key);
             await host.WaitUntilStartedAsync(TimeSpan.FromSeconds(30));
             await Task.Delay(random.Next(100, 1000));
             await host.KillAsync();
             acknowledged.UnionWith(host.Acknowledged);
         }
 
-        using (var drain = CrashHostProcess.Start(StorePath, Broker.Port, ClientId, qos, Cycles, drain: true))
+        using (var drain = CrashHostProcess.Start(StorePath, Broker.Port, ClientId, qos, Cycles, drain: true, key: key))
         {
             Assert.Equal(0, await drain.WaitForExitAsync(Patience));
             Assert.True(drain.Drained, drain.Errors);
@@ -48,7 +50,7 @@ public sealed class AppCrashTests(ITestOutputHelper output) : BrokerTest
             .Sum(g => g.Zip(g.Skip(1)).Count(p => p.Second.N < p.First.N));
 
         var distinct = received.Distinct().Count();
-        output.WriteLine($"seed {seed}, QoS {(int)qos}: {Cycles} kills, {acknowledged.Count} acknowledged, {distinct} distinct delivered " +
+        output.WriteLine($"seed {seed}, QoS {(int)qos}{(encrypted ? ", encrypted" : "")}: {Cycles} kills, {acknowledged.Count} acknowledged, {distinct} distinct delivered " +
             $"({distinct - acknowledged.Count} stored but killed before their ack was printed), " +
             $"lost {lost.Count}, duplicates {duplicates}, out of order {outOfOrder}");
         Assert.True(acknowledged.Count > Cycles, "the load produced too few acknowledged publishes to mean anything");

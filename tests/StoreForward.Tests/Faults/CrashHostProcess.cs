@@ -49,7 +49,7 @@ public sealed class CrashHostProcess : IDisposable
         }
     }
 
-    public static CrashHostProcess Start(string storePath, int port, string clientId, MqttQualityOfServiceLevel qos, int run, bool drain = false)
+    public static CrashHostProcess Start(string storePath, int port, string clientId, MqttQualityOfServiceLevel qos, int run, bool drain = false, byte[]? key = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -65,6 +65,12 @@ public sealed class CrashHostProcess : IDisposable
             start.ArgumentList.Add(arg);
         if (drain)
             start.ArgumentList.Add("--drain");
+        if (key is not null)
+        {
+            // A test's throwaway key; a real app never takes its key on the command line.
+            start.ArgumentList.Add("--key");
+            start.ArgumentList.Add(Convert.ToBase64String(key));
+        }
         return new CrashHostProcess(Process.Start(start) ?? throw new InvalidOperationException("the crash host did not start"));
     }
 
