@@ -49,7 +49,7 @@ internal abstract class StoreCommand<TSettings>(CliEnvironment environment) : Co
         {
             return Environment.Fail(ExitCodes.StoreUnreadable, e.Message);
         }
-        catch (Exception e) when (OutboxStore.IsUnreadable(e))
+        catch (Exception e) when (StoredField.IsUnreadable(e))
         {
             return Environment.Fail(ExitCodes.StoreUnreadable, $"The store '{path}' holds a record that cannot be read ({e.Message}); storeforward verify lists every such record.");
         }

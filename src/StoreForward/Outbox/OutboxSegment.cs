@@ -101,6 +101,22 @@ internal sealed class OutboxSegment(long first)
     /// <summary>The first sequence of a stored segment.</summary>
     public static long FirstOf(BsonDocument segment) => StoredField.Int64(segment["_id"], "_id");
 
+    /// <summary>The first sequence and the length of a stored segment; null, or the error that makes it unreadable.</summary>
+    public static Exception? ShapeOf(BsonDocument segment, out long first, out int length)
+    {
+        try
+        {
+            first = FirstOf(segment);
+            length = LengthOf(segment);
+            return null;
+        }
+        catch (Exception e) when (StoredField.IsUnreadable(e))
+        {
+            (first, length) = (0, 0);
+            return e;
+        }
+    }
+
     /// <summary>How many messages a stored segment holds: a version 2 document holds one.</summary>
     public static int LengthOf(BsonDocument segment) =>
         segment.TryGetValue(MessagesKey, out var messages) ? StoredField.Array(messages, MessagesKey).Count : 1;

@@ -26,16 +26,9 @@ internal sealed partial class OutboxStore
         foreach (var segment in _messages.FindAll())
         {
             progress?.Report(++checkedSegments);
-            long first;
-            int length;
-            try
+            if (OutboxSegment.ShapeOf(segment, out var first, out var length) is { } error)
             {
-                first = OutboxSegment.FirstOf(segment);
-                length = OutboxSegment.LengthOf(segment);
-            }
-            catch (Exception e) when (IsUnreadable(e))
-            {
-                problems.Add($"segment {segment["_id"]}: not a segment ({e.Message}).");
+                problems.Add($"segment {segment["_id"]}: not a segment ({error.Message}).");
                 continue;
             }
 
@@ -94,7 +87,7 @@ internal sealed partial class OutboxStore
                 if (ToDeadLetter(deadLetter) is { Reason: DeadLetterReason.Unreadable, Sequence: var sequence })
                     problems.Add($"dead letter {sequence}: failed its integrity check (altered on disk, or sealed with another key).");
             }
-            catch (Exception e) when (IsUnreadable(e))
+            catch (Exception e) when (StoredField.IsUnreadable(e))
             {
                 problems.Add($"dead letter {deadLetter["_id"]}: cannot be read ({e.Message}).");
             }
@@ -118,7 +111,7 @@ internal sealed partial class OutboxStore
             problems.Add($"message {sequence}: failed its integrity check (altered on disk, or sealed with another key).");
             return null;
         }
-        catch (Exception e) when (IsUnreadable(e))
+        catch (Exception e) when (StoredField.IsUnreadable(e))
         {
             problems.Add($"message {sequence}: cannot be read ({e.Message}).");
             return null;
@@ -127,8 +120,4 @@ internal sealed partial class OutboxStore
         return message;
     }
 
-    /// <summary>How LiteDB's typed getters fail on a field of the wrong type (a cast, or a conversion of a string).</summary>
-    public static bool IsUnreadable(Exception e) =>
-        e is InvalidCastException or FormatException or OverflowException or KeyNotFoundException or ArgumentException
-            or System.Security.Cryptography.CryptographicException;
 }

@@ -628,7 +628,7 @@ internal sealed partial class OutboxStore : IDisposable
         {
             return _messages.FindById(first) is { } segment ? OutboxSegment.MessageAt(segment, (int)(sequence - first), _cipher) : null;
         }
-        catch (Exception e) when (IsUnreadable(e))
+        catch (Exception e) when (StoredField.IsUnreadable(e))
         {
             // Unreadable: not replaced, but set aside when a read reaches it.
             return null;
@@ -925,19 +925,10 @@ internal sealed partial class OutboxStore : IDisposable
     {
         foreach (var segment in segments)
         {
-            long first;
-            int length;
-            try
-            {
-                first = OutboxSegment.FirstOf(segment);
-                length = OutboxSegment.LengthOf(segment);
-            }
-            catch (Exception e) when (IsUnreadable(e))
-            {
-                // Not even its sequences can be read, so its messages cannot be counted out: it stays, verify reports it,
-                // and the rest of the queue moves on.
+            // A segment whose sequences cannot be read cannot have its messages counted out: it stays, verify reports
+            // it, and the rest of the queue moves on.
+            if (OutboxSegment.ShapeOf(segment, out var first, out var length) is not null)
                 continue;
-            }
 
             for (var index = (int)Math.Max(0, after + 1 - first); index < length && first + index <= through; index++)
             {
@@ -948,7 +939,7 @@ internal sealed partial class OutboxStore : IDisposable
                 {
                     message = OutboxSegment.MessageAt(segment, index, _cipher);
                 }
-                catch (Exception e) when (IsUnreadable(e))
+                catch (Exception e) when (StoredField.IsUnreadable(e))
                 {
                     var record = OutboxSegment.TryFieldsAt(segment, index) ?? (BsonValue)new BsonDocument { ["raw"] = segment.TryGetValue("m", out var members) ? members : BsonValue.Null };
                     _unreadable.Add((OutboxSegment.Unreadable(segment, index), record, UnreadableDetail(e)));
@@ -1028,7 +1019,7 @@ internal sealed partial class OutboxStore : IDisposable
             if (error is null || reason == DeadLetterReason.Unreadable)
                 return DeadLetter.Of(message, reason, code, detail);
         }
-        catch (Exception e) when (IsUnreadable(e))
+        catch (Exception e) when (StoredField.IsUnreadable(e))
         {
             error ??= e;
         }
@@ -1048,7 +1039,7 @@ internal sealed partial class OutboxStore : IDisposable
         {
             return (OutboxSegment.MessageAt(deadLetter, 0, _cipher), null);
         }
-        catch (Exception e) when (IsUnreadable(e))
+        catch (Exception e) when (StoredField.IsUnreadable(e))
         {
             return (OutboxSegment.Unreadable(deadLetter, 0), e);
         }
@@ -1125,7 +1116,7 @@ internal sealed partial class OutboxStore : IDisposable
         {
             return (OutboxSegment.FirstOf(oldest), OutboxSegment.StoredAtTicks(oldest));
         }
-        catch (Exception e) when (IsUnreadable(e))
+        catch (Exception e) when (StoredField.IsUnreadable(e))
         {
             return (0, []);
         }

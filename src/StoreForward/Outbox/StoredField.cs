@@ -34,6 +34,14 @@ internal static class StoredField
             : throw Wrong(field, "a time", value);
     }
 
+    /// <summary>
+    /// Whether <paramref name="e"/> is how reading a stored record fails: a field of the wrong type or range, a value
+    /// LiteDB cannot convert, a missing member, a topic the validator refuses, or a sealed record that fails its check.
+    /// </summary>
+    public static bool IsUnreadable(Exception e) =>
+        e is InvalidCastException or FormatException or OverflowException or KeyNotFoundException or ArgumentException
+            or System.Security.Cryptography.CryptographicException;
+
     private static InvalidCastException Wrong(string field, string expected, BsonValue value) =>
         new($"The stored field '{field}' is {(value.IsNull ? "missing" : $"{value.Type}")}, not {expected}.");
 }

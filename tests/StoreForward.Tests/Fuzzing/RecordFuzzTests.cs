@@ -88,7 +88,7 @@ public sealed class RecordFuzzTests : StoreTest
                         if (message.Topic is null || message.Payload is null || message.Size < 0)
                             return false.Label($"decoded a message without topic or payload from {segment}");
                     }
-                    catch (Exception e) when (OutboxStore.IsUnreadable(e))
+                    catch (Exception e) when (StoredField.IsUnreadable(e))
                     {
                     }
                     catch (Exception e)
@@ -103,7 +103,7 @@ public sealed class RecordFuzzTests : StoreTest
                     {
                         read();
                     }
-                    catch (Exception e) when (OutboxStore.IsUnreadable(e))
+                    catch (Exception e) when (StoredField.IsUnreadable(e))
                     {
                     }
                     catch (Exception e)
