@@ -13,8 +13,9 @@ internal static class DrainChild
 
     public sealed record Result(TimeSpan StartUp, TimeSpan Drained, DateTime StartedAt, double PeakRssMegabytes);
 
-    public static StoreForwardOptions Options(string storePath, string clientId, string host, int port, int window) => new()
+    public static StoreForwardOptions Options(string storePath, string clientId, string host, int port, int window, byte[]? encryptionKey) => new()
     {
+        EncryptionKey = encryptionKey,
         ClientId = clientId,
         Host = host,
         Port = port,
@@ -25,7 +26,7 @@ internal static class DrainChild
     };
 
     /// <summary>In the parent: runs <see cref="DrainAsync"/> in a child and reads its one line of figures.</summary>
-    public static async Task<Result> RunAsync(string storePath, string clientId, string host, int port, int window, CancellationToken cancellationToken)
+    public static async Task<Result> RunAsync(string storePath, string clientId, string host, int port, int window, byte[]? encryptionKey, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -33,6 +34,10 @@ internal static class DrainChild
             start.ArgumentList.Add(typeof(DrainChild).Assembly.Location);
         foreach (var argument in new[] { Flag, storePath, clientId, host, port.ToString(inv), window.ToString(inv) })
             start.ArgumentList.Add(argument);
+
+        // A benchmark's throwaway key; a real app never takes its key on the command line.
+        if (encryptionKey is not null)
+            start.ArgumentList.Add(Convert.ToBase64String(encryptionKey));
 
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
@@ -52,7 +57,8 @@ internal static class DrainChild
     public static async Task<int> MainAsync(string[] args)
     {
         var inv = CultureInfo.InvariantCulture;
-        var result = await DrainAsync(Options(args[0], args[1], args[2], int.Parse(args[3], inv), int.Parse(args[4], inv)), CancellationToken.None);
+        var key = args.Length > 5 ? Convert.FromBase64String(args[5]) : null;
+        var result = await DrainAsync(Options(args[0], args[1], args[2], int.Parse(args[3], inv), int.Parse(args[4], inv), key), CancellationToken.None);
         Console.WriteLine(string.Join(' ',
             result.StartUp.TotalMilliseconds.ToString(inv), result.Drained.TotalMilliseconds.ToString(inv), result.StartedAt.Ticks.ToString(inv),
             result.PeakRssMegabytes.ToString(inv)));

@@ -27,6 +27,9 @@ internal sealed record LoadSettings
     /// <summary>Where the markdown report is written besides stdout, if anywhere.</summary>
     public string? OutputPath { get; init; }
 
+    /// <summary>With <c>--encrypted</c>: every store StoreForward fills or drains is encrypted at rest under this key.</summary>
+    public byte[]? EncryptionKey { get; init; }
+
     /// <summary>A few thousand messages per run: proves the tool works (CI), measures nothing worth quoting.</summary>
     public static LoadSettings Smoke { get; } = new()
     {
@@ -50,6 +53,7 @@ internal sealed record LoadSettings
           --cycles N         fill/drain cycles for the store-size row (default 5)
           --cycle-messages N messages per fill/drain cycle (default 50000)
           --smoke            small counts, for CI: the figures mean nothing
+          --encrypted        StoreForward's stores are encrypted at rest (EncryptionKey, AES-256-GCM)
           --out PATH         also write the markdown report to PATH
         """;
 
@@ -74,6 +78,7 @@ internal sealed record LoadSettings
                 "--cycles" => settings with { Cycles = Number() },
                 "--cycle-messages" => settings with { MessagesPerCycle = Number() },
                 "--out" => settings with { OutputPath = Value() },
+                "--encrypted" => settings with { EncryptionKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'.\n\n{Usage}"),
             };
         }

@@ -52,7 +52,8 @@ try
     report.Line($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, " +
         $"Mosquitto on loopback (Receive Maximum {settings.Window}), {settings.PayloadBytes} B payloads, {n:N0} messages per run, " +
         $"window {settings.Window}. Each rate in the first table is the median of {settings.Repeat} runs; each ratio is the median of " +
-        $"{settings.Repeat} rounds that measure the raw MQTTnet ceiling right before the StoreForward runs compared with it.");
+        $"{settings.Repeat} rounds that measure the raw MQTTnet ceiling right before the StoreForward runs compared with it." +
+        (settings.EncryptionKey is null ? "" : " StoreForward's stores are encrypted at rest (AES-256-GCM)."));
     report.Line();
 
     // The runs compared with nothing warm this process (JIT, thread pool, LiteDB's caches) before the paired rounds.

@@ -22,7 +22,7 @@ internal sealed class StoreForwardRuns(LoadSettings settings, MosquittoBroker br
 
     /// <summary>Options for a publisher on the broker, or on a port nothing listens on (pure enqueue).</summary>
     public StoreForwardOptions Options((string Path, string ClientId) store, bool online) =>
-        DrainChild.Options(store.Path, store.ClientId, broker.Host, online ? broker.Port : LoopbackPort.Unused(), settings.Window);
+        DrainChild.Options(store.Path, store.ClientId, broker.Host, online ? broker.Port : LoopbackPort.Unused(), settings.Window, settings.EncryptionKey);
 
     /// <summary>Durable enqueue with nothing delivering: msg/s.</summary>
     public async Task<double> EnqueueAsync(int count, int producers, int outstanding, MqttQualityOfServiceLevel qos)
@@ -49,7 +49,7 @@ internal sealed class StoreForwardRuns(LoadSettings settings, MosquittoBroker br
         var storeMegabytes = StoreMegabytes(store.Path);
         await using var arrival = await FirstArrival.SubscribeAsync(broker.Host, broker.Port, topic, cancellationToken);
         var drain = inFreshProcess
-            ? await DrainChild.RunAsync(store.Path, store.ClientId, broker.Host, broker.Port, settings.Window, cancellationToken)
+            ? await DrainChild.RunAsync(store.Path, store.ClientId, broker.Host, broker.Port, settings.Window, settings.EncryptionKey, cancellationToken)
             : await DrainChild.DrainAsync(Options(store, online: true), cancellationToken);
         var first = await arrival.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         return new DrainResult(enqueueRate, backlog / (drain.Drained - drain.StartUp).TotalSeconds, drain.StartUp, first - drain.StartedAt, drain.PeakRssMegabytes, storeMegabytes);

@@ -33,6 +33,7 @@ internal sealed class OutboxSegment(long first)
     private const string PayloadKey = "p";
     private const string SizeKey = "z";
     private const string SealedKey = "e";
+    private const int AssociatedDataLength = 34;
 
     private readonly BsonArray _messages = [];
     private long _bytes;
@@ -82,7 +83,7 @@ internal sealed class OutboxSegment(long first)
     /// </summary>
     private static byte[] AssociatedData(long sequence, BsonDocument fields)
     {
-        var data = new byte[34];
+        var data = new byte[AssociatedDataLength];
         BinaryPrimitives.WriteInt64BigEndian(data, sequence);
         data[8] = (byte)StoredField.Int32(fields["q"], "q", 0, 2);
         data[9] = StoredField.Boolean(fields["r"], "r") ? (byte)1 : (byte)0;

@@ -14,9 +14,11 @@ namespace StoreForward.Outbox;
 /// <item>The app's key never encrypts anything itself. Each store has a random salt in its meta document, and the record
 /// key and the topic-index key are derived from the app's key and that salt (HKDF-SHA256). Stores that share an app key
 /// therefore never share a record key, so the nonces of one store cannot collide with another's.</item>
-/// <item>A nonce is 4 random bytes followed by the record's sequence. Within a store the sequence never repeats, so nonces
-/// never repeat. The random part covers a store restored from a backup, whose sequences then run a second time: two
-/// messages then share a nonce only if 32 random bits match too.</item>
+/// <item>A nonce is 4 random bytes, drawn once per opening of the store, followed by the record's sequence. Within a store
+/// the sequence never repeats, so nonces never repeat. The random part covers a store restored from a backup, whose
+/// sequences then run a second time in another opening: two messages then share a nonce only if 32 random bits match
+/// too. (Drawing them per message cost 2 µs each, more than the encryption.) A dead letter is sealed again under its
+/// message's sequence, but with the same content and associated data, so it repeats the very same record.</item>
 /// <item>The associated data binds the ciphertext to the record's sequence, QoS, retain flag, times and size, which stay
 /// in clear because expiry, the oldest-age figure and tampering reports need them without the key.</item>
 /// </list>
@@ -33,6 +35,7 @@ internal sealed class RecordCipher : IDisposable
 
     private readonly AesGcm _aes;
     private readonly byte[] _topicKey;
+    private readonly byte[] _noncePrefix = RandomNumberGenerator.GetBytes(4);
 
     public RecordCipher(ReadOnlySpan<byte> appKey, ReadOnlySpan<byte> storeSalt)
     {
@@ -59,7 +62,7 @@ internal sealed class RecordCipher : IDisposable
         var record = new byte[Header + plaintext.Length];
         record[0] = Version;
         var nonce = record.AsSpan(1, NonceSize);
-        RandomNumberGenerator.Fill(nonce[..4]);
+        _noncePrefix.CopyTo(nonce);
         BinaryPrimitives.WriteInt64BigEndian(nonce[4..], sequence);
         _aes.Encrypt(nonce, plaintext, record.AsSpan(Header), record.AsSpan(1 + NonceSize, TagSize), associatedData);
         return record;

@@ -14,7 +14,7 @@ namespace StoreForward.Transport;
 /// words an operator can act on. MQTTnet's own failure is "the remote certificate was rejected by the provided
 /// RemoteCertificateValidationCallback", which says neither which check failed nor what to change.
 /// </summary>
-internal sealed class BrokerTls
+internal sealed class BrokerTls : IDisposable
 {
     private const string Prefix = "StoreForwardOptions.Tls.";
 
@@ -25,6 +25,10 @@ internal sealed class BrokerTls
 
     // Why the validation callback refused the broker's certificate, for the exception that follows.
     private string? _rejection;
+
+    // What this attempt read from files (the app's own certificate objects stay the app's to dispose).
+    private X509Certificate2Collection? _ownedTrust;
+    private X509Certificate2? _ownedClientCertificate;
 
     private BrokerTls(StoreForwardTlsOptions options, string targetHost, string endpoint, X509Certificate2Collection? trust, X509Certificate2? clientCertificate)
     {
@@ -39,7 +43,7 @@ internal sealed class BrokerTls
     public string TargetHost { get; }
 
     /// <summary>Checks the TLS settings and reads their files; throws an <see cref="ArgumentException"/> naming the problem.</summary>
-    public static void Validate(StoreForwardOptions options) => _ = Load(options);
+    public static void Validate(StoreForwardOptions options) => Load(options)?.Dispose();
 
     /// <summary>The settings for a connection attempt, or null without TLS.</summary>
     public static BrokerTls? Load(StoreForwardOptions options)
@@ -52,8 +56,8 @@ internal sealed class BrokerTls
             return null;
         }
 
-        if (tls.Protocols == System.Security.Authentication.SslProtocols.None
-            || (tls.Protocols & ~(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13)) != 0)
+        if (tls.Protocols == SslProtocols.None
+            || (tls.Protocols & ~(SslProtocols.Tls12 | SslProtocols.Tls13)) != 0)
             throw Bad(nameof(tls.Protocols), $"must be Tls12, Tls13 or both (older versions are broken), but is {tls.Protocols}.");
         if (tls.CaFile is not null && tls.CaCertificates is not null)
             throw Bad(nameof(tls.CaFile), "and Tls.CaCertificates are both set; give one.");
@@ -66,11 +70,23 @@ internal sealed class BrokerTls
         if (tls.ClientCertificate is { HasPrivateKey: false })
             throw Bad(nameof(tls.ClientCertificate), $"({tls.ClientCertificate.Subject}) has no private key.");
 
-        var trust = tls.CaCertificates ?? (tls.CaFile is { } caFile ? LoadCa(caFile) : null);
-        if (trust is { Count: 0 })
+        if (tls.CaCertificates is { Count: 0 })
             throw Bad(nameof(tls.CaCertificates), "is empty.");
-        var client = tls.ClientCertificate ?? (tls.ClientCertificateFile is { } certificateFile ? LoadClientCertificate(certificateFile, tls.ClientKeyFile, tls.ClientCertificatePassword) : null);
-        return new BrokerTls(tls, tls.TargetHost ?? options.Host, $"{options.Host}:{options.Port}", trust, client);
+        var trust = tls.CaFile is { } caFile ? LoadCa(caFile) : null;
+        try
+        {
+            var client = tls.ClientCertificateFile is { } certificateFile ? LoadClientCertificate(certificateFile, tls.ClientKeyFile, tls.ClientCertificatePassword) : null;
+            return new BrokerTls(tls, tls.TargetHost ?? options.Host, $"{options.Host}:{options.Port}", trust ?? tls.CaCertificates, client ?? tls.ClientCertificate)
+            {
+                _ownedTrust = trust,
+                _ownedClientCertificate = client,
+            };
+        }
+        catch
+        {
+            Dispose(trust);
+            throw;
+        }
     }
 
     private static ArgumentException Bad(string name, string problem) => new($"{Prefix}{name} {problem}", Prefix + name);
@@ -216,6 +232,18 @@ internal sealed class BrokerTls
         }
 
         return false;
+    }
+
+    public void Dispose()
+    {
+        Dispose(_ownedTrust);
+        _ownedClientCertificate?.Dispose();
+    }
+
+    private static void Dispose(X509Certificate2Collection? certificates)
+    {
+        foreach (var certificate in certificates ?? [])
+            certificate.Dispose();
     }
 
     /// <summary>

@@ -19,12 +19,16 @@ internal sealed class MqttConnection : IAsyncDisposable
     private readonly ILowLevelMqttClient _client;
     private readonly BatchingAdapterFactory _adapters;
     private readonly TimeProvider _time;
+
+    // The TLS settings this connection was made with: the certificates read for it live as long as it does.
+    private readonly BrokerTls? _tls;
     private long _lastSent;
     private long _lastReceived;
 
-    private MqttConnection(ILowLevelMqttClient client, BatchingAdapterFactory adapters, TimeProvider time, MqttProtocolVersion version)
+    private MqttConnection(ILowLevelMqttClient client, BatchingAdapterFactory adapters, TimeProvider time, MqttProtocolVersion version, BrokerTls? tls)
     {
         _client = client;
+        _tls = tls;
         _adapters = adapters;
         _time = time;
         ProtocolVersion = version;
@@ -52,9 +56,10 @@ internal sealed class MqttConnection : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var adapters = new BatchingAdapterFactory();
         var client = Factory.CreateLowLevelMqttClient(adapters);
-        var tls = BrokerTls.Load(options);
+        BrokerTls? tls = null;
         try
         {
+            tls = BrokerTls.Load(options);
             var builder = new MqttClientOptionsBuilder()
                 .WithTcpServer(options.Host, options.Port)
                 .WithProtocolVersion(options.ProtocolVersion)
@@ -69,7 +74,7 @@ internal sealed class MqttConnection : IAsyncDisposable
                 throw tls.Explain(e);
             }
 
-            var connection = new MqttConnection(client, adapters, options.TimeProvider, options.ProtocolVersion);
+            var connection = new MqttConnection(client, adapters, options.TimeProvider, options.ProtocolVersion, tls);
             MqttPacket answer;
             try
             {
@@ -91,11 +96,13 @@ internal sealed class MqttConnection : IAsyncDisposable
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             client.Dispose();
+            tls?.Dispose();
             throw new TimeoutException($"Connecting to {options.Host}:{options.Port} took longer than {options.ConnectTimeout}.");
         }
         catch
         {
             client.Dispose();
+            tls?.Dispose();
             throw;
         }
     }
@@ -196,6 +203,7 @@ internal sealed class MqttConnection : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         _client.Dispose();
+        _tls?.Dispose();
         return ValueTask.CompletedTask;
     }
 }
