@@ -40,7 +40,7 @@ internal sealed partial class OutboxStore
         try
         {
             CopyTo(copyPath, progress);
-            using (var copy = Open(copyPath))
+            using (var copy = Open(copyPath, _appKey))
             {
                 if (copy.Snapshot != Snapshot)
                     throw Problem(OutboxStoreProblem.WriteFailed, $"the compacted copy does not hold what the store holds ({copy.Snapshot} instead of {Snapshot}); nothing changed.");

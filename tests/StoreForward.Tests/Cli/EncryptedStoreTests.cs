@@ -49,6 +49,21 @@ public sealed class EncryptedStoreTests : CliTest
     }
 
     [Fact]
+    public void Compact_keeps_an_encrypted_store_encrypted_and_readable_with_its_key()
+    {
+        CreateEncryptedStore();
+        var keyFile = Directory.File("store.key");
+        File.WriteAllBytes(keyFile, Key);
+
+        var result = Run("compact", StorePath, "--key-file", keyFile);
+
+        Assert.Equal(ExitCodes.Ok, result.ExitCode);
+        Assert.Equal(OutboxStoreProblem.KeyMismatch, Assert.Throws<OutboxStoreException>(() => OutboxStore.Open(StorePath)).Problem);
+        using var store = OutboxStore.Open(StorePath, Key);
+        Assert.Equal("plant/secret/topic", store.ReadAll().Single().Topic);
+    }
+
+    [Fact]
     public void A_key_file_that_is_not_a_key_is_a_usage_error_naming_it()
     {
         CreateEncryptedStore();
