@@ -178,27 +178,23 @@ internal sealed class OutboxSegment(long first)
             first + index,
             "",
             [],
-            fields.TryGetValue("q", out var qos) && qos.IsInt32 && qos.AsInt32 is >= 0 and <= 2 ? (MqttQualityOfServiceLevel)qos.AsInt32 : MqttQualityOfServiceLevel.AtMostOnce,
-            fields.TryGetValue("r", out var retain) && retain.IsBoolean && retain.AsBoolean,
-            fields.TryGetValue("ts", out var storedAt) && storedAt.IsInt64 && storedAt.AsInt64 is >= 0 and <= 3_155_378_975_999_999_999 ? new DateTimeOffset(storedAt.AsInt64, TimeSpan.Zero) : DateTimeOffset.UnixEpoch)
+            StoredField.Or(() => (MqttQualityOfServiceLevel)StoredField.Int32(fields["q"], "q", 0, 2), MqttQualityOfServiceLevel.AtMostOnce),
+            StoredField.Or(() => StoredField.Boolean(fields["r"], "r"), false),
+            StoredField.Or(() => StoredField.Time(fields["ts"], "ts"), DateTimeOffset.UnixEpoch))
         {
             SegmentFirst = first,
             SegmentLength = LengthOf(segment),
 
             // The size it was counted with: a sealed record keeps it in clear; a plain one counts topic and payload.
-            Size = fields.TryGetValue(SizeKey, out var size) && size.IsInt64 ? size.AsInt64
-                : (fields.TryGetValue(TopicKey, out var t) && t.IsString ? System.Text.Encoding.UTF8.GetByteCount(t.AsString) : 0)
-                  + (fields.TryGetValue(PayloadKey, out var p) && p.IsBinary ? p.AsBinary.Length : 0),
+            Size = StoredField.Or(
+                () => StoredField.Int64(fields[SizeKey], SizeKey),
+                StoredField.Or(() => System.Text.Encoding.UTF8.GetByteCount(StoredField.String(fields[TopicKey], TopicKey)), 0)
+                    + StoredField.Or(() => StoredField.Binary(fields[PayloadKey], PayloadKey).Length, 0)),
         };
     }
 
     /// <summary>The member's fields when it is a document at all, else null.</summary>
-    public static BsonDocument? TryFieldsAt(BsonDocument segment, int index)
-    {
-        if (!segment.TryGetValue(MessagesKey, out var messages))
-            return segment;
-        return messages.IsArray && index < messages.AsArray.Count && messages.AsArray[index].IsDocument ? messages.AsArray[index].AsDocument : null;
-    }
+    public static BsonDocument? TryFieldsAt(BsonDocument segment, int index) => StoredField.Or(() => FieldsAt(segment, index), null);
 
     /// <summary>The stored fields of the message at <paramref name="index"/>, as they are.</summary>
     public static BsonDocument FieldsAt(BsonDocument segment, int index) =>

@@ -64,7 +64,7 @@ internal sealed partial class OutboxStore : IDisposable
 
     // Encryption at rest (null: messages are stored in clear). The store's salt and the key's id live in the meta document.
     private readonly byte[]? _appKey;
-    private byte[]? _salt;
+    private (byte[] Salt, string KeyId)? _keyBinding;
     private RecordCipher? _cipher;
 
     // Sealed messages that failed their check in this batch, set aside as dead letters, reported once committed.
@@ -388,9 +388,10 @@ internal sealed partial class OutboxStore : IDisposable
         var keyId = RecordCipher.KeyId(_appKey);
         if (storedKeyId is not null && storedKeyId != keyId)
             throw Problem(OutboxStoreProblem.KeyMismatch, $"it is encrypted with the key whose id is {storedKeyId}, but the given key's id is {keyId}; give the key it was encrypted with (a store keeps its key until it is deleted).");
-        _salt = meta is not null && meta.TryGetValue("sid", out var salt) ? salt.AsBinary : RecordCipher.NewSalt();
+        var salt = meta is not null && meta.TryGetValue("sid", out var stored) ? stored.AsBinary : RecordCipher.NewSalt();
+        _keyBinding = (salt, keyId);
         _cipher?.Dispose();
-        _cipher = new RecordCipher(_appKey, _salt);
+        _cipher = new RecordCipher(_appKey, salt);
     }
 
     /// <summary>
@@ -456,10 +457,10 @@ internal sealed partial class OutboxStore : IDisposable
             ["superseded"] = _staged.Superseded,
             ["session"] = _staged.SessionEstablished,
         };
-        if (_salt is not null)
+        if (_keyBinding is var (storeSalt, keyIdentity))
         {
-            meta["sid"] = _salt;
-            meta["kid"] = RecordCipher.KeyId(_appKey);
+            meta["sid"] = storeSalt;
+            meta["kid"] = keyIdentity;
         }
 
         _released.WriteTo(meta);
@@ -904,21 +905,19 @@ internal sealed partial class OutboxStore : IDisposable
     /// Every live message, oldest first, with its delivery state as stored, read lazily one segment at a time: for tools
     /// that inspect a store no publisher has open, never for the delivery session.
     /// </summary>
-    /// <remarks>Messages that fail their check are skipped here, never set aside: see <see cref="UnreadableSkipped"/>.</remarks>
+    /// <remarks>
+    /// Messages that fail their check are skipped and counted (<see cref="UnreadableSkipped"/>), not set aside: a tool
+    /// that only reads changes nothing.
+    /// </remarks>
     public IEnumerable<OutboxMessage> ReadAll()
     {
-        foreach (var message in LiveMessages(_messages.FindAll(), 0, long.MaxValue))
-        {
-            UnreadableSkipped = _unreadable.Count;
-            yield return WithStoredState(message);
-        }
-
-        UnreadableSkipped = _unreadable.Count;
         _unreadable.Clear();
+        foreach (var message in LiveMessages(_messages.FindAll(), 0, long.MaxValue))
+            yield return WithStoredState(message);
     }
 
-    /// <summary>How many messages the last <see cref="ReadAll"/> skipped because they failed their check.</summary>
-    public int UnreadableSkipped { get; private set; }
+    /// <summary>How many messages the last <see cref="ReadAll"/>, as far as it was enumerated, skipped because they failed their check.</summary>
+    public int UnreadableSkipped => _unreadable.Count;
 
     /// <summary>The live messages of <paramref name="segments"/> above <paramref name="after"/> and up to <paramref name="through"/>.</summary>
     private IEnumerable<OutboxMessage> LiveMessages(IEnumerable<BsonDocument> segments, long after, long through)
@@ -982,8 +981,11 @@ internal sealed partial class OutboxStore : IDisposable
             : $"The stored record cannot be decoded ({error.Message}): the store was damaged or altered. It was never published.";
 
     /// <summary>The messages set aside as unreadable by committed batches since the last call, for reporting.</summary>
-    public List<DeadLetter> TakeSetAside()
+    public IReadOnlyList<DeadLetter> TakeSetAside()
     {
+        // Asked after every commit: nothing to allocate in the usual case.
+        if (_setAsideCommitted.Count == 0)
+            return [];
         var setAside = _setAsideCommitted;
         _setAsideCommitted = [];
         return setAside;

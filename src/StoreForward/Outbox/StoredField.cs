@@ -29,9 +29,25 @@ internal static class StoredField
     public static DateTimeOffset Time(BsonValue value, string field)
     {
         var ticks = Int64(value, field);
-        return ticks is >= 0 and <= 3_155_378_975_999_999_999 // DateTimeOffset.MaxValue.UtcTicks
+        return ticks >= 0 && ticks <= DateTimeOffset.MaxValue.UtcTicks
             ? new DateTimeOffset(ticks, TimeSpan.Zero)
             : throw Wrong(field, "a time", value);
+    }
+
+    /// <summary>
+    /// What <paramref name="read"/> reads, or <paramref name="fallback"/> where the record is unreadable: for describing a
+    /// damaged record as far as it can be read.
+    /// </summary>
+    public static T Or<T>(Func<T> read, T fallback)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (IsUnreadable(e))
+        {
+            return fallback;
+        }
     }
 
     /// <summary>
