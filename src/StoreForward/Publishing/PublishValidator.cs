@@ -69,14 +69,23 @@ internal static class PublishValidator
         var wildcard = topic.AsSpan().IndexOfAny('+', '#');
         if (wildcard >= 0)
             throw new ArgumentException($"The topic '{Shorten(topic)}' contains the wildcard '{topic[wildcard]}' at position {wildcard}; wildcards are only allowed in subscriptions.", nameof(topic));
-        ValidateString(topic, $"The topic '{Shorten(topic)}'", nameof(topic));
+        if (StringProblem(topic) is { } problem)
+            throw new ArgumentException($"The topic '{Shorten(topic)}' {problem}.", nameof(topic));
+    }
+
+    private static void ValidateString(string value, string what, string parameter)
+    {
+        if (StringProblem(value) is { } problem)
+            throw new ArgumentException($"{what} {problem}.", parameter);
     }
 
     /// <summary>
-    /// An MQTT UTF-8 string (MQTT 5, 1.5.4): well-formed UTF-16 (so that it has a UTF-8 form), no U+0000, at most
-    /// 65,535 UTF-8 bytes. Anything else would be changed on the way to the store or refused by the broker.
+    /// Why <paramref name="value"/> is not an MQTT UTF-8 string (MQTT 5, 1.5.4), or null: it must be well-formed UTF-16
+    /// (so that it has a UTF-8 form), without U+0000, and at most 65,535 UTF-8 bytes. Anything else would be changed on the
+    /// way to the store or refused by the broker. The message is built only for a bad value: topics are checked on every
+    /// publish and every read from the store.
     /// </summary>
-    private static void ValidateString(string value, string what, string parameter)
+    private static string? StringProblem(string value)
     {
         for (var i = 0; i < value.Length; i++)
         {
@@ -84,12 +93,12 @@ internal static class PublishValidator
             switch (c)
             {
                 case '\0':
-                    throw new ArgumentException($"{what} contains U+0000 at position {i}, which MQTT forbids.", parameter);
+                    return $"contains U+0000 at position {i}, which MQTT forbids";
                 case >= '\uD800' and <= '\uDBFF' when i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]):
                     i++;
                     break;
                 case >= '\uD800' and <= '\uDFFF':
-                    throw new ArgumentException($"{what} contains an unpaired surrogate at position {i}, which is not valid UTF-8.", parameter);
+                    return $"contains an unpaired surrogate at position {i}, which is not valid UTF-8";
             }
         }
 
@@ -98,8 +107,10 @@ internal static class PublishValidator
         {
             var bytes = Encoding.UTF8.GetByteCount(value);
             if (bytes > MaxStringBytes)
-                throw new ArgumentException($"{what} is {bytes} UTF-8 bytes long; MQTT allows at most {MaxStringBytes}.", parameter);
+                return $"is {bytes} UTF-8 bytes long; MQTT allows at most {MaxStringBytes}";
         }
+
+        return null;
     }
 
     /// <summary>The same rules for a value given as UTF-8 bytes.</summary>
