@@ -1004,15 +1004,22 @@ internal sealed partial class OutboxStore : IDisposable
 
     /// <summary>Every dead letter with the message it holds, oldest first, read lazily: for tools, like <see cref="ReadAll"/>.</summary>
     public IEnumerable<(OutboxMessage Message, DeadLetter Letter)> ReadAllDeadLetters() =>
-        _deadLetters.FindAll().Select(d => (ToMessage(d), ToDeadLetter(d)));
+        _deadLetters.FindAll().Select(d =>
+        {
+            var decoded = ToMessageOrError(d);
+            return (decoded.Message, ToDeadLetter(d, decoded));
+        });
 
     /// <summary>
     /// A dead letter: the message's fields as a segment stores them, keyed by its sequence, and why it is here. One that
     /// fails its check reads as <see cref="DeadLetterReason.Unreadable"/>, without topic or payload.
     /// </summary>
-    private DeadLetter ToDeadLetter(BsonDocument d)
+    private DeadLetter ToDeadLetter(BsonDocument d) => ToDeadLetter(d, ToMessageOrError(d));
+
+    /// <summary>The same, for a dead letter whose message is decoded already.</summary>
+    private static DeadLetter ToDeadLetter(BsonDocument d, (OutboxMessage Message, Exception? Error) decoded)
     {
-        var (message, error) = ToMessageOrError(d);
+        var (message, error) = decoded;
         try
         {
             var reason = (DeadLetterReason)StoredField.Int32(d["reason"], "reason", 1, (int)DeadLetterReason.Unreadable);
