@@ -32,6 +32,19 @@ public sealed record OutboxStatus(
     public long DiscardedQos0 { get; init; }
 
     /// <summary>
+    /// Messages delivered below the QoS they were published with, since the publisher started: QoS 2 messages a broker
+    /// answered with PUBACK (it supports QoS 1 at most, as RabbitMQ), and messages sent at the broker's maximum QoS by
+    /// <see cref="QosAboveMaximum.Downgrade"/>. Exactly-once does not hold for them.
+    /// </summary>
+    public long Downgraded { get; init; }
+
+    /// <summary>
+    /// The server of the session that is up, as <c>mqtt://host:port</c> or <c>mqtts://host:port</c>; null while
+    /// disconnected. With <see cref="StoreForwardOptions.Servers"/> it shows which one took over.
+    /// </summary>
+    public string? Server { get; init; }
+
+    /// <summary>
     /// Messages that expired in the outbox before they were sent (<see cref="StoreForwardOptions.DefaultMessageExpiry"/>, or
     /// a message's own Message Expiry Interval), over the life of the store file.
     /// </summary>

@@ -22,11 +22,51 @@ public sealed class StoreForwardOptions
     /// </summary>
     public required string ClientId { get; set; }
 
-    /// <summary>Host name or address of the broker.</summary>
-    public string Host { get; set; } = "localhost";
+    /// <summary>The host name used when neither <see cref="Host"/> nor <see cref="Servers"/> is set.</summary>
+    public const string DefaultHost = "localhost";
 
-    /// <summary>TCP port of the broker.</summary>
-    public int Port { get; set; } = 1883;
+    /// <summary>The port used when <see cref="Port"/> is not set (MQTT's registered port; TLS brokers usually listen on 8883).</summary>
+    public const int DefaultPort = 1883;
+
+    /// <summary>
+    /// Host name or address of the broker. Null (default): <see cref="DefaultHost"/>, unless <see cref="Servers"/> lists the
+    /// brokers instead; then this must stay null.
+    /// </summary>
+    public string? Host { get; set; }
+
+    /// <summary>
+    /// TCP port of the broker. Null (default): <see cref="DefaultPort"/>, unless <see cref="Servers"/> lists the brokers
+    /// instead; then this must stay null.
+    /// </summary>
+    public int? Port { get; set; }
+
+    /// <summary>
+    /// The brokers to connect to, in order of preference, for failover: entries <c>host:port</c> (TLS as
+    /// <see cref="StoreForwardTlsOptions.Enabled"/> says), <c>mqtt://host:port</c> (plain TCP) or <c>mqtts://host:port</c>
+    /// (TLS with the settings of <see cref="Tls"/>), so one list may mix both; an IPv6 address goes in brackets. Each
+    /// connection round tries them in order and takes the first that accepts; when every one fails, the round backs off
+    /// like a single broker. Empty (default): <see cref="Host"/> and <see cref="Port"/>. One ClientId and one store serve
+    /// every server. See <see cref="FailbackInterval"/> and <see cref="ServersShareSessions"/>.
+    /// </summary>
+    public IList<string> Servers { get; set; } = [];
+
+    /// <summary>
+    /// While connected to a server other than the first of <see cref="Servers"/>, how often the earlier ones are probed
+    /// (a TCP connect). When one answers, the publisher stops sending new messages, lets the broker acknowledge what is in
+    /// flight (at most <see cref="AckTimeout"/>), disconnects and starts a new round from the first server, so it returns
+    /// to its primary once that is back. Default one minute; null: stay on the server that took over until it fails.
+    /// </summary>
+    public TimeSpan? FailbackInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Whether the <see cref="Servers"/> are nodes of one cluster that shares sessions (an EMQX, HiveMQ or RabbitMQ
+    /// cluster). False (default): each server keeps a session of its own, so on a switch to another server its session is
+    /// cleared first (a stale one from an earlier visit could take a new QoS 2 message for a duplicate and drop it) and
+    /// the messages in flight are published there anew: nothing acknowledged is lost, and a message in flight at the
+    /// switch may arrive twice. True: the session resumes on whichever node answers, and QoS 2 stays exactly-once across
+    /// a failover as far as the cluster keeps the session.
+    /// </summary>
+    public bool ServersShareSessions { get; set; }
 
     /// <summary>Path of the outbox file. Its write-ahead log is kept beside it as <c>&lt;name&gt;-log&lt;ext&gt;</c>.</summary>
     public string StorePath { get; set; } = "storeforward.db";
@@ -85,6 +125,22 @@ public sealed class StoreForwardOptions
 
     /// <summary>TLS to the broker, off by default: see <see cref="StoreForwardTlsOptions"/>.</summary>
     public StoreForwardTlsOptions Tls { get; set; } = new();
+
+    /// <summary>
+    /// The highest QoS the broker accepts, for brokers that cannot say so: on MQTT 3.1.1 there is no Maximum QoS, and AWS
+    /// IoT Core and Azure IoT Hub close the connection on a QoS 2 PUBLISH. Null (default): the CONNACK's Maximum QoS on
+    /// MQTT 5, QoS 2 on MQTT 3.1.1. On MQTT 5 the lower of this and the CONNACK's counts. What happens to a message above
+    /// it is set by <see cref="QosAboveMaximum"/>.
+    /// </summary>
+    public MQTTnet.Protocol.MqttQualityOfServiceLevel? BrokerMaximumQos { get; set; }
+
+    /// <summary>
+    /// What happens to a message whose QoS is above the broker's maximum (the MQTT 5 CONNACK's Maximum QoS, or
+    /// <see cref="BrokerMaximumQos"/>): <see cref="StoreForward.QosAboveMaximum.DeadLetter"/> (default) keeps it aside as a
+    /// <see cref="DeadLetterReason.QosNotSupported"/> dead letter, <see cref="StoreForward.QosAboveMaximum.Downgrade"/>
+    /// sends it at the broker's maximum, counted in <see cref="OutboxStatus.Downgraded"/> and logged once per connection.
+    /// </summary>
+    public QosAboveMaximum QosAboveMaximum { get; set; } = QosAboveMaximum.DeadLetter;
 
     /// <summary>
     /// Most QoS 1 and QoS 2 messages awaiting acknowledgement at once. On MQTT 5 the broker's Receive Maximum lowers it
@@ -183,10 +239,26 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(ClientId), "must not be empty: a persistent session needs a static client id.");
         if (System.Text.Encoding.UTF8.GetByteCount(ClientId) > 65_535 || ClientId.Contains('\0', StringComparison.Ordinal))
             throw Bad(nameof(ClientId), "must be at most 65,535 UTF-8 bytes without U+0000.");
-        if (string.IsNullOrWhiteSpace(Host))
-            throw Bad(nameof(Host), "must not be empty.");
+        if (Servers is null)
+            throw Bad(nameof(Servers), "must not be null (empty: Host and Port).");
+        if (Servers.Count > 0 && (Host is not null || Port is not null))
+            throw Bad(nameof(Servers), $"and StoreForwardOptions.Host/Port are both set ({(Host is null ? "" : $"Host '{Host}' ")}{(Port is null ? "" : $"Port {Port}")}); give the brokers in one place: leave Host and Port unset when Servers lists them.");
+        if (Host is not null && string.IsNullOrWhiteSpace(Host))
+            throw Bad(nameof(Host), "must not be empty (null: localhost).");
         if (Port is < 1 or > 65_535)
             throw Bad(nameof(Port), $"must be between 1 and 65535, but is {Port}.");
+        for (var i = 0; i < Servers.Count; i++)
+        {
+            if (Transport.BrokerEndpoint.TryParse(Servers[i], Tls?.Enabled ?? false, out var problem) is null)
+                throw new ArgumentException($"StoreForwardOptions.Servers[{i}] '{Servers[i]}' {problem}.", nameof(Servers));
+        }
+
+        if (FailbackInterval is { } failback && failback <= TimeSpan.Zero)
+            throw Bad(nameof(FailbackInterval), $"must be more than zero (or null: never return to an earlier server), but is {failback}.");
+        if (BrokerMaximumQos is { } maximumQos && !Enum.IsDefined(maximumQos))
+            throw Bad(nameof(BrokerMaximumQos), $"must be AtMostOnce, AtLeastOnce or ExactlyOnce (or null: as the broker says), but is {(int)maximumQos}.");
+        if (!Enum.IsDefined(QosAboveMaximum))
+            throw Bad(nameof(QosAboveMaximum), $"must be DeadLetter or Downgrade, but is {(int)QosAboveMaximum}.");
         if (string.IsNullOrWhiteSpace(StorePath))
             throw Bad(nameof(StorePath), "must name a file.");
         if (EncryptionKey is { Length: not Outbox.RecordCipher.KeySize })
@@ -238,6 +310,15 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(ReconnectMaxDelay), "must not be less than ReconnectInitialDelay.");
         if (TimeProvider is null)
             throw Bad(nameof(TimeProvider), "must not be null.");
+    }
+
+    /// <summary>The servers in order of preference: <see cref="Servers"/>, or the one <see cref="Host"/> and <see cref="Port"/> name.</summary>
+    internal IReadOnlyList<Transport.BrokerEndpoint> Endpoints()
+    {
+        var tls = Tls?.Enabled ?? false;
+        if (Servers.Count == 0)
+            return [new Transport.BrokerEndpoint(Host ?? DefaultHost, Port ?? DefaultPort, tls)];
+        return [.. Servers.Select(entry => Transport.BrokerEndpoint.TryParse(entry, tls, out _) ?? throw new ArgumentException($"StoreForwardOptions.Servers holds the malformed entry '{entry}'.", nameof(Servers)))];
     }
 
     /// <summary>The Session Expiry Interval in seconds as MQTT 5 sends it (uint.MaxValue: never expires).</summary>

@@ -82,6 +82,8 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
                 LastConnectionError = counters.LastError,
                 Dropped = snapshot.Dropped,
                 DiscardedQos0 = counters.DiscardedQos0,
+                Downgraded = counters.Downgraded,
+                Server = counters.Server,
                 Expired = snapshot.Expired,
                 Superseded = snapshot.Superseded,
                 StoreError = _writer.LastFailure,

@@ -16,7 +16,11 @@ namespace StoreForward;
 /// </remarks>
 public sealed class StoreForwardTlsOptions
 {
-    /// <summary>Whether the connection uses TLS. Set <see cref="StoreForwardOptions.Port"/> too (usually 8883).</summary>
+    /// <summary>
+    /// Whether the connection to <see cref="StoreForwardOptions.Host"/>, and to <see cref="StoreForwardOptions.Servers"/>
+    /// entries without a scheme, uses TLS. Set <see cref="StoreForwardOptions.Port"/> too (usually 8883). <c>mqtts://</c>
+    /// entries use TLS with these settings whatever this says, <c>mqtt://</c> entries never.
+    /// </summary>
     public bool Enabled { get; set; }
 
     /// <summary>The TLS versions allowed: <see cref="SslProtocols.Tls12"/>, <see cref="SslProtocols.Tls13"/> or both (default).</summary>
@@ -32,7 +36,8 @@ public sealed class StoreForwardTlsOptions
     public X509Certificate2Collection? CaCertificates { get; set; }
 
     /// <summary>
-    /// The name the broker's certificate must carry, also sent as SNI. Null (default): <see cref="StoreForwardOptions.Host"/>.
+    /// The name the broker's certificate must carry, also sent as SNI, for every TLS server. Null (default): the host of the
+    /// server connected to.
     /// Set it when the host is an address or an alias that the certificate does not name.
     /// </summary>
     public string? TargetHost { get; set; }
@@ -61,7 +66,7 @@ public sealed class StoreForwardTlsOptions
     /// </summary>
     public bool CheckCertificateRevocation { get; set; }
 
-    /// <summary>Whether anything besides <see cref="Enabled"/> is set, which is a mistake while TLS is off.</summary>
+    /// <summary>Whether anything besides <see cref="Enabled"/> is set, which is a mistake while no server uses TLS.</summary>
     internal bool HasSettings =>
         CaFile is not null || CaCertificates is not null || TargetHost is not null || ClientCertificateFile is not null
         || ClientKeyFile is not null || ClientCertificatePassword is not null || ClientCertificate is not null;

@@ -18,16 +18,16 @@ internal static partial class Log
     public static partial void StoreOpened(ILogger logger, string storePath, long pendingMessages, long pendingBytes);
 
     [LoggerMessage(EventId = 2, EventName = "Connected", Level = LogLevel.Information,
-        Message = "Connected to {Host}:{Port} ({ProtocolVersion}), session present: {SessionPresent}, window {Window}")]
-    public static partial void Connected(ILogger logger, string host, int port, MQTTnet.Formatter.MqttProtocolVersion protocolVersion, bool sessionPresent, int window);
+        Message = "Connected to {Server} ({ProtocolVersion}), session present: {SessionPresent}, window {Window}")]
+    public static partial void Connected(ILogger logger, Transport.BrokerEndpoint server, MQTTnet.Formatter.MqttProtocolVersion protocolVersion, bool sessionPresent, int window);
 
     [LoggerMessage(EventId = 3, EventName = "ConnectFailed", Level = LogLevel.Warning,
-        Message = "Connecting to {Host}:{Port} failed: {Reason}")]
-    public static partial void ConnectFailed(ILogger logger, string host, int port, string reason);
+        Message = "Connecting to {Server} failed: {Reason}")]
+    public static partial void ConnectFailed(ILogger logger, Transport.BrokerEndpoint server, string reason);
 
     [LoggerMessage(EventId = 4, EventName = "Disconnected", Level = LogLevel.Warning,
-        Message = "The session with {Host}:{Port} ended: {Reason}")]
-    public static partial void Disconnected(ILogger logger, string host, int port, string reason);
+        Message = "The session with {Server} ended: {Reason}")]
+    public static partial void Disconnected(ILogger logger, Transport.BrokerEndpoint server, string reason);
 
     [LoggerMessage(EventId = 5, EventName = "Backoff", Level = LogLevel.Information,
         Message = "Reconnecting in {Delay}")]
@@ -44,4 +44,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 8, EventName = "RecordUnreadable", Level = LogLevel.Error,
         Message = "Message {Sequence} in {StorePath} is unreadable and was never published; it is kept as a dead letter (reason Unreadable): {Detail}")]
     public static partial void RecordUnreadable(ILogger logger, long sequence, string storePath, string detail);
+
+    [LoggerMessage(EventId = 9, EventName = "QosDowngraded", Level = LogLevel.Warning,
+        Message = "The broker {Server} {Detail}")]
+    public static partial void QosDowngraded(ILogger logger, Transport.BrokerEndpoint server, string detail);
+
+    [LoggerMessage(EventId = 10, EventName = "FailingBack", Level = LogLevel.Information,
+        Message = "{Preferred} answers again; leaving {Server} once its in-flight messages are acknowledged, to reconnect in the order of Servers")]
+    public static partial void FailingBack(ILogger logger, Transport.BrokerEndpoint preferred, Transport.BrokerEndpoint server);
 }

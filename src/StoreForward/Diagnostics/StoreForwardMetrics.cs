@@ -16,6 +16,7 @@ internal sealed class StoreForwardMetrics : IDisposable
     private readonly Counter<long> _expired;
     private readonly Counter<long> _dropped;
     private readonly Counter<long> _deadLettered;
+    private readonly Counter<long> _downgraded;
     private readonly Counter<long> _connects;
     private readonly Counter<long> _sessionsLost;
     private readonly Histogram<double> _commitDuration;
@@ -29,6 +30,7 @@ internal sealed class StoreForwardMetrics : IDisposable
         _expired = _meter.CreateCounter<long>("storeforward.messages.expired", "{message}", "Messages that expired before they were sent.");
         _dropped = _meter.CreateCounter<long>("storeforward.messages.dropped", "{message}", "Unsent messages dropped by OverflowPolicy.DropOldest.");
         _deadLettered = _meter.CreateCounter<long>("storeforward.messages.dead_lettered", "{message}", "Messages moved to the dead letters.");
+        _downgraded = _meter.CreateCounter<long>("storeforward.messages.downgraded", "{message}", "Messages delivered below the QoS they were published with (a broker that answered QoS 2 with PUBACK, or QosAboveMaximum.Downgrade).");
         _connects = _meter.CreateCounter<long>("storeforward.connects", "{connection}", "Connections established with the broker, the first and every reconnect.");
         _sessionsLost = _meter.CreateCounter<long>("storeforward.sessions.lost", "{session}", "Reconnects on which the broker had lost the session.");
         _commitDuration = _meter.CreateHistogram<double>("storeforward.commit.duration", "s", "Time of one outbox commit, fsync included.");
@@ -58,7 +60,11 @@ internal sealed class StoreForwardMetrics : IDisposable
 
     public void DeadLettered(int messages) => _deadLettered.Add(messages, _client);
 
-    public void Connected() => _connects.Add(1, _client);
+    public void Downgraded() => _downgraded.Add(1, _client);
+
+    /// <summary>A connection was established with <paramref name="server"/>, tagged with its address and port.</summary>
+    public void Connected(Transport.BrokerEndpoint server) =>
+        _connects.Add(1, _client, new("server.address", server.Host), new("server.port", server.Port));
 
     public void SessionLost() => _sessionsLost.Add(1, _client);
 

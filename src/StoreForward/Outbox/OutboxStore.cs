@@ -155,7 +155,12 @@ internal sealed partial class OutboxStore : IDisposable
     /// Whether a broker session was ever started for this store. A new store has no session state, so its first connection
     /// must discard whatever session the broker still keeps under the same ClientId (for example from a deleted store).
     /// </summary>
-    public bool SessionEstablished => _committed.SessionEstablished;
+    /// <summary>
+    /// The broker whose session the stored delivery state belongs to: null before any session; a server's
+    /// <see cref="Transport.BrokerEndpoint.SessionKey"/> when several servers keep sessions of their own; the engine's key
+    /// for "the one broker" otherwise; empty for a store from before the broker was recorded.
+    /// </summary>
+    public string? SessionServer => _committed.SessionServer;
 
     /// <summary>fsyncs issued on the log and data files (log: one per commit that changed something).</summary>
     public long SyncCount => _log.SyncCount + _data.SyncCount;
@@ -302,7 +307,7 @@ internal sealed partial class OutboxStore : IDisposable
                 Dropped = meta.TryGetValue("dropped", out var dropped) ? dropped.AsInt64 : 0,
                 Expired = meta.TryGetValue("expired", out var expired) ? expired.AsInt64 : 0,
                 Superseded = meta.TryGetValue("superseded", out var superseded) ? superseded.AsInt64 : 0,
-                SessionEstablished = meta["session"].AsBoolean,
+                SessionServer = !meta["session"].AsBoolean ? null : meta.TryGetValue("server", out var server) && server.IsString ? server.AsString : "",
             };
             _staged = _committed;
             _removed = SequenceSet.ReadFrom(meta, RemovedKey);
@@ -455,8 +460,10 @@ internal sealed partial class OutboxStore : IDisposable
             ["dropped"] = _staged.Dropped,
             ["expired"] = _staged.Expired,
             ["superseded"] = _staged.Superseded,
-            ["session"] = _staged.SessionEstablished,
+            ["session"] = _staged.SessionServer is not null,
         };
+        if (!string.IsNullOrEmpty(_staged.SessionServer))
+            meta["server"] = _staged.SessionServer;
         if (_keyBinding is var (storeSalt, keyIdentity))
         {
             meta["sid"] = storeSalt;
@@ -535,7 +542,7 @@ internal sealed partial class OutboxStore : IDisposable
 
     private static bool SameCounters(Counters a, Counters b) =>
         a.NextSequence == b.NextSequence && a.SentThrough == b.SentThrough && a.Count == b.Count && a.Bytes == b.Bytes
-        && a.DeadLetters == b.DeadLetters && a.Dropped == b.Dropped && a.Expired == b.Expired && a.Superseded == b.Superseded && a.SessionEstablished == b.SessionEstablished;
+        && a.DeadLetters == b.DeadLetters && a.Dropped == b.Dropped && a.Expired == b.Expired && a.Superseded == b.Superseded && a.SessionServer == b.SessionServer;
 
     /// <summary>
     /// Copies the log into the data file once it passed LiteDB's usual checkpoint size, after the commit is durable. A
@@ -671,6 +678,16 @@ internal sealed partial class OutboxStore : IDisposable
         _dirty = true;
     }
 
+    /// <summary>
+    /// Forgets every recorded PUBREC: the session moves to a broker that never received those messages, so they must be
+    /// published there again instead of released.
+    /// </summary>
+    public void ClearAllReleased()
+    {
+        _released.Clear();
+        _dirty = true;
+    }
+
     /// <summary>Records on how many connections after the first an in-flight message has been resent.</summary>
     public void RecordAttempts(long sequence, int attempts)
     {
@@ -686,10 +703,10 @@ internal sealed partial class OutboxStore : IDisposable
         _attemptsChanged = false;
     }
 
-    /// <summary>Records that a broker session now exists for this store.</summary>
-    public void MarkSessionEstablished()
+    /// <summary>Records that the delivery state now belongs to a session with <paramref name="server"/>.</summary>
+    public void MarkSessionEstablished(string server)
     {
-        _staged.SessionEstablished = true;
+        _staged.SessionServer = server;
         _dirty = true;
     }
 
@@ -1180,7 +1197,7 @@ internal sealed partial class OutboxStore : IDisposable
         public long Dropped;
         public long Expired;
         public long Superseded;
-        public bool SessionEstablished;
+        public string? SessionServer;
         public long OldestSequence;
         public DateTimeOffset? OldestStoredAt;
     }

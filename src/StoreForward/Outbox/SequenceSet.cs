@@ -67,6 +67,13 @@ internal sealed class SequenceSet
             _uncommitted.Add((sequence, false));
     }
 
+    /// <summary>Removes every member.</summary>
+    public void Clear()
+    {
+        foreach (var sequence in _sequences.ToList())
+            Remove(sequence);
+    }
+
     /// <summary>Removes the <paramref name="length"/> sequences from <paramref name="first"/> on.</summary>
     public void RemoveRange(long first, int length)
     {

@@ -11,13 +11,22 @@ internal sealed class DeliveryCounters(StoreForwardMetrics? metrics = null)
     private long _sessionsLost;
     private long _connectAttempts;
     private long _discardedQos0;
+    private long _downgraded;
     private volatile bool _connected;
+    private volatile string? _server;
     private volatile string? _lastError;
 
     public bool IsConnected
     {
         get => _connected;
         set => _connected = value;
+    }
+
+    /// <summary>The server of the session that is up (<see cref="Transport.BrokerEndpoint.ToString"/>), or null.</summary>
+    public string? Server
+    {
+        get => _server;
+        set => _server = value;
     }
 
     public long SessionsLost => Interlocked.Read(ref _sessionsLost);
@@ -44,6 +53,15 @@ internal sealed class DeliveryCounters(StoreForwardMetrics? metrics = null)
     }
 
     public void Qos0Discarded() => Interlocked.Increment(ref _discardedQos0);
+
+    /// <summary>Messages delivered below the QoS they were published with, since the publisher started.</summary>
+    public long Downgraded => Interlocked.Read(ref _downgraded);
+
+    public void Downgrade()
+    {
+        Interlocked.Increment(ref _downgraded);
+        Metrics?.Downgraded();
+    }
 
     public void ConnectAttempted() => Interlocked.Increment(ref _connectAttempts);
 }

@@ -7,8 +7,9 @@ using StoreForward.Transport;
 namespace StoreForward.Session;
 
 /// <summary>
-/// The background drain: connects through the reconnect pipeline, runs a <see cref="DeliverySession"/> until the link
-/// fails, and starts over, until it is stopped.
+/// The background drain: connects through the reconnect pipeline to the first of the servers that answers, runs a
+/// <see cref="DeliverySession"/> until the link fails (or it hands over to an earlier server), and starts over, until it is
+/// stopped.
 /// </summary>
 /// <remarks>
 /// One pipeline execution covers "connect and serve". A session that stayed up for at least <see cref="StableSession"/>
@@ -19,6 +20,14 @@ namespace StoreForward.Session;
 internal sealed class DeliveryEngine : IAsyncDisposable
 {
     internal static readonly TimeSpan StableSession = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The session key of one broker however it is reached (Host and Port may change, or name it through a proxy), and of
+    /// servers that share sessions (<see cref="StoreForwardOptions.ServersShareSessions"/>).
+    /// </summary>
+    internal const string SharedSessionKey = "*";
+
+    private readonly IReadOnlyList<BrokerEndpoint> _servers;
 
     private readonly StoreForwardOptions _options;
     private readonly GroupCommitWriter _writer;
@@ -40,6 +49,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     {
         Counters = new DeliveryCounters(metrics);
         _options = options;
+        _servers = options.Endpoints();
         _writer = writer;
         _deadLettered = deadLettered;
         _logger = Log.For(options);
@@ -73,34 +83,27 @@ internal sealed class DeliveryEngine : IAsyncDisposable
 
     private async ValueTask ConnectAndServeAsync(CancellationToken stop)
     {
-        Counters.ConnectAttempted();
-        MqttConnection connection;
-        try
-        {
-            connection = await ConnectAsync(stop).ConfigureAwait(false);
-        }
-        catch (Exception e) when (!stop.IsCancellationRequested)
-        {
-            Counters.LastError = Describe(e);
-            Log.ConnectFailed(_logger, _options.Host, _options.Port, Counters.LastError);
-            throw;
-        }
-
+        var (connection, index) = await ConnectToFirstAnsweringAsync(stop).ConfigureAwait(false);
+        var server = connection.Endpoint.ToString();
         var session = new DeliverySession(connection, _state, _writer, _options, Counters, _deadLettered);
-        Log.Connected(_logger, _options.Host, _options.Port, connection.ProtocolVersion, connection.Limits.SessionPresent, session.Window);
+        Log.Connected(_logger, connection.Endpoint, connection.ProtocolVersion, connection.Limits.SessionPresent, session.Window);
         var startedAt = _options.TimeProvider.GetTimestamp();
         Volatile.Write(ref _session, session);
         Counters.IsConnected = true;
-        Counters.Metrics?.Connected();
+        Counters.Server = server;
+        Counters.Metrics?.Connected(connection.Endpoint);
         Counters.LastError = null;
+        using var probing = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var failback = FailBackWhenAnEarlierServerAnswersAsync(index, session, probing.Token);
         try
         {
+            // Returns only after a hand-over to an earlier server: the next round starts at once, from the first.
             await session.RunAsync(stop).ConfigureAwait(false);
         }
         catch (Exception e) when (!stop.IsCancellationRequested)
         {
             Counters.LastError = Describe(e);
-            Log.Disconnected(_logger, _options.Host, _options.Port, Counters.LastError);
+            Log.Disconnected(_logger, connection.Endpoint, Counters.LastError);
             // A failed commit can leave memory ahead of the disk; reading the small in-flight head again is cheap and
             // makes every session start from what is durable.
             _state.Invalidate();
@@ -111,9 +114,69 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         }
         finally
         {
+            await probing.CancelAsync().ConfigureAwait(false);
+            await failback.ConfigureAwait(false);
             Volatile.Write(ref _session, null);
             Counters.IsConnected = false;
+            Counters.Server = null;
             await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// One round: the servers in order, the first that accepts wins. When every one fails, the round fails with the last
+    /// error, and the pipeline backs off before the next round.
+    /// </summary>
+    private async Task<(MqttConnection Connection, int Index)> ConnectToFirstAnsweringAsync(CancellationToken stop)
+    {
+        var errors = new List<string>(_servers.Count);
+        for (var i = 0; ; i++)
+        {
+            Counters.ConnectAttempted();
+            try
+            {
+                return (await ConnectAsync(_servers[i], stop).ConfigureAwait(false), i);
+            }
+            catch (Exception e) when (!stop.IsCancellationRequested)
+            {
+                var error = Describe(e);
+                Log.ConnectFailed(_logger, _servers[i], error);
+                errors.Add(_servers.Count == 1 ? error : $"{_servers[i]}: {error}");
+                Counters.LastError = string.Join("; ", errors);
+                if (i == _servers.Count - 1)
+                    throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// While connected to a server behind the first, probes the earlier ones every <see cref="StoreForwardOptions.FailbackInterval"/>;
+    /// when one answers, the session hands over: it finishes what is in flight and ends, and the next round starts from the
+    /// first server.
+    /// </summary>
+    private async Task FailBackWhenAnEarlierServerAnswersAsync(int connectedIndex, DeliverySession session, CancellationToken token)
+    {
+        if (connectedIndex == 0 || _options.FailbackInterval is not { } interval)
+            return;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, _options.TimeProvider, token).ConfigureAwait(false);
+                for (var i = 0; i < connectedIndex; i++)
+                {
+                    if (await ServerProbe.AnswersAsync(_servers[i], _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false))
+                    {
+                        Log.FailingBack(_logger, _servers[i], _servers[connectedIndex]);
+                        session.HandOver();
+                        return;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // The session ended first.
         }
     }
 
@@ -130,28 +193,45 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         }).ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     /// <summary>
-    /// Connects for a persistent session. A store that never had a session has no state to match the broker's, so before
-    /// its first session a clean connection discards whatever the broker keeps under this ClientId (a deleted store's
-    /// unfinished QoS 2 ids would otherwise make the broker drop new messages as duplicates). That clean connection is
-    /// closed at once: Mosquitto 2.0 does not persist a session that began with CleanStart=true, so the session that
-    /// carries messages always begins with CleanStart=false.
+    /// Connects to <paramref name="server"/> for a persistent session. The stored delivery state belongs to one broker's
+    /// session (the store records which of <see cref="StoreForwardOptions.Servers"/>). Before a session with any other broker
+    /// (a store's first, or a switch to another server that does not share sessions) that broker's session is cleared with a clean connection, closed at once:
+    /// a stale session, from a deleted store or an earlier visit, holds unfinished QoS 2 ids that would make it drop new
+    /// messages as duplicates. The recorded PUBRECs are forgotten durably before that, so those messages are published to
+    /// the new broker instead of released there, and only then is the new broker recorded. Mosquitto 2.0 does not persist
+    /// a session that began with CleanStart=true, so the session that carries messages always begins with CleanStart=false.
     /// </summary>
-    private async Task<MqttConnection> ConnectAsync(CancellationToken stop)
+    private async Task<MqttConnection> ConnectAsync(BrokerEndpoint server, CancellationToken stop)
     {
-        var established = await _writer.RunAsync(store => store.SessionEstablished).ConfigureAwait(false);
-        if (!established)
+        var key = _servers.Count == 1 || _options.ServersShareSessions ? SharedSessionKey : server.SessionKey;
+        var sessionWith = await _writer.RunAsync(store => store.SessionServer).ConfigureAwait(false);
+        if (sessionWith != key)
         {
-            await using (var clean = await MqttConnection.ConnectAsync(_options, cleanStart: true, stop).ConfigureAwait(false))
+            if (sessionWith is { Length: > 0 })
+            {
+                await _writer.RunAsync(store =>
+                {
+                    store.ClearAllReleased();
+                    return true;
+                }).ConfigureAwait(false);
+                _state.Invalidate();
+            }
+
+            // A store from before the broker was recorded ("") has its session with the one broker it was configured for.
+            if (sessionWith is not "")
+            {
+                await using var clean = await MqttConnection.ConnectAsync(_options, server, cleanStart: true, stop).ConfigureAwait(false);
                 await clean.CloseGracefullyAsync(_options.ConnectTimeout).ConfigureAwait(false);
+            }
 
             await _writer.RunAsync(store =>
             {
-                store.MarkSessionEstablished();
+                store.MarkSessionEstablished(key);
                 return true;
             }).ConfigureAwait(false);
         }
 
-        return await MqttConnection.ConnectAsync(_options, cleanStart: false, stop).ConfigureAwait(false);
+        return await MqttConnection.ConnectAsync(_options, server, cleanStart: false, stop).ConfigureAwait(false);
     }
 
     /// <summary>The message with its causes: MQTTnet wraps "connection refused" in a generic "error while connecting".</summary>

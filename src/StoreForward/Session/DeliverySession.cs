@@ -37,6 +37,13 @@ internal sealed class DeliverySession
 
     private readonly int? _maxAttempts;
 
+    // QosAboveMaximum.Downgrade: messages above the broker's Maximum QoS are sent at it instead of dead-lettered.
+    private readonly bool _downgrade;
+
+    // Whether this connection already logged that it delivers below the published QoS: once per connection is enough to
+    // tell the operator, and a log line per message would flood.
+    private bool _downgradeLogged;
+
     // Whether this connection's oldest unacknowledged publish has been resent. Only it counts an attempt: a broker that
     // drops the link on one message acknowledges the ones before it and never reads the ones after it, so the oldest one
     // left is the culprit, and the others must not be dead-lettered with it.
@@ -71,6 +78,9 @@ internal sealed class DeliverySession
     private volatile bool _waitingForDisk;
     private Exception? _quotaExceeded;
 
+    // Set by HandOver: send nothing new, and end once nothing is in flight.
+    private bool _handingOver;
+
     // Since when the broker owes an answer with none arriving (timestamp), or 0 while nothing is outstanding.
     private long _awaitingAckSince;
     private bool _acknowledgedThisTurn;
@@ -93,6 +103,7 @@ internal sealed class DeliverySession
         _logger = Diagnostics.Log.For(options);
         _identity = options.StampMessageIdentity ? options.ClientId : null;
         _maxAttempts = options.MaxDeliveryAttempts;
+        _downgrade = options.QosAboveMaximum == QosAboveMaximum.Downgrade;
         _window = Math.Min(Math.Min(options.MaxInFlight, connection.Limits.ReceiveMaximum), state.BrokerQuota ?? int.MaxValue);
         _readSize = Math.Max(_window * 2, 256);
         _keepAlive = connection.Limits.ServerKeepAlive ?? options.KeepAlive;
@@ -100,6 +111,13 @@ internal sealed class DeliverySession
         _v5 = connection.ProtocolVersion == MqttProtocolVersion.V500;
         _lastPingAt = _time.GetTimestamp();
     }
+
+    /// <summary>
+    /// Asks the session to end cleanly so that the engine can connect to an earlier server: no new message is sent, and once
+    /// the broker acknowledged everything in flight the session says goodbye and returns. A broker that never answers ends
+    /// it through <see cref="StoreForwardOptions.AckTimeout"/> as usual.
+    /// </summary>
+    public void HandOver() => _events.Writer.TryWrite(HandOverRequested.Instance);
 
     /// <summary>Wakes the loop after a commit added messages. Coalesced: one pending wake-up is enough.</summary>
     public void NotifyOutboxGrew()
@@ -140,6 +158,8 @@ internal sealed class DeliverySession
                     step.MarkSentThrough(mark);
                 if (step.IsEmpty)
                 {
+                    if (_handingOver && _state.InFlightCount == 0)
+                        return;
                     await _events.Reader.WaitToReadAsync(token).ConfigureAwait(false);
                     continue;
                 }
@@ -157,7 +177,7 @@ internal sealed class DeliverySession
             _outgoing.Writer.TryComplete();
             await sendCts.CancelAsync().ConfigureAwait(false);
             await sending.ConfigureAwait(false);
-            if (stop.IsCancellationRequested && _deadLink is null && _receiveFailure is null && _sendFailure is null)
+            if ((stop.IsCancellationRequested || _handingOver) && _deadLink is null && _receiveFailure is null && _sendFailure is null)
                 await SayGoodbyeAsync(receiving).ConfigureAwait(false);
             await linkCts.CancelAsync().ConfigureAwait(false);
             await receiving.ConfigureAwait(false);
@@ -247,13 +267,13 @@ internal sealed class DeliverySession
             switch (e)
             {
                 case MqttPubAckPacket ack:
-                    Acknowledged(step, ack.PacketIdentifier, MqttQualityOfServiceLevel.AtLeastOnce, (int)ack.ReasonCode, ack.ReasonString);
+                    Acknowledged(step, ack.PacketIdentifier, complete: false, (int)ack.ReasonCode, ack.ReasonString);
                     break;
                 case MqttPubRecPacket received:
                     Received(step, received);
                     break;
                 case MqttPubCompPacket complete:
-                    Acknowledged(step, complete.PacketIdentifier, MqttQualityOfServiceLevel.ExactlyOnce, 0, null);
+                    Acknowledged(step, complete.PacketIdentifier, complete: true, 0, null);
                     break;
                 case MqttPublishPacket inbound:
                     AnswerInbound(step, inbound);
@@ -265,6 +285,9 @@ internal sealed class DeliverySession
                     break;
                 case AcknowledgementsDurable durable:
                     _acknowledgementsNotDurable -= durable.Count;
+                    break;
+                case HandOverRequested:
+                    _handingOver = true;
                     break;
                 case OutboxGrew:
                     // A full fence: a commit that lands after this reset must see 0 and post a new wake-up.
@@ -300,25 +323,55 @@ internal sealed class DeliverySession
         return true;
     }
 
-    /// <summary>PUBACK (QoS 1) or PUBCOMP (QoS 2): the broker owns the message, so it leaves the outbox.</summary>
-    private void Acknowledged(SessionStep step, ushort packetId, MqttQualityOfServiceLevel expectedQos, int reasonCode, string? reasonString)
+    /// <summary>
+    /// PUBACK (<paramref name="complete"/> false) or PUBCOMP: the broker owns the message, so it leaves the outbox. A PUBACK
+    /// also completes a QoS 2 message still awaiting its PUBREC: a broker that supports QoS 1 at most (RabbitMQ) answers
+    /// QoS 2 that way, and so does any broker for a message this side downgraded. Waiting for a PUBREC that never comes
+    /// would stall the drain.
+    /// </summary>
+    private void Acknowledged(SessionStep step, ushort packetId, bool complete, int reasonCode, string? reasonString)
     {
-        if (!_state.TryGetInFlight(packetId, out var message) || message.Qos != expectedQos || QuotaExceeded(reasonCode, "PUBACK"))
+        if (!_state.TryGetInFlight(packetId, out var message) || QuotaExceeded(reasonCode, complete ? "PUBCOMP" : "PUBACK"))
             return;
 
         // A PUBCOMP completes only a released message; one for a message the broker may still hold awaiting PUBREL (a late
-        // answer to a PUBREL for an id we had finished) must not drop it.
-        if (expectedQos == MqttQualityOfServiceLevel.ExactlyOnce && message.State != DeliveryState.Released)
+        // answer to a PUBREL for an id we had finished) must not drop it. A released message waits for its PUBCOMP.
+        if (complete != (message.State == DeliveryState.Released))
             return;
         _acknowledgedThisTurn = true;
         _state.EndFlight(message);
         if (_v5 && reasonCode >= 0x80)
-            step.DeadLetter(message, Rejected(message, "PUBACK", reasonCode, reasonString));
-        else
         {
-            step.Acknowledged(message);
-            _counters.Metrics?.Acknowledged(message.StoredAt, _time.GetUtcNow());
+            step.DeadLetter(message, Rejected(message, "PUBACK", reasonCode, reasonString));
+            return;
         }
+
+        if (!complete && message.Qos == MqttQualityOfServiceLevel.ExactlyOnce)
+        {
+            Downgraded(SendQos(message) == MqttQualityOfServiceLevel.ExactlyOnce
+                ? "answered a QoS 2 PUBLISH with PUBACK: it supports QoS 1 at most, so QoS 2 messages are delivered at least once there, not exactly once"
+                : null);
+        }
+
+        step.Acknowledged(message);
+        _counters.Metrics?.Acknowledged(message.StoredAt, _time.GetUtcNow());
+    }
+
+    /// <summary>The QoS <paramref name="message"/> goes out with on this connection.</summary>
+    private MqttQualityOfServiceLevel SendQos(OutboxMessage message) => _connection.Limits.SendQos(message, _downgrade);
+
+    /// <summary>
+    /// A message was delivered below the QoS it was published with: counted, and logged once per connection with
+    /// <paramref name="brokerChoice"/> (what the broker did) or, when null, this side's downgrade to the broker's maximum.
+    /// </summary>
+    private void Downgraded(string? brokerChoice)
+    {
+        _counters.Downgrade();
+        if (_downgradeLogged)
+            return;
+        _downgradeLogged = true;
+        Diagnostics.Log.QosDowngraded(_logger, _connection.Endpoint, brokerChoice
+            ?? $"accepts QoS {(int)_connection.Limits.MaximumQos} at most; messages published above it are sent at QoS {(int)_connection.Limits.MaximumQos} (QosAboveMaximum = Downgrade), so they lose their published guarantee there");
     }
 
     /// <summary>PUBREC: persist "released" before PUBREL goes out, so a restart sends PUBREL and never the PUBLISH again.</summary>
@@ -393,6 +446,14 @@ internal sealed class DeliverySession
                     continue;
                 }
 
+                if (SendQos(again) == MqttQualityOfServiceLevel.AtMostOnce)
+                {
+                    // This broker takes QoS 0 only: sent once more, without an id, and gone from the store first.
+                    _state.EndFlight(again);
+                    SendAtMostOnce(step, again);
+                    continue;
+                }
+
                 if (!_oldestResent)
                 {
                     _oldestResent = true;
@@ -414,6 +475,8 @@ internal sealed class DeliverySession
                 continue;
             }
 
+            if (_handingOver)
+                return;
             if (!_state.TryPeekReady(out var next))
             {
                 if (loadedThisTurn || !_state.HasMoreToLoad(_writer.Snapshot))
@@ -424,7 +487,7 @@ internal sealed class DeliverySession
                 continue;
             }
 
-            var qos0 = next.Qos == MqttQualityOfServiceLevel.AtMostOnce;
+            var qos0 = SendQos(next) == MqttQualityOfServiceLevel.AtMostOnce;
             if (!qos0 && (windowUsed >= _window || !_state.CanStartFlight(next, _writer.Snapshot.OldestSequence)))
                 return;
 
@@ -444,17 +507,28 @@ internal sealed class DeliverySession
             }
 
             if (qos0)
-                step.RemoveBeforeSending(next);
-            else
-                _state.StartFlight(next);
+            {
+                SendAtMostOnce(step, next);
+                continue;
+            }
 
+            _state.StartFlight(next);
             step.Sent(next, CreatePublish(next, dup: false), _state.SentMark);
         }
     }
 
+    /// <summary>A message sent at QoS 0 leaves the store before it is sent: at most once. Counted when downgraded.</summary>
+    private void SendAtMostOnce(SessionStep step, OutboxMessage message)
+    {
+        step.RemoveBeforeSending(message);
+        step.Sent(message, CreatePublish(message, dup: false), _state.SentMark);
+        if (message.Qos != MqttQualityOfServiceLevel.AtMostOnce)
+            Downgraded(null);
+    }
+
     /// <summary>Why the broker can never accept the PUBLISH of <paramref name="message"/> as this session sends it, or null.</summary>
     private DeadLetter? Refused(OutboxMessage message) =>
-        _connection.Limits.Refuses(message, _connection.ProtocolVersion, _identity is null || !_v5 ? 0 : MessageIdentity.EncodedLength(_identity, message.Sequence));
+        _connection.Limits.Refuses(message, SendQos(message), _connection.ProtocolVersion, _identity is null || !_v5 ? 0 : MessageIdentity.EncodedLength(_identity, message.Sequence));
 
     /// <summary>
     /// The PUBLISH for a message; on MQTT 5 with its stored properties, what is left of its lifetime and, when stamping, its
@@ -462,13 +536,14 @@ internal sealed class DeliverySession
     /// </summary>
     private MqttPublishPacket CreatePublish(OutboxMessage message, bool dup)
     {
+        var qos = SendQos(message);
         var packet = new MqttPublishPacket
         {
             Topic = message.Topic,
             PayloadSegment = message.Payload,
-            QualityOfServiceLevel = message.Qos,
+            QualityOfServiceLevel = qos,
             Retain = message.Retain,
-            PacketIdentifier = message.Qos == MqttQualityOfServiceLevel.AtMostOnce ? (ushort)0 : message.PacketId,
+            PacketIdentifier = qos == MqttQualityOfServiceLevel.AtMostOnce ? (ushort)0 : message.PacketId,
             Dup = dup,
         };
         if (_v5)
@@ -720,6 +795,11 @@ internal sealed class DeliverySession
     private sealed class OutboxGrew
     {
         public static readonly OutboxGrew Instance = new();
+    }
+
+    private sealed class HandOverRequested
+    {
+        public static readonly HandOverRequested Instance = new();
     }
 
     private sealed record LinkFailure(Exception Error);

@@ -58,14 +58,14 @@ internal sealed class SessionStep
     public bool AnswersWaitForCommit { get; private set; }
 
     /// <summary>
-    /// A first PUBLISH for <paramref name="message"/>. A QoS 2 one waits for the commit that records a "sent" mark covering
+    /// A first PUBLISH for <paramref name="message"/>. One sent at QoS 2 waits for the commit that records a "sent" mark covering
     /// it: this step's when <paramref name="mark"/> does not cover it yet, an earlier one while that is still pending.
     /// </summary>
-    public void Sent(OutboxMessage message, MqttPacket publish, SentMarkLead mark)
+    public void Sent(OutboxMessage message, MqttPublishPacket publish, SentMarkLead mark)
     {
         HighestFirstSent = Math.Max(HighestFirstSent, message.Sequence);
         Publishes.Add(publish);
-        if (message.Qos != MQTTnet.Protocol.MqttQualityOfServiceLevel.ExactlyOnce)
+        if (publish.QualityOfServiceLevel != MQTTnet.Protocol.MqttQualityOfServiceLevel.ExactlyOnce)
             return;
         if (mark.IsBeyond(message.Sequence))
             PublishesWaitForCommit = true;

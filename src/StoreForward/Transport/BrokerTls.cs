@@ -42,19 +42,25 @@ internal sealed class BrokerTls : IDisposable
     /// <summary>The name the broker's certificate must carry.</summary>
     public string TargetHost { get; }
 
-    /// <summary>Checks the TLS settings and reads their files; throws an <see cref="ArgumentException"/> naming the problem.</summary>
-    public static void Validate(StoreForwardOptions options) => Load(options)?.Dispose();
-
-    /// <summary>The settings for a connection attempt, or null without TLS.</summary>
-    public static BrokerTls? Load(StoreForwardOptions options)
+    /// <summary>
+    /// Checks the TLS settings and reads their files; throws an <see cref="ArgumentException"/> naming the problem. TLS
+    /// settings that no server uses are a mistake too: the connections would be plain TCP.
+    /// </summary>
+    public static void Validate(StoreForwardOptions options)
     {
         var tls = options.Tls ?? throw new ArgumentException("StoreForwardOptions.Tls must not be null.", nameof(options));
-        if (!tls.Enabled)
-        {
-            if (tls.HasSettings)
-                throw Bad("Enabled", "is false while other TLS settings are given: set Tls.Enabled = true, or remove them (the connection would be plain TCP).");
+        if (options.Endpoints().FirstOrDefault(e => e.UseTls) is { } endpoint)
+            Load(options, endpoint)?.Dispose();
+        else if (tls.HasSettings)
+            throw Bad("Enabled", "is false while other TLS settings are given: set Tls.Enabled = true (or list mqtts:// servers), or remove them (the connection would be plain TCP).");
+    }
+
+    /// <summary>The settings for a connection attempt to <paramref name="endpoint"/>, or null when it is plain TCP.</summary>
+    public static BrokerTls? Load(StoreForwardOptions options, BrokerEndpoint endpoint)
+    {
+        if (!endpoint.UseTls)
             return null;
-        }
+        var tls = options.Tls;
 
         if (tls.Protocols == SslProtocols.None
             || (tls.Protocols & ~(SslProtocols.Tls12 | SslProtocols.Tls13)) != 0)
@@ -66,7 +72,7 @@ internal sealed class BrokerTls : IDisposable
         if (tls.ClientKeyFile is not null && tls.ClientCertificateFile is null)
             throw Bad(nameof(tls.ClientKeyFile), "is set without Tls.ClientCertificateFile.");
         if (tls.TargetHost is { } name && string.IsNullOrWhiteSpace(name))
-            throw Bad(nameof(tls.TargetHost), "must not be empty (null: the Host).");
+            throw Bad(nameof(tls.TargetHost), "must not be empty (null: the server's host).");
         if (tls.ClientCertificate is { HasPrivateKey: false })
             throw Bad(nameof(tls.ClientCertificate), $"({tls.ClientCertificate.Subject}) has no private key.");
 
@@ -76,7 +82,7 @@ internal sealed class BrokerTls : IDisposable
         try
         {
             var client = tls.ClientCertificateFile is { } certificateFile ? LoadClientCertificate(certificateFile, tls.ClientKeyFile, tls.ClientCertificatePassword) : null;
-            return new BrokerTls(tls, tls.TargetHost ?? options.Host, $"{options.Host}:{options.Port}", trust ?? tls.CaCertificates, client ?? tls.ClientCertificate)
+            return new BrokerTls(tls, tls.TargetHost ?? endpoint.Host, endpoint.ToString(), trust ?? tls.CaCertificates, client ?? tls.ClientCertificate)
             {
                 _ownedTrust = trust,
                 _ownedClientCertificate = client,

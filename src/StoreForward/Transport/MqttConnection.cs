@@ -25,9 +25,10 @@ internal sealed class MqttConnection : IAsyncDisposable
     private long _lastSent;
     private long _lastReceived;
 
-    private MqttConnection(ILowLevelMqttClient client, BatchingAdapterFactory adapters, TimeProvider time, MqttProtocolVersion version, BrokerTls? tls)
+    private MqttConnection(ILowLevelMqttClient client, BatchingAdapterFactory adapters, TimeProvider time, MqttProtocolVersion version, BrokerEndpoint endpoint, BrokerTls? tls)
     {
         _client = client;
+        Endpoint = endpoint;
         _tls = tls;
         _adapters = adapters;
         _time = time;
@@ -36,6 +37,9 @@ internal sealed class MqttConnection : IAsyncDisposable
     }
 
     public MqttProtocolVersion ProtocolVersion { get; }
+
+    /// <summary>The server this connection is with.</summary>
+    public BrokerEndpoint Endpoint { get; }
 
     public BrokerLimits Limits { get; private set; } = null!;
 
@@ -46,11 +50,11 @@ internal sealed class MqttConnection : IAsyncDisposable
     public TimeSpan SinceLastReceived => _time.GetElapsedTime(Interlocked.Read(ref _lastReceived));
 
     /// <summary>
-    /// Opens TCP, sends CONNECT and waits for CONNACK. The session is resumed unless <paramref name="cleanStart"/> asks the
+    /// Opens TCP to <paramref name="endpoint"/>, sends CONNECT and waits for CONNACK. The session is resumed unless <paramref name="cleanStart"/> asks the
     /// broker to discard what it keeps under this ClientId. Throws <see cref="MqttConnectionRefusedException"/>
     /// when the broker refuses, and <see cref="TimeoutException"/> when it takes longer than the connect timeout.
     /// </summary>
-    public static async Task<MqttConnection> ConnectAsync(StoreForwardOptions options, bool cleanStart, CancellationToken cancellationToken)
+    public static async Task<MqttConnection> ConnectAsync(StoreForwardOptions options, BrokerEndpoint endpoint, bool cleanStart, CancellationToken cancellationToken)
     {
         using var timeout = new CancellationTokenSource(options.ConnectTimeout, options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -59,9 +63,9 @@ internal sealed class MqttConnection : IAsyncDisposable
         BrokerTls? tls = null;
         try
         {
-            tls = BrokerTls.Load(options);
+            tls = BrokerTls.Load(options, endpoint);
             var builder = new MqttClientOptionsBuilder()
-                .WithTcpServer(options.Host, options.Port)
+                .WithTcpServer(endpoint.Host, endpoint.Port)
                 .WithProtocolVersion(options.ProtocolVersion)
                 .WithTimeout(options.ConnectTimeout);
             tls?.Apply(builder, options.TimeProvider.GetUtcNow());
@@ -74,7 +78,7 @@ internal sealed class MqttConnection : IAsyncDisposable
                 throw tls.Explain(e);
             }
 
-            var connection = new MqttConnection(client, adapters, options.TimeProvider, options.ProtocolVersion, tls);
+            var connection = new MqttConnection(client, adapters, options.TimeProvider, options.ProtocolVersion, endpoint, tls);
             MqttPacket answer;
             try
             {
@@ -83,21 +87,21 @@ internal sealed class MqttConnection : IAsyncDisposable
             }
             catch (Exception e) when (tls is not null && e is not OperationCanceledException)
             {
-                throw new IOException($"The broker {options.Host}:{options.Port} closed the TLS connection before it answered CONNECT ({e.Message}).{tls.ClientCertificateHint}", e);
+                throw new IOException($"The broker {endpoint} closed the TLS connection before it answered CONNECT ({e.Message}).{tls.ClientCertificateHint}", e);
             }
 
             if (answer is not MqttConnAckPacket connAck)
                 throw new MqttProtocolException($"The broker answered CONNECT with {answer.GetType().Name} instead of CONNACK.");
 
-            ThrowIfRefused(connAck, options);
-            connection.Limits = BrokerLimits.From(connAck, options.ProtocolVersion);
+            ThrowIfRefused(connAck, options.ProtocolVersion, endpoint);
+            connection.Limits = BrokerLimits.From(connAck, options.ProtocolVersion, options.BrokerMaximumQos);
             return connection;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             client.Dispose();
             tls?.Dispose();
-            throw new TimeoutException($"Connecting to {options.Host}:{options.Port} took longer than {options.ConnectTimeout}.");
+            throw new TimeoutException($"Connecting to {endpoint} took longer than {options.ConnectTimeout}.");
         }
         catch
         {
@@ -119,19 +123,19 @@ internal sealed class MqttConnection : IAsyncDisposable
             Password = options.Password is null ? null : Encoding.UTF8.GetBytes(options.Password),
         };
 
-    private static void ThrowIfRefused(MqttConnAckPacket connAck, StoreForwardOptions options)
+    private static void ThrowIfRefused(MqttConnAckPacket connAck, MqttProtocolVersion version, BrokerEndpoint endpoint)
     {
-        if (options.ProtocolVersion == MqttProtocolVersion.V500)
+        if (version == MqttProtocolVersion.V500)
         {
             if (connAck.ReasonCode != MqttConnectReasonCode.Success)
                 throw new MqttConnectionRefusedException(
-                    $"The broker {options.Host}:{options.Port} refused the connection: {connAck.ReasonCode} (0x{(int)connAck.ReasonCode:X2}){Explained(ConnectRefusal.Meaning(connAck.ReasonCode))}{(string.IsNullOrEmpty(connAck.ReasonString) ? "" : ": " + connAck.ReasonString)}.",
+                    $"The broker {endpoint} refused the connection: {connAck.ReasonCode} (0x{(int)connAck.ReasonCode:X2}){Explained(ConnectRefusal.Meaning(connAck.ReasonCode))}{(string.IsNullOrEmpty(connAck.ReasonString) ? "" : ": " + connAck.ReasonString)}.",
                     (int)connAck.ReasonCode);
         }
         else if (connAck.ReturnCode != MqttConnectReturnCode.ConnectionAccepted)
         {
             throw new MqttConnectionRefusedException(
-                $"The broker {options.Host}:{options.Port} refused the connection: {connAck.ReturnCode} ({(int)connAck.ReturnCode}){Explained(ConnectRefusal.Meaning(connAck.ReturnCode))}.",
+                $"The broker {endpoint} refused the connection: {connAck.ReturnCode} ({(int)connAck.ReturnCode}){Explained(ConnectRefusal.Meaning(connAck.ReturnCode))}.",
                 (int)connAck.ReturnCode);
         }
     }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MQTTnet.Protocol;
 using StoreForward.Tests.EndToEnd;
+using StoreForward.Tests.Infrastructure;
 
 namespace StoreForward.Tests.Hosting;
 
@@ -51,15 +52,45 @@ public sealed class HostingTests : BrokerTest
     [InlineData("ClientId", "")]
     [InlineData("Port", "0")]
     [InlineData("MaxPendingMessages", "0")]
+    [InlineData("Servers:0", "mqtt://broker")]
     public async Task A_bad_option_fails_the_host_start_naming_it_and_creates_no_store(string name, string value)
     {
         var settings = Settings();
+        if (name.StartsWith("Servers", StringComparison.Ordinal))
+        {
+            settings.Remove("Host");
+            settings.Remove("Port");
+        }
+
         settings[name] = value;
         using var host = BuildHost(settings);
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
-        Assert.Contains("StoreForwardOptions." + name, error.Message, StringComparison.Ordinal);
+        Assert.Contains("StoreForwardOptions." + name.Replace(":0", "[0]", StringComparison.Ordinal), error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(StorePath));
+    }
+
+    [Fact]
+    public async Task Servers_bind_from_configuration_as_a_list()
+    {
+        var settings = Settings();
+        settings.Remove("Host");
+        settings.Remove("Port");
+        settings["Servers:0"] = $"mqtt://127.0.0.1:{LoopbackPort.Unused()}";
+        settings["Servers:1"] = $"127.0.0.1:{Broker.Port}";
+        using var host = BuildHost(settings);
+        await host.StartAsync();
+        try
+        {
+            var publisher = host.Services.GetRequiredService<StoreForwardPublisher>();
+            await publisher.PublishAsync("sf/data", Payload(0));
+            await publisher.FlushAsync().WaitAsync(Patience);
+            Assert.Equal($"mqtt://127.0.0.1:{Broker.Port}", publisher.Status.Server);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
     }
 }

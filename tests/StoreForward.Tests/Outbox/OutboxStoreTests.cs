@@ -279,18 +279,49 @@ public sealed class OutboxStoreTests : StoreTest
         Assert.Equal(packetId, OutboxMessage.PacketIdOf(sequence));
 
     [Fact]
-    public void A_new_store_has_no_broker_session_until_one_is_recorded()
+    public void A_new_store_has_no_broker_session_until_one_is_recorded_with_its_server()
     {
         using (var store = OutboxStore.Open(StorePath))
         {
-            Assert.False(store.SessionEstablished);
+            Assert.Null(store.SessionServer);
             store.BeginBatch();
-            store.MarkSessionEstablished();
+            store.MarkSessionEstablished("127.0.0.1:1883");
             store.CommitBatch();
         }
 
         using (var store = OutboxStore.Open(StorePath))
-            Assert.True(store.SessionEstablished);
+        {
+            Assert.Equal("127.0.0.1:1883", store.SessionServer);
+            store.BeginBatch();
+            store.MarkSessionEstablished("[::1]:8883");
+            store.CommitBatch();
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+            Assert.Equal("[::1]:8883", store.SessionServer);
+    }
+
+    [Fact]
+    public void A_store_whose_session_predates_the_server_record_reports_a_session_with_an_unknown_server()
+    {
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            store.MarkSessionEstablished("127.0.0.1:1883");
+            store.CommitBatch();
+        }
+
+        // What a store written before servers were recorded holds: session = true, no server.
+        using (var db = new LiteDB.LiteDatabase(StorePath))
+        {
+            var meta = db.GetCollection("meta");
+            var document = meta.FindAll().Single();
+            document.Remove("server");
+            meta.Update(document);
+        }
+
+        using (var store = OutboxStore.Open(StorePath))
+            Assert.Equal("", store.SessionServer);
     }
 
     [Fact]

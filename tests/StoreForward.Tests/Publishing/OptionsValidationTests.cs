@@ -30,6 +30,12 @@ public sealed class OptionsValidationTests
         { "CoalescedTopics", o => o.CoalescedTopics = ["plant/#/temperature"] },
         { "ReconnectInitialDelay", o => o.ReconnectInitialDelay = TimeSpan.Zero },
         { "ReconnectMaxDelay", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(1) },
+        { "Servers", o => (o.Servers, o.Host) = (["a:1883"], "b") },
+        { "Servers", o => (o.Servers, o.Port) = (["a:1883"], 1883) },
+        { "Servers", o => o.Servers = ["a:1883", "b"] },
+        { "FailbackInterval", o => o.FailbackInterval = TimeSpan.Zero },
+        { "BrokerMaximumQos", o => o.BrokerMaximumQos = (MQTTnet.Protocol.MqttQualityOfServiceLevel)3 },
+        { "QosAboveMaximum", o => o.QosAboveMaximum = (QosAboveMaximum)2 },
     };
 
     [Theory]
@@ -53,6 +59,94 @@ public sealed class OptionsValidationTests
         options.ProtocolVersion = MqttProtocolVersion.V311;
         options.SessionExpiry = TimeSpan.Zero;
 
+        options.Validate();
+    }
+
+    [Theory]
+    [InlineData("broker.plant:1883", "broker.plant", 1883, false)]
+    [InlineData("mqtt://broker.plant:1884", "broker.plant", 1884, false)]
+    [InlineData("mqtts://broker.plant:8883", "broker.plant", 8883, true)]
+    [InlineData("MQTTS://10.0.0.7:8883/", "10.0.0.7", 8883, true)]
+    [InlineData("[::1]:1883", "::1", 1883, false)]
+    [InlineData("mqtts://[fe80::1]:8883", "fe80::1", 8883, true)]
+    public void A_server_entry_names_host_port_and_whether_it_uses_TLS(string entry, string host, int port, bool tls)
+    {
+        var endpoint = StoreForward.Transport.BrokerEndpoint.TryParse(entry, tlsByDefault: false, out var problem);
+
+        Assert.Null(problem);
+        Assert.Equal(new StoreForward.Transport.BrokerEndpoint(host, port, tls), endpoint);
+    }
+
+    [Fact]
+    public void An_entry_without_a_scheme_uses_TLS_as_Tls_Enabled_says_and_a_scheme_overrides_it()
+    {
+        var options = Valid();
+        options.Tls.Enabled = true;
+        options.Servers = ["primary:8883", "mqtt://standby:1883"];
+
+        Assert.Equal(
+            ["mqtts://primary:8883", "mqtt://standby:1883"],
+            options.Endpoints().Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Without_servers_the_endpoint_is_Host_and_Port_or_their_defaults()
+    {
+        var options = Valid();
+        Assert.Equal("mqtt://localhost:1883", Assert.Single(options.Endpoints()).ToString());
+
+        options.Host = "broker";
+        options.Port = 1884;
+        Assert.Equal("mqtt://broker:1884", Assert.Single(options.Endpoints()).ToString());
+    }
+
+    [Theory]
+    [InlineData("broker", "has no port")]
+    [InlineData("mqtt://broker", "has no port")]
+    [InlineData("broker:0", "not between 1 and 65535")]
+    [InlineData("broker:65536", "not between 1 and 65535")]
+    [InlineData("broker:http", "not between 1 and 65535")]
+    [InlineData("ws://broker:80", "unknown scheme 'ws'")]
+    [InlineData(":1883", "empty host")]
+    [InlineData("mqtt://:1883", "empty host")]
+    [InlineData("  ", "is empty")]
+    [InlineData("::1:1883", "IPv6 address without brackets")]
+    [InlineData("mqtt://user@broker:1883", "nothing else")]
+    public async Task StartAsync_refuses_a_malformed_server_entry_naming_it(string entry, string problem)
+    {
+        var options = Valid();
+        options.Servers = ["good:1883", entry];
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StoreForwardPublisher.StartAsync(options));
+
+        Assert.Equal("Servers", error.ParamName);
+        Assert.Contains($"StoreForwardOptions.Servers[1] '{entry}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(problem, error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(options.StorePath));
+    }
+
+    [Fact]
+    public async Task Servers_together_with_Host_and_Port_are_refused_naming_both()
+    {
+        var options = Valid();
+        options.Servers = ["a:1883"];
+        options.Host = "b";
+        options.Port = 1884;
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StoreForwardPublisher.StartAsync(options));
+
+        Assert.Contains("StoreForwardOptions.Servers and StoreForwardOptions.Host/Port are both set (Host 'b' Port 1884)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TLS_settings_are_accepted_without_Tls_Enabled_when_an_mqtts_server_uses_them_and_refused_when_none_does()
+    {
+        var options = Valid();
+        options.Tls.TargetHost = "broker.plant";
+        options.Servers = ["mqtt://a:1883"];
+        Assert.Contains("Tls.Enabled", Assert.Throws<ArgumentException>(options.Validate).Message, StringComparison.Ordinal);
+
+        options.Servers = ["mqtt://a:1883", "mqtts://b:8883"];
         options.Validate();
     }
 }

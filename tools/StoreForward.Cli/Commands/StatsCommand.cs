@@ -46,7 +46,8 @@ internal sealed class StatsCommand(CliEnvironment environment) : StoreCommand<St
             snapshot.Superseded,
             snapshot.LastSequence,
             store.SentThrough,
-            store.SessionEstablished,
+            store.SessionServer is not null,
+            store.SessionServer is null or "" or StoreForward.Session.DeliveryEngine.SharedSessionKey ? null : store.SessionServer,
             [.. scan.Topics.OrderByDescending(t => t.Value.Messages).ThenBy(t => t.Key, StringComparer.Ordinal).Take(settings.Top)
                 .Select(t => new TopicStats(t.Key, t.Value.Messages, t.Value.Bytes))]);
 
@@ -112,7 +113,9 @@ internal sealed class StatsCommand(CliEnvironment environment) : StoreCommand<St
         Row("Dead letters", Format.Count(stats.DeadLetters));
         Row("Over the store's life", $"{Format.Count(stats.Dropped)} dropped, {Format.Count(stats.Expired)} expired, {Format.Count(stats.Superseded)} superseded");
         Row("Sequences", $"last {Format.Count(stats.LastSequence)}, sent through {Format.Count(stats.SentThrough)}");
-        Row("Broker session", stats.SessionEstablished ? "established (resumed on the next connection)" : "none yet");
+        Row("Broker session", !stats.SessionEstablished ? "none yet"
+            : stats.SessionServer is null ? "established (resumed on the next connection)"
+            : $"with {stats.SessionServer} (resumed there on the next connection; another server's session is cleared first)");
         Environment.Out.Write(table);
 
         if (stats.TopTopics.Count == 0)
@@ -166,6 +169,7 @@ internal sealed record StoreStats(
     long LastSequence,
     long SentThrough,
     bool SessionEstablished,
+    string? SessionServer,
     IReadOnlyList<TopicStats> TopTopics);
 
 internal sealed record QosCounts(long AtMostOnce, long AtLeastOnce, long ExactlyOnce);
