@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests start by themselves (Mosquitto, its clients, flock, stdbuf) when missing,
-# then runs every test. Extra arguments go to `dotnet test` (for example --filter "FullyQualifiedName~EndToEnd").
+# The test command: installs what the tests start by themselves when missing (Mosquitto and its clients, RabbitMQ,
+# flock, stdbuf from Debian's packages; the aedes broker from npm into tests/aedes), then runs every test.
+# Extra arguments go to `dotnet test` (for example --filter "FullyQualifiedName~EndToEnd").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tests/ensure-packages.sh /usr/sbin/mosquitto=mosquitto mosquitto_sub=mosquitto-clients flock=util-linux stdbuf=coreutils
+bash tests/ensure-packages.sh /usr/sbin/mosquitto=mosquitto mosquitto_sub=mosquitto-clients flock=util-linux stdbuf=coreutils \
+  /usr/lib/rabbitmq/bin/rabbitmq-server=rabbitmq-server node=nodejs npm=npm
+[ -d tests/aedes/node_modules ] || npm ci --prefix tests/aedes --no-audit --no-fund --loglevel=error
 export PATH="$PATH:/usr/sbin"
 
 log=$(mktemp)

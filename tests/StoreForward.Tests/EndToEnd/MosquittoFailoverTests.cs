@@ -62,29 +62,29 @@ public sealed class MosquittoFailoverTests(ITestOutputHelper output) : IAsyncLif
     {
         await using var publisher = await StoreForwardPublisher.StartAsync(Options());
         await using var stream = SteadyProducer.Start(publisher, qos);
-        await WaitForServerAsync(publisher, Primary);
+        await Eventually.ConnectedToAsync(publisher, Primary, Patience);
 
-        await WaitUntilAsync(() => Received(_onPrimary).Count >= 100, "the primary's subscriber got 100 messages");
+        await Eventually.TrueAsync(() => PayloadIndexes.On(_onPrimary.Messages).Count >= 100, "the primary's subscriber got 100 messages", Patience);
         var stopped = Stopwatch.StartNew();
         await _primary.StopAsync();
-        await WaitForServerAsync(publisher, "mqtt://" + Standby);
+        await Eventually.ConnectedToAsync(publisher, "mqtt://" + Standby, Patience);
         var failover = stopped.Elapsed;
 
-        await WaitUntilAsync(() => Received(_onStandby).Count >= 100, "the standby's subscriber got 100 messages");
+        await Eventually.TrueAsync(() => PayloadIndexes.On(_onStandby.Messages).Count >= 100, "the standby's subscriber got 100 messages", Patience);
         var started = Stopwatch.StartNew();
         await _primary.StartAgainAsync();
-        await WaitForServerAsync(publisher, Primary);
+        await Eventually.ConnectedToAsync(publisher, Primary, Patience);
         var failback = started.Elapsed;
-        var onPrimaryBefore = Received(_onPrimary).Count;
-        await WaitUntilAsync(() => Received(_onPrimary).Count >= onPrimaryBefore + 100, "the primary got 100 more messages after the failback");
+        var onPrimaryBefore = PayloadIndexes.On(_onPrimary.Messages).Count;
+        await Eventually.TrueAsync(() => PayloadIndexes.On(_onPrimary.Messages).Count >= onPrimaryBefore + 100, "the primary got 100 more messages after the failback", Patience);
 
         var receipts = await stream.StopAsync();
         await publisher.FlushAsync().WaitAsync(Patience);
         await _onPrimary.WaitForQuietAsync(TimeSpan.FromMilliseconds(500), Patience);
         await _onStandby.WaitForQuietAsync(TimeSpan.FromMilliseconds(500), Patience);
 
-        var onPrimary = Received(_onPrimary);
-        var onStandby = Received(_onStandby);
+        var onPrimary = PayloadIndexes.On(_onPrimary.Messages);
+        var onStandby = PayloadIndexes.On(_onStandby.Messages);
         var all = onPrimary.Concat(onStandby).ToList();
         var missing = Enumerable.Range(0, receipts.Count).Except(all).ToList();
         var duplicates = all.GroupBy(i => i).Count(g => g.Count() > 1);
@@ -113,7 +113,7 @@ public sealed class MosquittoFailoverTests(ITestOutputHelper output) : IAsyncLif
         // ids could match new messages, so the way back must clear it.
         await using (var first = await StoreForwardPublisher.StartAsync(Options()))
         {
-            await WaitForServerAsync(first, Primary);
+            await Eventually.ConnectedToAsync(first, Primary, Patience);
             for (var i = 0; i < 5; i++)
                 await first.PublishAsync("sf/data", Payload(i), MqttQualityOfServiceLevel.ExactlyOnce);
             await first.FlushAsync().WaitAsync(Patience);
@@ -122,12 +122,12 @@ public sealed class MosquittoFailoverTests(ITestOutputHelper output) : IAsyncLif
         await _primary.StopAsync();
         await using (var second = await StoreForwardPublisher.StartAsync(Options()))
         {
-            await WaitForServerAsync(second, "mqtt://" + Standby);
+            await Eventually.ConnectedToAsync(second, "mqtt://" + Standby, Patience);
             for (var i = 5; i < 10; i++)
                 await second.PublishAsync("sf/data", Payload(i), MqttQualityOfServiceLevel.ExactlyOnce);
             await second.FlushAsync().WaitAsync(Patience);
             await _primary.StartAgainAsync();
-            await WaitForServerAsync(second, Primary);
+            await Eventually.ConnectedToAsync(second, Primary, Patience);
             for (var i = 10; i < 15; i++)
                 await second.PublishAsync("sf/data", Payload(i), MqttQualityOfServiceLevel.ExactlyOnce);
             await second.FlushAsync().WaitAsync(Patience);
@@ -138,29 +138,13 @@ public sealed class MosquittoFailoverTests(ITestOutputHelper output) : IAsyncLif
         Assert.Single(_standby.LogLinesContaining($"as {_clientId} (p5, c1,"));
         await _onPrimary.WaitForCountAsync(m => m.Topic == "sf/data", 10, Patience);
         await _onStandby.WaitForQuietAsync(TimeSpan.FromMilliseconds(300), Patience);
-        Assert.Equal([.. Enumerable.Range(0, 5), .. Enumerable.Range(10, 5)], Received(_onPrimary).Order());
-        Assert.Equal(Enumerable.Range(5, 5), Received(_onStandby).Order());
+        Assert.Equal([.. Enumerable.Range(0, 5), .. Enumerable.Range(10, 5)], PayloadIndexes.On(_onPrimary.Messages).Order());
+        Assert.Equal(Enumerable.Range(5, 5), PayloadIndexes.On(_onStandby.Messages).Order());
     }
 
     private static byte[] Payload(int index) => System.Text.Encoding.UTF8.GetBytes(index.ToString(CultureInfo.InvariantCulture));
 
-    private static List<int> Received(MosquittoSubscriber subscriber) =>
-        [.. subscriber.Messages.Where(m => m.Topic == "sf/data").Select(m => int.Parse(m.PayloadText, CultureInfo.InvariantCulture))];
 
     private static int Intake(MosquittoBroker broker, string subscriberId) =>
         broker.LogLinesContaining($"Sending PUBLISH to {subscriberId} (d0,").Count(l => l.Contains("'sf/data'", StringComparison.Ordinal));
-
-    private static async Task WaitForServerAsync(StoreForwardPublisher publisher, string server) =>
-        await WaitUntilAsync(() => publisher.Status.Server == server, $"connected to {server} (now {publisher.Status.Server ?? "none"}: {publisher.Status.LastConnectionError})");
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (deadline.Elapsed > Patience)
-                throw new TimeoutException($"Not within {Patience}: {what}.");
-            await Task.Delay(10);
-        }
-    }
 }
