@@ -21,6 +21,9 @@ internal sealed class DeliveryEngine : IAsyncDisposable
 {
     internal static readonly TimeSpan StableSession = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long stopping lets the broker acknowledge what is in flight before the session says goodbye.</summary>
+    internal static readonly TimeSpan StopDrainTimeout = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// The session key of one broker however it is reached (Host and Port may change, or name it through a proxy), and of
     /// servers that share sessions (<see cref="StoreForwardOptions.ServersShareSessions"/>).
@@ -38,6 +41,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     private readonly Microsoft.Extensions.Logging.ILogger _logger;
     private DeliverySession? _session;
     private Task _loop = Task.CompletedTask;
+    private volatile bool _stopping;
 
     public DeliveryEngine(
         StoreForwardOptions options,
@@ -67,7 +71,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stop)
     {
-        while (!stop.IsCancellationRequested)
+        while (!stop.IsCancellationRequested && !_stopping)
         {
             try
             {
@@ -97,7 +101,8 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         var failback = FailBackWhenAnEarlierServerAnswersAsync(index, session, probing.Token);
         try
         {
-            // Returns only after a hand-over to an earlier server: the next round starts at once, from the first.
+            // Returns only after winding down (a hand-over to an earlier server, or the stop): the next round, if any, starts
+            // at once from the first server.
             await session.RunAsync(stop).ConfigureAwait(false);
         }
         catch (Exception e) when (!stop.IsCancellationRequested)
@@ -168,7 +173,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
                     if (await ServerProbe.AnswersAsync(_servers[i], _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false))
                     {
                         Log.FailingBack(_logger, _servers[i], _servers[connectedIndex]);
-                        session.HandOver();
+                        session.WindDown();
                         return;
                     }
                 }
@@ -249,6 +254,16 @@ internal sealed class DeliveryEngine : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The session first finishes what is in flight: a broker that closes the socket on DISCONNECT before it sends the
+        // acknowledgements it still owes (aedes does) would otherwise leave those messages to be delivered again after the
+        // next start. A session that cannot finish in time is cancelled as before.
+        _stopping = true;
+        if (Volatile.Read(ref _session) is { } session)
+        {
+            session.WindDown();
+            await _loop.WaitAsync(StopDrainTimeout, _options.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         _stop.Dispose();

@@ -9,7 +9,8 @@ namespace StoreForward.Session;
 
 /// <summary>
 /// Drives one connection: resumes what was in flight, keeps a window of publishes outstanding, turns acknowledgements into
-/// store changes and watches the keep-alive. It runs until the link fails or it is stopped; it never ends normally.
+/// store changes and watches the keep-alive. It runs until the link fails or it is stopped; it ends normally only after
+/// <see cref="WindDown"/>.
 /// </summary>
 /// <remarks>
 /// All decisions happen on one logical thread (the loop in <see cref="RunAsync"/>). The receive loop and the keep-alive
@@ -78,8 +79,8 @@ internal sealed class DeliverySession
     private volatile bool _waitingForDisk;
     private Exception? _quotaExceeded;
 
-    // Set by HandOver: send nothing new, and end once nothing is in flight.
-    private bool _handingOver;
+    // Set by WindDown: send nothing new, and end once nothing is in flight.
+    private bool _windingDown;
 
     // Since when the broker owes an answer with none arriving (timestamp), or 0 while nothing is outstanding.
     private long _awaitingAckSince;
@@ -113,11 +114,11 @@ internal sealed class DeliverySession
     }
 
     /// <summary>
-    /// Asks the session to end cleanly so that the engine can connect to an earlier server: no new message is sent, and once
-    /// the broker acknowledged everything in flight the session says goodbye and returns. A broker that never answers ends
-    /// it through <see cref="StoreForwardOptions.AckTimeout"/> as usual.
+    /// Asks the session to end cleanly, to hand over to an earlier server or because the publisher stops: no new message is
+    /// sent, and once the broker acknowledged everything in flight the session says goodbye (DISCONNECT) and returns. A
+    /// broker that never answers ends it through <see cref="StoreForwardOptions.AckTimeout"/>, or the stop's cancellation.
     /// </summary>
-    public void HandOver() => _events.Writer.TryWrite(HandOverRequested.Instance);
+    public void WindDown() => _events.Writer.TryWrite(WindDownRequested.Instance);
 
     /// <summary>Wakes the loop after a commit added messages. Coalesced: one pending wake-up is enough.</summary>
     public void NotifyOutboxGrew()
@@ -158,7 +159,7 @@ internal sealed class DeliverySession
                     step.MarkSentThrough(mark);
                 if (step.IsEmpty)
                 {
-                    if (_handingOver && _state.InFlightCount == 0)
+                    if (_windingDown && _state.InFlightCount == 0)
                         return;
                     await _events.Reader.WaitToReadAsync(token).ConfigureAwait(false);
                     continue;
@@ -177,7 +178,7 @@ internal sealed class DeliverySession
             _outgoing.Writer.TryComplete();
             await sendCts.CancelAsync().ConfigureAwait(false);
             await sending.ConfigureAwait(false);
-            if ((stop.IsCancellationRequested || _handingOver) && _deadLink is null && _receiveFailure is null && _sendFailure is null)
+            if ((stop.IsCancellationRequested || _windingDown) && _deadLink is null && _receiveFailure is null && _sendFailure is null)
                 await SayGoodbyeAsync(receiving).ConfigureAwait(false);
             await linkCts.CancelAsync().ConfigureAwait(false);
             await receiving.ConfigureAwait(false);
@@ -286,8 +287,8 @@ internal sealed class DeliverySession
                 case AcknowledgementsDurable durable:
                     _acknowledgementsNotDurable -= durable.Count;
                     break;
-                case HandOverRequested:
-                    _handingOver = true;
+                case WindDownRequested:
+                    _windingDown = true;
                     break;
                 case OutboxGrew:
                     // A full fence: a commit that lands after this reset must see 0 and post a new wake-up.
@@ -475,7 +476,7 @@ internal sealed class DeliverySession
                 continue;
             }
 
-            if (_handingOver)
+            if (_windingDown)
                 return;
             if (!_state.TryPeekReady(out var next))
             {
@@ -797,9 +798,9 @@ internal sealed class DeliverySession
         public static readonly OutboxGrew Instance = new();
     }
 
-    private sealed class HandOverRequested
+    private sealed class WindDownRequested
     {
-        public static readonly HandOverRequested Instance = new();
+        public static readonly WindDownRequested Instance = new();
     }
 
     private sealed record LinkFailure(Exception Error);

@@ -18,6 +18,10 @@ internal static class ConnectRefusal
         MqttConnectReasonCode.ServerUnavailable or MqttConnectReasonCode.ServerBusy => "the broker is unavailable or busy; retrying",
         MqttConnectReasonCode.QuotaExceeded or MqttConnectReasonCode.ConnectionRateExceeded => "the broker limits connections; retrying",
         MqttConnectReasonCode.UseAnotherServer or MqttConnectReasonCode.ServerMoved => "the broker points to another server",
+        MqttConnectReasonCode.UnsupportedProtocolVersion => "the broker does not speak MQTT 5; set ProtocolVersion = V311",
+
+        // MQTT 5 has no reason code 1: this is an MQTT 3.1.1 broker's "unacceptable protocol version" (aedes, RabbitMQ 3.10).
+        (MqttConnectReasonCode)1 => "in MQTT 3.1.1's words, an unacceptable protocol version: the broker does not speak MQTT 5; set ProtocolVersion = V311",
         _ => "",
     };
 
@@ -27,6 +31,7 @@ internal static class ConnectRefusal
         MqttConnectReturnCode.ConnectionRefusedNotAuthorized => Meaning(MqttConnectReasonCode.NotAuthorized),
         MqttConnectReturnCode.ConnectionRefusedIdentifierRejected => Meaning(MqttConnectReasonCode.ClientIdentifierNotValid),
         MqttConnectReturnCode.ConnectionRefusedServerUnavailable => Meaning(MqttConnectReasonCode.ServerUnavailable),
+        MqttConnectReturnCode.ConnectionRefusedUnacceptableProtocolVersion => "the broker does not speak MQTT 3.1.1",
         _ => "",
     };
 }

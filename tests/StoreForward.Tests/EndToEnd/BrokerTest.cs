@@ -67,10 +67,10 @@ public abstract class BrokerTest : IAsyncLifetime
         return publisher;
     }
 
-    protected static byte[] Payload(int index) => Encoding.UTF8.GetBytes(index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    internal static byte[] Payload(int index) => Encoding.UTF8.GetBytes(index.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>Publishes <paramref name="count"/> messages from <paramref name="producers"/> concurrent producers.</summary>
-    protected static async Task<PublishReceipt[]> PublishManyAsync(
+    internal static async Task<PublishReceipt[]> PublishManyAsync(
         StoreForwardPublisher publisher, int first, int count, MqttQualityOfServiceLevel qos, int producers = 4, string topic = "sf/data")
     {
         var receipts = new PublishReceipt[count];

@@ -50,13 +50,7 @@ public sealed class QosCapabilityTests() : BrokerTest(new MosquittoSettings { Ma
         options.BrokerMaximumQos = MqttQualityOfServiceLevel.AtLeastOnce;
         var publisher = await StartPublisherAsync(options);
 
-        var first = await publisher.PublishAsync("sf/data", Payload(0));
-        var qos2 = await publisher.PublishAsync("sf/data", Payload(99), MqttQualityOfServiceLevel.ExactlyOnce);
-        var last = await publisher.PublishAsync("sf/data", Payload(1));
-        await publisher.FlushAsync().WaitAsync(Patience);
-
-        await AssertDeliveredAsync(0, [first, last], exactlyOnce: true);
-        var deadLetter = Assert.Single(await publisher.GetDeadLettersAsync());
+        var (qos2, deadLetter) = await DeadLetterOneQos2MessageBetweenTwoDeliveredAsync(publisher);
         Assert.Equal((qos2.Sequence, DeadLetterReason.QosNotSupported), (deadLetter.Sequence, deadLetter.Reason));
         Assert.Contains("QosAboveMaximum = Downgrade", deadLetter.Detail, StringComparison.Ordinal);
         Assert.Equal(0, publisher.Status.Downgraded);
@@ -74,13 +68,7 @@ public sealed class QosCapabilityTests() : BrokerTest(new MosquittoSettings { Ma
         options.MaxDeliveryAttempts = 2;
         var publisher = await StartPublisherAsync(options);
 
-        var first = await publisher.PublishAsync("sf/data", Payload(0));
-        var qos2 = await publisher.PublishAsync("sf/data", Payload(99), MqttQualityOfServiceLevel.ExactlyOnce);
-        var last = await publisher.PublishAsync("sf/data", Payload(1));
-        await publisher.FlushAsync().WaitAsync(Patience);
-
-        await AssertDeliveredAsync(0, [first, last], exactlyOnce: true);
-        var deadLetter = Assert.Single(await publisher.GetDeadLettersAsync());
+        var (qos2, deadLetter) = await DeadLetterOneQos2MessageBetweenTwoDeliveredAsync(publisher);
         Assert.Equal((qos2.Sequence, DeadLetterReason.MaxDeliveryAttemptsExceeded), (deadLetter.Sequence, deadLetter.Reason));
         Assert.NotEmpty(Broker.LogLinesContaining("Too high QoS in PUBLISH"));
     }
@@ -105,5 +93,17 @@ public sealed class QosCapabilityTests() : BrokerTest(new MosquittoSettings { Ma
         Assert.All(publishes, p => Assert.Contains(", q0,", p, StringComparison.Ordinal));
         Assert.Equal(10, publisher.Status.Downgraded);
         Assert.Equal(0, publisher.Status.PendingMessages);
+    }
+
+    /// <summary>Publishes QoS 1, QoS 2, QoS 1; the QoS 1 messages must arrive, and the QoS 2 one be the only dead letter.</summary>
+    private async Task<(PublishReceipt Qos2, DeadLetter DeadLetter)> DeadLetterOneQos2MessageBetweenTwoDeliveredAsync(StoreForwardPublisher publisher)
+    {
+        var first = await publisher.PublishAsync("sf/data", Payload(0));
+        var qos2 = await publisher.PublishAsync("sf/data", Payload(99), MqttQualityOfServiceLevel.ExactlyOnce);
+        var last = await publisher.PublishAsync("sf/data", Payload(1));
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        await AssertDeliveredAsync(0, [first, last], exactlyOnce: true);
+        return (qos2, Assert.Single(await publisher.GetDeadLettersAsync()));
     }
 }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 
 namespace StoreForward.Tests.Infrastructure;
 
@@ -18,10 +17,7 @@ public sealed class AedesBroker : IAsyncDisposable
     /// <summary>What installs the broker when node_modules is missing (tests/run.sh runs it by itself).</summary>
     public const string InstallCommand = "npm ci --prefix tests/aedes --no-audit --no-fund --loglevel=error";
 
-    private const int SigTerm = 15;
-
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
     // The log outlives each process: a test that restarts the broker can still assert on what the previous incarnation
     // logged (e.g. which messages it had accepted before it went down).
@@ -324,53 +320,13 @@ public sealed class AedesBroker : IAsyncDisposable
         await TerminateAsync(process, graceful).ConfigureAwait(false);
     }
 
-    private async Task TerminateAsync(Process process, bool graceful)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                // .NET's Process.Kill only sends SIGKILL; SIGTERM needs libc's kill(2).
-                if (!graceful || NativeMethods.kill(process.Id, SigTerm) != 0)
-                    process.Kill(entireProcessTree: false);
-            }
-
-            using var cts = new CancellationTokenSource(StopTimeout);
-            try
-            {
-                // Waiting for exit (not just for the signal) is what guarantees the port is released before a restart.
-                await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                _log.Enqueue("[AedesBroker] graceful stop timed out, sending SIGKILL");
-                process.Kill(entireProcessTree: false);
-                await process.WaitForExitAsync().ConfigureAwait(false);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // The process was never started or is already gone: nothing left to stop.
-        }
-        finally
-        {
-            process.Dispose();
-        }
-    }
+    private Task TerminateAsync(Process process, bool graceful) =>
+        BrokerProcess.TerminateAsync(process, graceful, note => _log.Enqueue($"[AedesBroker] {note}"));
 
     private enum StartResult
     {
         Listening,
         Exited,
         TimedOut,
-    }
-
-    private static class NativeMethods
-    {
-        [DllImport("libc", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-#pragma warning disable SYSLIB1054 // LibraryImport would require AllowUnsafeBlocks in a project we do not own.
-        internal static extern int kill(int pid, int sig);
-#pragma warning restore SYSLIB1054
     }
 }

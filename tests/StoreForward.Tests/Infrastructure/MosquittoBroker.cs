@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace StoreForward.Tests.Infrastructure;
@@ -19,10 +18,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     /// <summary>Debian's mosquitto package installs the daemon here (it is not on a normal user's PATH).</summary>
     private const string MosquittoPath = "/usr/sbin/mosquitto";
 
-    private const int SigTerm = 15;
-
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
     // The log outlives each process: a test that restarts the broker can still assert on what
     // the previous incarnation logged (e.g. that a resent PUBLISH arrived with d1).
@@ -410,63 +406,13 @@ public sealed class MosquittoBroker : IAsyncDisposable
         await TerminateAsync(process, graceful).ConfigureAwait(false);
     }
 
-    private async Task TerminateAsync(Process process, bool graceful)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                if (graceful)
-                {
-                    // .NET's Process.Kill only sends SIGKILL; SIGTERM needs libc's kill(2).
-                    if (NativeMethods.kill(process.Id, SigTerm) != 0)
-                    {
-                        process.Kill(entireProcessTree: false);
-                    }
-                }
-                else
-                {
-                    process.Kill(entireProcessTree: false);
-                }
-            }
-
-            using var cts = new CancellationTokenSource(StopTimeout);
-            try
-            {
-                // Waiting for exit (not just for the signal) is what guarantees the persistence
-                // file has been written and the port released before a restart.
-                await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                _log.Enqueue("[MosquittoBroker] graceful stop timed out, sending SIGKILL");
-                process.Kill(entireProcessTree: false);
-                await process.WaitForExitAsync().ConfigureAwait(false);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // The process was never started or is already gone: nothing left to stop.
-        }
-        finally
-        {
-            process.Dispose();
-        }
-    }
+    private Task TerminateAsync(Process process, bool graceful) =>
+        BrokerProcess.TerminateAsync(process, graceful, note => _log.Enqueue($"[MosquittoBroker] {note}"));
 
     private enum StartResult
     {
         Accepting,
         Exited,
         TimedOut,
-    }
-
-    private static class NativeMethods
-    {
-        [DllImport("libc", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-#pragma warning disable SYSLIB1054 // LibraryImport would require AllowUnsafeBlocks in a project we do not own.
-        internal static extern int kill(int pid, int sig);
-#pragma warning restore SYSLIB1054
     }
 }

@@ -115,7 +115,8 @@ public sealed class PersistentSubscriber : IAsyncDisposable
     /// returns what arrived within <paramref name="wait"/>: with no publisher active, that is the
     /// retained message (if any), which is how tests check what a broker kept.
     /// </summary>
-    public static async Task<IReadOnlyList<ReceivedMessage>> ReadRetainedAsync(string host, int port, string topic, TimeSpan wait)
+    public static async Task<IReadOnlyList<ReceivedMessage>> ReadRetainedAsync(
+        string host, int port, string topic, TimeSpan wait, MqttProtocolVersion protocolVersion = MqttProtocolVersion.V500)
     {
         var received = new List<ReceivedMessage>();
         var gate = new Lock();
@@ -133,6 +134,7 @@ public sealed class PersistentSubscriber : IAsyncDisposable
         var options = new MqttClientOptionsBuilder()
             .WithTcpServer(host, port)
             .WithClientId("sf-retained-" + Guid.NewGuid().ToString("N"))
+            .WithProtocolVersion(protocolVersion)
             .WithCleanStart(true)
             .WithTimeout(TimeSpan.FromSeconds(5))
             .Build();
