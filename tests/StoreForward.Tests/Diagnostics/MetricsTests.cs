@@ -29,6 +29,9 @@ public sealed class MetricsTests : BrokerTest
 
         public ConcurrentDictionary<string, (double Sum, int Count, double Last)> Seen { get; } = new();
 
+        /// <summary>The tags of each instrument's last measurement.</summary>
+        public ConcurrentDictionary<string, Dictionary<string, object?>> LastTags { get; } = new();
+
         public (double Sum, int Count, double Last) this[string name] => Seen.GetValueOrDefault(name);
 
         public void Observe() => _listener.RecordObservableInstruments();
@@ -38,7 +41,10 @@ public sealed class MetricsTests : BrokerTest
             foreach (var tag in tags)
             {
                 if (tag.Key == "storeforward.client_id" && Equals(tag.Value, _clientId))
+                {
                     Seen.AddOrUpdate(instrument.Name, (value, 1, value), (_, s) => (s.Sum + value, s.Count + 1, value));
+                    LastTags[instrument.Name] = tags.ToArray().ToDictionary(t => t.Key, t => t.Value);
+                }
             }
         }
 
@@ -61,8 +67,29 @@ public sealed class MetricsTests : BrokerTest
         Assert.InRange(recorder["storeforward.delivery.duration"].Sum, 0, 20 * 60);
         Assert.True(recorder["storeforward.commit.duration"].Count >= 1);
         Assert.True(recorder["storeforward.connects"].Sum >= 1);
+        Assert.Equal("127.0.0.1", recorder.LastTags["storeforward.connects"]["server.address"]);
+        Assert.Equal(Broker.Port, recorder.LastTags["storeforward.connects"]["server.port"]);
+        Assert.Equal(0, recorder["storeforward.messages.downgraded"].Sum);
         Assert.Equal(0, recorder["storeforward.pending.messages"].Last);
         Assert.Equal(0, recorder["storeforward.pending.bytes"].Last);
+    }
+
+    [Fact]
+    public async Task Messages_delivered_below_their_QoS_are_counted_as_downgraded()
+    {
+        using var recorder = new Recorder(ClientId);
+        var options = Options();
+        options.BrokerMaximumQos = MqttQualityOfServiceLevel.AtLeastOnce;
+        options.QosAboveMaximum = QosAboveMaximum.Downgrade;
+        var publisher = await StartPublisherAsync(options);
+
+        await PublishManyAsync(publisher, 0, 6, MqttQualityOfServiceLevel.ExactlyOnce);
+        await PublishManyAsync(publisher, 6, 4, MqttQualityOfServiceLevel.AtLeastOnce);
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        Assert.Equal(6, recorder["storeforward.messages.downgraded"].Sum);
+        Assert.Equal(10, recorder["storeforward.messages.acknowledged"].Sum);
+        Assert.Equal(6, publisher.Status.Downgraded);
     }
 
     [Fact]
