@@ -199,12 +199,14 @@ internal sealed class DeliveryEngine : IAsyncDisposable
 
     /// <summary>
     /// Connects to <paramref name="server"/> for a persistent session. The stored delivery state belongs to one broker's
-    /// session (the store records which of <see cref="StoreForwardOptions.Servers"/>). Before a session with any other broker
-    /// (a store's first, or a switch to another server that does not share sessions) that broker's session is cleared with a clean connection, closed at once:
-    /// a stale session, from a deleted store or an earlier visit, holds unfinished QoS 2 ids that would make it drop new
-    /// messages as duplicates. The recorded PUBRECs are forgotten durably before that, so those messages are published to
-    /// the new broker instead of released there, and only then is the new broker recorded. Mosquitto 2.0 does not persist
-    /// a session that began with CleanStart=true, so the session that carries messages always begins with CleanStart=false.
+    /// session (the store records which of <see cref="StoreForwardOptions.Servers"/>). Before a session with any other
+    /// broker (a store's first, or a switch to another server that does not share sessions) that broker's session is
+    /// cleared with a clean connection, closed at once: a stale session, from a deleted store or an earlier visit, holds
+    /// unfinished QoS 2 ids that would make it drop new messages as duplicates. The recorded PUBRECs are forgotten durably
+    /// before that, so those messages are published to the new broker instead of released there, and only then is the new
+    /// broker recorded. The new session then reports no session present, so the in-flight messages are published anew
+    /// (and counted as a lost session). Mosquitto 2.0 does not persist a session that began with CleanStart=true, so the
+    /// session that carries messages always begins with CleanStart=false.
     /// </summary>
     private async Task<MqttConnection> ConnectAsync(BrokerEndpoint server, CancellationToken stop)
     {
