@@ -31,6 +31,24 @@ public sealed class InspectionCommandTests : CliTest
     }
 
     [Fact]
+    public void Stats_names_the_broker_the_session_is_with_when_several_servers_keep_their_own()
+    {
+        CreateSampleStore();
+        Assert.False(Run("stats", StorePath, "--json").Json.GetProperty("sessionEstablished").GetBoolean());
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            store.MarkSessionEstablished("broker-b.plant:8883");
+            store.CommitBatch();
+        }
+
+        var stats = Run("stats", StorePath, "--json").Json;
+        Assert.True(stats.GetProperty("sessionEstablished").GetBoolean());
+        Assert.Equal("broker-b.plant:8883", stats.GetProperty("sessionServer").GetString());
+        Assert.Contains("with broker-b.plant:8883", Run("stats", StorePath).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Stats_shows_tables_with_the_topics()
     {
         CreateSampleStore();
