@@ -46,15 +46,18 @@ public sealed class StoreForwardOptions
     /// (TLS with the settings of <see cref="Tls"/>), so one list may mix both; an IPv6 address goes in brackets. Each
     /// connection round tries them in order and takes the first that accepts; when every one fails, the round backs off
     /// like a single broker. Empty (default): <see cref="Host"/> and <see cref="Port"/>. One ClientId and one store serve
-    /// every server. See <see cref="FailbackInterval"/> and <see cref="ServersShareSessions"/>.
+    /// every server; two entries for the same host and port are refused. See <see cref="FailbackInterval"/> and
+    /// <see cref="ServersShareSessions"/>.
     /// </summary>
     public IList<string> Servers { get; set; } = [];
 
     /// <summary>
     /// While connected to a server other than the first of <see cref="Servers"/>, how often the earlier ones are probed
     /// (a TCP connect). When one answers, the publisher stops sending new messages, lets the broker acknowledge what is in
-    /// flight (at most <see cref="AckTimeout"/>), disconnects and starts a new round from the first server, so it returns
-    /// to its primary once that is back. Default one minute; null: stay on the server that took over until it fails.
+    /// flight (a broker that acknowledges nothing for <see cref="AckTimeout"/> ends the session as usual), disconnects and
+    /// starts a new round from the first server, so it returns to its primary once that is back. A return that does not
+    /// hold (the earlier server accepted TCP but refused MQTT) doubles the interval, up to an hour, until one does.
+    /// Default one minute; null: stay on the server that took over until it fails.
     /// </summary>
     public TimeSpan? FailbackInterval { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -247,10 +250,13 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(Host), "must not be empty (null: localhost).");
         if (Port is < 1 or > 65_535)
             throw Bad(nameof(Port), $"must be between 1 and 65535, but is {Port}.");
+        var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < Servers.Count; i++)
         {
-            if (Transport.BrokerEndpoint.TryParse(Servers[i], Tls?.Enabled ?? false, out var problem) is null)
+            if (Transport.BrokerEndpoint.TryParse(Servers[i], Tls?.Enabled ?? false, out var problem) is not { } endpoint)
                 throw new ArgumentException($"StoreForwardOptions.Servers[{i}] '{Servers[i]}' {problem}.", nameof(Servers));
+            if (!seen.TryAdd(endpoint.SessionKey, i))
+                throw new ArgumentException($"StoreForwardOptions.Servers[{i}] '{Servers[i]}' names the same server as Servers[{seen[endpoint.SessionKey]}].", nameof(Servers));
         }
 
         if (FailbackInterval is { } failback && failback <= TimeSpan.Zero)

@@ -43,6 +43,11 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private volatile bool _stopping;
 
+    // Failback: the current probe interval, and the index of the server the last hand-over left (null when none is
+    // pending). A primary that accepts TCP but refuses MQTT would otherwise cost a hand-over every interval.
+    private TimeSpan? _failbackInterval;
+    private int? _handedOverFrom;
+
     public DeliveryEngine(
         StoreForwardOptions options,
         GroupCommitWriter writer,
@@ -54,6 +59,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         Counters = new DeliveryCounters(metrics);
         _options = options;
         _servers = options.Endpoints();
+        _failbackInterval = options.FailbackInterval;
         _writer = writer;
         _deadLettered = deadLettered;
         _logger = Log.For(options);
@@ -88,6 +94,13 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     private async ValueTask ConnectAndServeAsync(CancellationToken stop)
     {
         var (connection, index) = await ConnectToFirstAnsweringAsync(stop).ConfigureAwait(false);
+        if (_handedOverFrom is { } left)
+        {
+            // A return that worked resets the interval; one that ended where it started doubles it, up to an hour.
+            _failbackInterval = index < left ? _options.FailbackInterval : FailbackRetreat.Next(_failbackInterval!.Value);
+            _handedOverFrom = null;
+        }
+
         var server = connection.Endpoint.ToString();
         var session = new DeliverySession(connection, _state, _writer, _options, Counters, _deadLettered);
         Log.Connected(_logger, connection.Endpoint, connection.ProtocolVersion, connection.Limits.SessionPresent, session.Window);
@@ -102,8 +115,11 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         try
         {
             // Returns only after winding down (a hand-over to an earlier server, or the stop): the next round, if any, starts
-            // at once from the first server.
+            // at once from the first server. A commit of its last turns may have failed unseen, so memory is read again
+            // from the disk as after a failure.
             await session.RunAsync(stop).ConfigureAwait(false);
+            _state.Invalidate();
+            ForgetHandedOut();
         }
         catch (Exception e) when (!stop.IsCancellationRequested)
         {
@@ -161,7 +177,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     /// </summary>
     private async Task FailBackWhenAnEarlierServerAnswersAsync(int connectedIndex, DeliverySession session, CancellationToken token)
     {
-        if (connectedIndex == 0 || _options.FailbackInterval is not { } interval)
+        if (connectedIndex == 0 || _failbackInterval is not { } interval)
             return;
         try
         {
@@ -173,6 +189,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
                     if (await ServerProbe.AnswersAsync(_servers[i], _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false))
                     {
                         Log.FailingBack(_logger, _servers[i], _servers[connectedIndex]);
+                        _handedOverFrom = connectedIndex;
                         session.WindDown();
                         return;
                     }
@@ -212,9 +229,12 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     {
         var key = _servers.Count == 1 || _options.ServersShareSessions ? SharedSessionKey : server.SessionKey;
         var sessionWith = await _writer.RunAsync(store => store.SessionServer).ConfigureAwait(false);
-        if (sessionWith != key)
+
+        // A store from before the broker was recorded ("") has its session with the one broker it was configured for:
+        // this one when there is one broker (or one shared session). Among independent servers it may be any of them.
+        if (sessionWith != key && !(sessionWith == "" && key == SharedSessionKey))
         {
-            if (sessionWith is { Length: > 0 })
+            if (sessionWith is not null)
             {
                 await _writer.RunAsync(store =>
                 {
@@ -222,15 +242,17 @@ internal sealed class DeliveryEngine : IAsyncDisposable
                     return true;
                 }).ConfigureAwait(false);
                 _state.Invalidate();
+
+                // What the last broker's quota taught says nothing about this one.
+                _state.BrokerQuota = null;
             }
 
-            // A store from before the broker was recorded ("") has its session with the one broker it was configured for.
-            if (sessionWith is not "")
-            {
-                await using var clean = await MqttConnection.ConnectAsync(_options, server, cleanStart: true, stop).ConfigureAwait(false);
+            await using (var clean = await MqttConnection.ConnectAsync(_options, server, cleanStart: true, stop).ConfigureAwait(false))
                 await clean.CloseGracefullyAsync(_options.ConnectTimeout).ConfigureAwait(false);
-            }
+        }
 
+        if (sessionWith != key)
+        {
             await _writer.RunAsync(store =>
             {
                 store.MarkSessionEstablished(key);

@@ -143,6 +143,7 @@ internal sealed class DeliverySession
         var tick = _keepAlive / 8;
         using var keepAliveTimer = _time.CreateTimer(_ => CheckKeepAlive(linkCts), null, tick, tick);
         SessionStep? unfinished = null;
+        var woundDown = false;
         try
         {
             while (true)
@@ -160,7 +161,11 @@ internal sealed class DeliverySession
                 if (step.IsEmpty)
                 {
                     if (_windingDown && _state.InFlightCount == 0)
+                    {
+                        woundDown = true;
                         return;
+                    }
+
                     await _events.Reader.WaitToReadAsync(token).ConfigureAwait(false);
                     continue;
                 }
@@ -174,8 +179,12 @@ internal sealed class DeliverySession
         }
         finally
         {
-            // Nothing may be sent after the session's decision to end, and DISCONNECT must not land inside a batch.
+            // Nothing may be sent after the session's decision to end, and DISCONNECT must not land inside a batch. A session
+            // that wound down lets the sender finish first: a QoS 0 publish it holds for its removal's commit is already
+            // gone from the store, so dropping it would lose it.
             _outgoing.Writer.TryComplete();
+            if (woundDown)
+                await sending.WaitAsync(GoodbyeTimeout, _time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await sendCts.CancelAsync().ConfigureAwait(false);
             await sending.ConfigureAwait(false);
             if ((stop.IsCancellationRequested || _windingDown) && _deadLink is null && _receiveFailure is null && _sendFailure is null)
@@ -639,7 +648,14 @@ internal sealed class DeliverySession
                 if (more.IsCompleted)
                 {
                     if (!await more.ConfigureAwait(false))
-                        return;
+                    {
+                        // Nothing more will be queued; what the lanes hold leaves once its commits landed.
+                        if (blocking is null)
+                            return;
+                        await blocking.WaitAsync(token).ConfigureAwait(false);
+                        continue;
+                    }
+
                     more = null;
                 }
             }

@@ -15,8 +15,8 @@ internal sealed record BrokerEndpoint(string Host, int Port, bool UseTls)
     public const string TlsScheme = "mqtts";
 
     /// <summary>
-    /// The broker's identity for its session: host and port, without the scheme. The broker keeps our session under this
-    /// name, whatever listener carried it.
+    /// The server's identity for the session it keeps: host and port, without the scheme. Two listeners of one broker
+    /// count as two servers, which is safe: a switch between them only clears a session needlessly.
     /// </summary>
     public string SessionKey => $"{HostForDisplay}:{Port.ToString(CultureInfo.InvariantCulture)}";
 

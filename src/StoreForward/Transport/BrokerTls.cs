@@ -51,6 +51,8 @@ internal sealed class BrokerTls : IDisposable
         var tls = options.Tls ?? throw new ArgumentException("StoreForwardOptions.Tls must not be null.", nameof(options));
         if (options.Endpoints().FirstOrDefault(e => e.UseTls) is { } endpoint)
             Load(options, endpoint)?.Dispose();
+        else if (tls.Enabled)
+            throw Bad("Enabled", "is true, but every entry of Servers is mqtt://, so no connection would use TLS: write the entries as host:port or mqtts://host:port, or set Tls.Enabled = false.");
         else if (tls.HasSettings)
             throw Bad("Enabled", "is false while other TLS settings are given: set Tls.Enabled = true (or list mqtts:// servers), or remove them (the connection would be plain TCP).");
     }

@@ -145,6 +145,46 @@ public sealed class MosquittoFailoverTests(ITestOutputHelper output) : IAsyncLif
     private static byte[] Payload(int index) => System.Text.Encoding.UTF8.GetBytes(index.ToString(CultureInfo.InvariantCulture));
 
 
+    [Fact]
+    public async Task A_store_from_before_brokers_were_recorded_keeps_its_session_with_one_broker_and_is_switched_cleanly_among_several()
+    {
+        var single = Options();
+        single.Servers = [];
+        single.Host = "127.0.0.1";
+        single.Port = _primary.Port;
+        await PublishOneAsync(single, 0);
+        ForgetTheRecordedBroker();
+
+        // One broker: the old store's session is with it, so it is resumed, not cleared.
+        await PublishOneAsync(single, 1);
+        Assert.Single(_primary.LogLinesContaining($"as {_clientId} (p5, c1,"));
+
+        // Several independent servers: the old session may be with any of them, so it is cleared like a switch.
+        ForgetTheRecordedBroker();
+        await PublishOneAsync(Options(), 2);
+        Assert.Equal(2, _primary.LogLinesContaining($"as {_clientId} (p5, c1,").Count());
+        await _onPrimary.WaitForCountAsync(m => m.Topic == "sf/data", 3, Patience);
+        Assert.Equal([0, 1, 2], PayloadIndexes.On(_onPrimary.Messages).Order());
+    }
+
+    private static async Task PublishOneAsync(StoreForwardOptions options, int index)
+    {
+        await using var publisher = await StoreForwardPublisher.StartAsync(options);
+        await publisher.PublishAsync("sf/data", Payload(index), MqttQualityOfServiceLevel.ExactlyOnce);
+        await publisher.FlushAsync().WaitAsync(Patience);
+    }
+
+    /// <summary>Makes the store look as one written before the broker of its session was recorded (session, no server).</summary>
+    private void ForgetTheRecordedBroker()
+    {
+        using var db = new LiteDB.LiteDatabase(_directory.File("outbox.db"));
+        var meta = db.GetCollection("meta");
+        var document = meta.FindAll().Single();
+        Assert.True(document["session"].AsBoolean);
+        document.Remove("server");
+        meta.Update(document);
+    }
+
     private static int Intake(MosquittoBroker broker, string subscriberId) =>
         broker.LogLinesContaining($"Sending PUBLISH to {subscriberId} (d0,").Count(l => l.Contains("'sf/data'", StringComparison.Ordinal));
 }

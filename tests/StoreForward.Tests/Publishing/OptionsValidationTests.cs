@@ -33,6 +33,7 @@ public sealed class OptionsValidationTests
         { "Servers", o => (o.Servers, o.Host) = (["a:1883"], "b") },
         { "Servers", o => (o.Servers, o.Port) = (["a:1883"], 1883) },
         { "Servers", o => o.Servers = ["a:1883", "b"] },
+        { "Servers", o => o.Servers = ["a:1883", "mqtts://A:1883"] },
         { "FailbackInterval", o => o.FailbackInterval = TimeSpan.Zero },
         { "BrokerMaximumQos", o => o.BrokerMaximumQos = (MQTTnet.Protocol.MqttQualityOfServiceLevel)3 },
         { "QosAboveMaximum", o => o.QosAboveMaximum = (QosAboveMaximum)2 },
@@ -149,4 +150,25 @@ public sealed class OptionsValidationTests
         options.Servers = ["mqtt://a:1883", "mqtts://b:8883"];
         options.Validate();
     }
+
+    [Fact]
+    public void Tls_Enabled_with_only_plain_servers_is_refused_since_nothing_would_use_TLS()
+    {
+        var options = Valid();
+        options.Tls.Enabled = true;
+        options.Servers = ["mqtt://a:1883", "mqtt://b:1883"];
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+
+        Assert.Contains("StoreForwardOptions.Tls.Enabled is true, but every entry of Servers is mqtt://", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(60, 120)]
+    [InlineData(2400, 3600)]
+    [InlineData(3600, 3600)]
+    [InlineData(7200, 7200)]
+    public void A_failback_that_did_not_hold_doubles_the_probe_interval_up_to_an_hour(int seconds, int nextSeconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(nextSeconds), StoreForward.Reconnect.FailbackRetreat.Next(TimeSpan.FromSeconds(seconds)));
 }
