@@ -104,7 +104,11 @@ public sealed class StoreForwardOptions
     /// </summary>
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>MQTT keep-alive. A link that stays silent for 1.5 times this long is declared dead and reconnected.</summary>
+    /// <summary>
+    /// MQTT keep-alive. PINGREQ goes out when either direction has been silent for half of it, and a link on which nothing
+    /// arrived for a whole keep-alive is declared dead and reconnected (checked every eighth of it, so within 1.125 times
+    /// this long). A Server Keep Alive in the broker's MQTT 5 CONNACK wins over this value.
+    /// </summary>
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>

@@ -24,7 +24,9 @@ public sealed class StoreForwardTlsOptions
     public bool Enabled { get; set; }
 
     /// <summary>The TLS versions allowed: <see cref="SslProtocols.Tls12"/>, <see cref="SslProtocols.Tls13"/> or both (default).</summary>
-    public SslProtocols Protocols { get; set; } = SslProtocols.Tls12 | SslProtocols.Tls13;
+    public SslProtocols Protocols { get; set; } = DefaultProtocols;
+
+    private const SslProtocols DefaultProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
 
     /// <summary>
     /// A PEM file with the certificate(s) of the CA that issued the broker's certificate. The broker's chain must end at
@@ -66,8 +68,12 @@ public sealed class StoreForwardTlsOptions
     /// </summary>
     public bool CheckCertificateRevocation { get; set; }
 
-    /// <summary>Whether anything besides <see cref="Enabled"/> is set, which is a mistake while no server uses TLS.</summary>
+    /// <summary>
+    /// Whether anything besides <see cref="Enabled"/> differs from its default, which is a mistake while no server uses TLS:
+    /// every setting counts, so that a forgotten switch never means clear text.
+    /// </summary>
     internal bool HasSettings =>
         CaFile is not null || CaCertificates is not null || TargetHost is not null || ClientCertificateFile is not null
-        || ClientKeyFile is not null || ClientCertificatePassword is not null || ClientCertificate is not null;
+        || ClientKeyFile is not null || ClientCertificatePassword is not null || ClientCertificate is not null
+        || Protocols != DefaultProtocols || CheckCertificateRevocation;
 }

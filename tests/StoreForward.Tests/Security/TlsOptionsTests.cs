@@ -30,14 +30,31 @@ public sealed class TlsOptionsTests : IDisposable
         }).Validate();
     }
 
-    [Fact]
-    public void Tls_settings_while_tls_is_off_are_refused_instead_of_connecting_in_clear_text()
+    public static TheoryData<string, Action<StoreForwardTlsOptions>> EachTlsSetting => new()
     {
-        var error = Refused(Options(tls => tls.CaFile = _pki.CaFile, enabled: false));
+        { "CaFile", tls => tls.CaFile = "ca.crt" },
+        { "CaCertificates", tls => tls.CaCertificates = [] },
+        { "TargetHost", tls => tls.TargetHost = "broker.plant" },
+        { "ClientCertificateFile", tls => tls.ClientCertificateFile = "client.pem" },
+        { "ClientKeyFile", tls => tls.ClientKeyFile = "client.key" },
+        { "ClientCertificatePassword", tls => tls.ClientCertificatePassword = "secret" },
+        { "Protocols", tls => tls.Protocols = SslProtocols.Tls13 },
+        { "CheckCertificateRevocation", tls => tls.CheckCertificateRevocation = true },
+    };
 
-        Assert.Equal("StoreForwardOptions.Tls.Enabled", error.ParamName);
+    /// <summary>Every TLS setting counts, so that a forgotten <c>Enabled</c> never means clear text.</summary>
+    [Theory]
+    [MemberData(nameof(EachTlsSetting))]
+    public void Any_tls_setting_while_tls_is_off_is_refused_instead_of_connecting_in_clear_text(string setting, Action<StoreForwardTlsOptions> set)
+    {
+        var error = Refused(Options(set, enabled: false));
+
+        Assert.True(error.ParamName == "StoreForwardOptions.Tls.Enabled", $"{setting} was not refused as a setting without Tls.Enabled: {error.Message}");
         Assert.Contains("plain TCP", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Tls_left_off_with_default_settings_is_plain_tcp_and_valid() => Options(_ => { }, enabled: false).Validate();
 
     [Fact]
     public void Tls_older_than_1_2_is_refused()
