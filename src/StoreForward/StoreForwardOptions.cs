@@ -254,15 +254,7 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(Host), "must not be empty (null: localhost).");
         if (Port is < 1 or > 65_535)
             throw Bad(nameof(Port), $"must be between 1 and 65535, but is {Port}.");
-        var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        for (var i = 0; i < Servers.Count; i++)
-        {
-            if (Transport.BrokerEndpoint.TryParse(Servers[i], Tls?.Enabled ?? false, out var problem) is not { } endpoint)
-                throw new ArgumentException($"StoreForwardOptions.Servers[{i}] '{Servers[i]}' {problem}.", nameof(Servers));
-            if (!seen.TryAdd(endpoint.SessionKey, i))
-                throw new ArgumentException($"StoreForwardOptions.Servers[{i}] '{Servers[i]}' names the same server as Servers[{seen[endpoint.SessionKey]}].", nameof(Servers));
-        }
-
+        var endpoints = Endpoints();
         if (FailbackInterval is { } failback && failback <= TimeSpan.Zero)
             throw Bad(nameof(FailbackInterval), $"must be more than zero (or null: never return to an earlier server), but is {failback}.");
         if (BrokerMaximumQos is { } maximumQos && !Enum.IsDefined(maximumQos))
@@ -289,7 +281,7 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(Password), "must be at most 65,535 UTF-8 bytes.");
         if (Password is not null && Username is null && ProtocolVersion == MqttProtocolVersion.V311)
             throw Bad(nameof(Password), "needs a Username on MQTT 3.1.1, which cannot send a password alone.");
-        Transport.BrokerTls.Validate(this);
+        Transport.BrokerTls.Validate(this, endpoints);
         if (MaxInFlight is < 1 or > 65_535)
             throw Bad(nameof(MaxInFlight), $"must be between 1 and 65535, but is {MaxInFlight}.");
         if (MaxPayloadBytes < 0 || MaxPayloadBytes > MaxStorablePayloadBytes)
@@ -322,13 +314,28 @@ public sealed class StoreForwardOptions
             throw Bad(nameof(TimeProvider), "must not be null.");
     }
 
-    /// <summary>The servers in order of preference: <see cref="Servers"/>, or the one <see cref="Host"/> and <see cref="Port"/> name.</summary>
+    /// <summary>
+    /// The servers in order of preference: <see cref="Servers"/>, or the one <see cref="Host"/> and <see cref="Port"/> name.
+    /// Throws an <see cref="ArgumentException"/> naming a malformed entry, or one naming the same server as an earlier one.
+    /// </summary>
     internal IReadOnlyList<Transport.BrokerEndpoint> Endpoints()
     {
         var tls = Tls?.Enabled ?? false;
         if (Servers.Count == 0)
             return [new Transport.BrokerEndpoint(Host ?? DefaultHost, Port ?? DefaultPort, tls)];
-        return [.. Servers.Select(entry => Transport.BrokerEndpoint.TryParse(entry, tls, out _) ?? throw new ArgumentException($"StoreForwardOptions.Servers holds the malformed entry '{entry}'.", nameof(Servers)))];
+
+        var endpoints = new List<Transport.BrokerEndpoint>(Servers.Count);
+        for (var i = 0; i < Servers.Count; i++)
+        {
+            if (Transport.BrokerEndpoint.TryParse(Servers[i], tls, out var problem) is not { } endpoint)
+                throw new ArgumentException($"StoreForwardOptions.Servers[{i}] '{Servers[i]}' {problem}.", nameof(Servers));
+            var same = endpoints.FindIndex(e => string.Equals(e.SessionKey, endpoint.SessionKey, StringComparison.OrdinalIgnoreCase));
+            if (same >= 0)
+                throw new ArgumentException($"StoreForwardOptions.Servers[{i}] '{Servers[i]}' names the same server as Servers[{same}].", nameof(Servers));
+            endpoints.Add(endpoint);
+        }
+
+        return endpoints;
     }
 
     /// <summary>The Session Expiry Interval in seconds as MQTT 5 sends it (uint.MaxValue: never expires).</summary>

@@ -115,26 +115,26 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         try
         {
             // Returns only after winding down (a hand-over to an earlier server, or the stop): the next round, if any, starts
-            // at once from the first server. A commit of its last turns may have failed unseen, so memory is read again
-            // from the disk as after a failure.
+            // at once from the first server.
             await session.RunAsync(stop).ConfigureAwait(false);
-            _state.Invalidate();
-            ForgetHandedOut();
         }
         catch (Exception e) when (!stop.IsCancellationRequested)
         {
             Counters.LastError = Describe(e);
             Log.Disconnected(_logger, connection.Endpoint, Counters.LastError);
-            // A failed commit can leave memory ahead of the disk; reading the small in-flight head again is cheap and
-            // makes every session start from what is durable.
-            _state.Invalidate();
-            ForgetHandedOut();
-
             if (_options.TimeProvider.GetElapsedTime(startedAt) < StableSession)
                 throw;
         }
         finally
         {
+            // A failed commit, also one in the last turns of a session that wound down, can leave memory ahead of the
+            // disk; reading the small in-flight head again is cheap and makes every session start from what is durable.
+            if (!stop.IsCancellationRequested)
+            {
+                _state.Invalidate();
+                ForgetHandedOut();
+            }
+
             await probing.CancelAsync().ConfigureAwait(false);
             await failback.ConfigureAwait(false);
             Volatile.Write(ref _session, null);

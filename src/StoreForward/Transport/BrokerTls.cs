@@ -46,10 +46,10 @@ internal sealed class BrokerTls : IDisposable
     /// Checks the TLS settings and reads their files; throws an <see cref="ArgumentException"/> naming the problem. TLS
     /// settings that no server uses are a mistake too: the connections would be plain TCP.
     /// </summary>
-    public static void Validate(StoreForwardOptions options)
+    public static void Validate(StoreForwardOptions options, IReadOnlyList<BrokerEndpoint> endpoints)
     {
         var tls = options.Tls ?? throw new ArgumentException("StoreForwardOptions.Tls must not be null.", nameof(options));
-        if (options.Endpoints().FirstOrDefault(e => e.UseTls) is { } endpoint)
+        if (endpoints.FirstOrDefault(e => e.UseTls) is { } endpoint)
             Load(options, endpoint)?.Dispose();
         else if (tls.Enabled)
             throw Bad("Enabled", "is true, but every entry of Servers is mqtt://, so no connection would use TLS: write the entries as host:port or mqtts://host:port, or set Tls.Enabled = false.");
