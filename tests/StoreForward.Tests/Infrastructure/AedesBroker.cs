@@ -26,7 +26,7 @@ public sealed class AedesBroker : IAsyncDisposable
 
     // Serialises Start/Stop/Kill so that a test calling them from several tasks cannot leave two brokers fighting over
     // the same port.
-    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private readonly LifecycleGate _lifecycle = new();
 
     private Process? _process;
     private bool _disposed;
@@ -144,19 +144,7 @@ public sealed class AedesBroker : IAsyncDisposable
         if (_disposed)
             return;
         _disposed = true;
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await StopProcessAsync(graceful: false).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
-        {
-            // Disposal must not mask the test's own failure.
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
+        await _lifecycle.StopForDisposalAsync(() => StopProcessAsync(graceful: false)).ConfigureAwait(false);
 
         _lifecycle.Dispose();
     }
@@ -190,18 +178,7 @@ public sealed class AedesBroker : IAsyncDisposable
     }
 
     /// <summary>Lifecycle changes never overlap: a restart must not race a stop.</summary>
-    private async Task OneAtATimeAsync(Func<Task> change)
-    {
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await change().ConfigureAwait(false);
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
+    private Task OneAtATimeAsync(Func<Task> change) => _lifecycle.RunAsync(change);
 
     /// <summary>
     /// Launches node and waits for its <c>listening PORT</c> line. Returns false (process gone) when the port stayed in

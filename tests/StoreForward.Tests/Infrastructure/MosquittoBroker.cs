@@ -28,7 +28,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
     // Serialises Start/Stop/Kill so that a test calling them from several tasks cannot leave
     // two mosquitto processes fighting over the same port and persistence file.
-    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private readonly LifecycleGate _lifecycle = new();
 
     private Process? _process;
     private bool _disposed;
@@ -142,18 +142,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     });
 
     /// <summary>Lifecycle changes never overlap: a restart must not race a stop.</summary>
-    private async Task OneAtATimeAsync(Func<Task> change)
-    {
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await change().ConfigureAwait(false);
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
-    }
+    private Task OneAtATimeAsync(Func<Task> change) => _lifecycle.RunAsync(change);
 
     public async ValueTask DisposeAsync()
     {
@@ -163,20 +152,8 @@ public sealed class MosquittoBroker : IAsyncDisposable
         }
 
         _disposed = true;
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            // No need to be graceful: the data directory is deleted right after.
-            await StopProcessAsync(graceful: false).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
-        {
-            // Disposal must not mask the test's own failure.
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
+        // No need to be graceful: the data directory is deleted right after.
+        await _lifecycle.StopForDisposalAsync(() => StopProcessAsync(graceful: false)).ConfigureAwait(false);
 
         try
         {

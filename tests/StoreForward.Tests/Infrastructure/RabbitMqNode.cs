@@ -71,7 +71,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
     // Console output of every incarnation of the server script, in order (boot failures land here, before the
     // node's log file is set up); the node's own log is the file under log/.
     private readonly ConcurrentQueue<string> _console = new();
-    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private readonly LifecycleGate _lifecycle = new();
     private Process? _script;
     private bool _disposed;
 
@@ -305,21 +305,9 @@ public sealed class RabbitMqNode : IAsyncDisposable
         }
 
         _disposed = true;
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            // No need to be graceful: the data directory is deleted right after. Kill by HOME, not only the VM we
-            // know of, so that a VM left by a failed or timed-out start goes too.
-            await StopProcessAsync(graceful: false, waitForPortClosed: false).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
-        {
-            // Disposal must not mask the test's own failure.
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
+        // No need to be graceful: the data directory is deleted right after. Kill by HOME, not only the VM we
+        // know of, so that a VM left by a failed or timed-out start goes too.
+        await _lifecycle.StopForDisposalAsync(() => StopProcessAsync(graceful: false, waitForPortClosed: false)).ConfigureAwait(false);
 
         Live.TryRemove(this, out _);
         try
@@ -424,18 +412,10 @@ public sealed class RabbitMqNode : IAsyncDisposable
     }
 
     /// <summary>Lifecycle changes never overlap: a restart must not race a stop.</summary>
-    private async Task OneAtATimeAsync(Func<Task> change)
+    private Task OneAtATimeAsync(Func<Task> change)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        await _lifecycle.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await change().ConfigureAwait(false);
-        }
-        finally
-        {
-            _lifecycle.Release();
-        }
+        return _lifecycle.RunAsync(change);
     }
 
     /// <summary>
