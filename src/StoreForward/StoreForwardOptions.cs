@@ -71,8 +71,19 @@ public sealed class StoreForwardOptions
     /// </summary>
     public bool ServersShareSessions { get; set; }
 
-    /// <summary>Path of the outbox file. Its write-ahead log is kept beside it as <c>&lt;name&gt;-log&lt;ext&gt;</c>.</summary>
+    /// <summary>
+    /// Path of the outbox file. Its write-ahead log is kept beside it as <c>&lt;name&gt;-log&lt;ext&gt;</c>. A missing
+    /// directory is created owner-only (0700); one that cannot be created fails the start, naming it.
+    /// </summary>
     public string StorePath { get; set; } = "storeforward.db";
+
+    /// <summary>
+    /// Whether a store directory every user can write to, without the sticky bit, is accepted. False (default): it is
+    /// refused, because any local user could delete the store or replace it with a link to another file. Set it for a
+    /// container volume that is 0777 by design and that no other user can reach, such as a Kubernetes <c>emptyDir</c> or a
+    /// Docker volume. Has no effect on Windows.
+    /// </summary>
+    public bool AllowWorldWritableStoreDirectory { get; set; }
 
     /// <summary>
     /// A 256-bit key (32 bytes; from configuration, base64) that turns on encryption at rest: the topic, payload and MQTT 5

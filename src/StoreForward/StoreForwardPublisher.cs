@@ -74,7 +74,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
             return new OutboxStatus(
                 snapshot.PendingMessages,
                 snapshot.PendingBytes,
-                snapshot.OldestStoredAt is { } oldest ? _options.TimeProvider.GetUtcNow() - oldest : null,
+                snapshot.OldestAgeAt(_options.TimeProvider.GetUtcNow()),
                 counters.IsConnected,
                 snapshot.DeadLetters,
                 counters.SessionsLost)
@@ -137,12 +137,12 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     {
         try
         {
-            return (OutboxStore.Open(options.StorePath, options.EncryptionKey), null);
+            return (OutboxStore.Open(options.StorePath, options.EncryptionKey, options.AllowWorldWritableStoreDirectory), null);
         }
         catch (OutboxStoreException e) when (options.QuarantineUnreadableStore && e.Problem is OutboxStoreProblem.Damaged or OutboxStoreProblem.Foreign)
         {
             var aside = OutboxStore.Quarantine(e.StorePath, options.TimeProvider.GetUtcNow());
-            return (OutboxStore.Open(options.StorePath, options.EncryptionKey), aside);
+            return (OutboxStore.Open(options.StorePath, options.EncryptionKey, options.AllowWorldWritableStoreDirectory), aside);
         }
     }
 

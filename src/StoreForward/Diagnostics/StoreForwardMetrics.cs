@@ -39,7 +39,7 @@ internal sealed class StoreForwardMetrics : IDisposable
         _meter.CreateObservableGauge("storeforward.pending.bytes", () => new Measurement<long>(snapshot().PendingBytes, _client), "By", "Topic and payload bytes in the outbox.");
         _meter.CreateObservableGauge(
             "storeforward.pending.oldest_age",
-            () => new Measurement<double>(snapshot().OldestStoredAt is { } oldest ? (time.GetUtcNow() - oldest).TotalSeconds : 0, _client),
+            () => new Measurement<double>(snapshot().OldestAgeAt(time.GetUtcNow())?.TotalSeconds ?? 0, _client),
             "s",
             "Age of the oldest message in the outbox (0 when empty).");
     }
@@ -53,7 +53,9 @@ internal sealed class StoreForwardMetrics : IDisposable
     public void Acknowledged(DateTimeOffset storedAt, DateTimeOffset now)
     {
         _acknowledged.Add(1, _client);
-        _deliveryDuration.Record((now - storedAt).TotalSeconds, _client);
+        // Wall-clock times on both ends (the stored one survives restarts); a clock stepped back between them is not a
+        // negative delivery time.
+        _deliveryDuration.Record(Math.Max(0, (now - storedAt).TotalSeconds), _client);
     }
 
     public void Expired() => _expired.Add(1, _client);

@@ -23,4 +23,11 @@ internal sealed record OutboxSnapshot(
 {
     /// <summary>Whether every message up to and including <paramref name="sequence"/> has left the outbox.</summary>
     public bool HasDrainedThrough(long sequence) => PendingMessages == 0 || OldestSequence > sequence;
+
+    /// <summary>
+    /// How long the oldest message has waited at <paramref name="now"/>, or null when the outbox is empty. The stored time
+    /// is wall-clock time (it must survive a restart), so a clock stepped back could make the age negative: it is zero then.
+    /// </summary>
+    public TimeSpan? OldestAgeAt(DateTimeOffset now) =>
+        OldestStoredAt is { } oldest ? TimeSpan.FromTicks(Math.Max(0, (now - oldest).Ticks)) : null;
 }

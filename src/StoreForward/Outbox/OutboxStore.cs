@@ -152,10 +152,6 @@ internal sealed partial class OutboxStore : IDisposable
     public long SentThrough => _committed.SentThrough;
 
     /// <summary>
-    /// Whether a broker session was ever started for this store. A new store has no session state, so its first connection
-    /// must discard whatever session the broker still keeps under the same ClientId (for example from a deleted store).
-    /// </summary>
-    /// <summary>
     /// The broker whose session the stored delivery state belongs to: null before any session; a server's
     /// <see cref="Transport.BrokerEndpoint.SessionKey"/> when several servers keep sessions of their own; the engine's key
     /// for "the one broker" otherwise; empty for a store from before the broker was recorded.
@@ -173,10 +169,14 @@ internal sealed partial class OutboxStore : IDisposable
     /// <summary>The data file, for fault-injection tests.</summary>
     internal DurableFileStream DataFile => _data;
 
-    /// <summary>Opens or creates the store at <paramref name="path"/>, with clear errors for every way that can fail.</summary>
+    /// <summary>
+    /// Opens or creates the store at <paramref name="path"/> (and its directory, owner-only, when that is missing), with
+    /// clear errors for every way that can fail.
+    /// </summary>
     /// <param name="path">The store file.</param>
     /// <param name="encryptionKey">The app's key (32 bytes) to encrypt messages with, or null to store them in clear.</param>
-    public static OutboxStore Open(string path, byte[]? encryptionKey = null)
+    /// <param name="allowWorldWritableDirectory">Accept a directory every user can write to (a container volume).</param>
+    public static OutboxStore Open(string path, byte[]? encryptionKey = null, bool allowWorldWritableDirectory = false)
     {
         string fullPath;
         try
@@ -189,11 +189,20 @@ internal sealed partial class OutboxStore : IDisposable
         }
 
         var directory = Path.GetDirectoryName(fullPath);
-        if (directory is null || !Directory.Exists(directory))
-            throw new OutboxStoreException(fullPath, $"the directory '{directory}' does not exist.") { Problem = OutboxStoreProblem.Unusable };
+        if (directory is null)
+            throw new OutboxStoreException(fullPath, "the path names no file.") { Problem = OutboxStoreProblem.Unusable };
+        try
+        {
+            StoreFileAccess.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OutboxStoreException(fullPath, $"the directory '{directory}' does not exist and cannot be created ({e.Message}); create it for the app's user (chmod 700) or choose a StorePath in a directory the app can write.", e) { Problem = OutboxStoreProblem.Unusable };
+        }
+
         if (Directory.Exists(fullPath))
             throw new OutboxStoreException(fullPath, "the path is a directory, not a file.") { Problem = OutboxStoreProblem.Unusable };
-        if (StoreFileAccess.DirectoryProblem(directory) is { } unsafeDirectory)
+        if (StoreFileAccess.DirectoryProblem(directory, allowWorldWritableDirectory) is { } unsafeDirectory)
             throw new OutboxStoreException(fullPath, unsafeDirectory) { Problem = OutboxStoreProblem.Unusable };
         StoreFileAccess.RestrictToOwner(fullPath);
         StoreFileAccess.RestrictToOwner(LogPathOf(fullPath));

@@ -7,22 +7,46 @@ namespace StoreForward.Outbox;
 internal static class StoreFileAccess
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyDirectory = OwnerOnly | UnixFileMode.UserExecute;
     private const UnixFileMode GroupOrOthers =
         UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     /// <summary>
+    /// Creates <paramref name="directory"/> and any missing parent, owner-only (0700) as the store's files are, and syncs
+    /// each new entry into its parent so that a power cut cannot take the directory away from under a durable store.
+    /// </summary>
+    /// <exception cref="IOException">The directory cannot be created (no permission, a file in the way, a read-only disk).</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory cannot be created.</exception>
+    public static void CreateDirectory(string directory)
+    {
+        var missing = new Stack<string>();
+        for (var level = directory; level is not null && !Directory.Exists(level); level = Path.GetDirectoryName(level))
+            missing.Push(level);
+
+        foreach (var level in missing)
+        {
+            if (OperatingSystem.IsWindows())
+                Directory.CreateDirectory(level);
+            else
+                Directory.CreateDirectory(level, OwnerOnlyDirectory);
+            DirectorySync.Flush(Path.GetDirectoryName(level)!);
+        }
+    }
+
+    /// <summary>
     /// Why <paramref name="directory"/> cannot hold a store, or null. A directory every user can write to lets any of them
     /// delete the store or swap it for a link to another file; with the sticky bit (as /tmp has) they cannot touch files
-    /// they do not own, so it is accepted.
+    /// they do not own, so it is accepted. <paramref name="allowWorldWritable"/> accepts it anyway, for a container volume
+    /// (a Kubernetes emptyDir, a Docker volume) that is 0777 without the sticky bit and that no other user can reach.
     /// </summary>
-    public static string? DirectoryProblem(string directory)
+    public static string? DirectoryProblem(string directory, bool allowWorldWritable)
     {
-        if (OperatingSystem.IsWindows())
+        if (OperatingSystem.IsWindows() || allowWorldWritable)
             return null;
         var mode = File.GetUnixFileMode(directory);
         return mode.HasFlag(UnixFileMode.OtherWrite) && !mode.HasFlag(UnixFileMode.StickyBit)
-            ? $"the directory '{directory}' can be written by every user, who could delete or replace the store; use a directory only the app's user can write (chmod o-w), or one with the sticky bit."
+            ? $"the directory '{directory}' can be written by every user, who could delete or replace the store; use a directory only the app's user can write (chmod o-w), or one with the sticky bit, or set AllowWorldWritableStoreDirectory when it is a container volume no other user can reach."
             : null;
     }
 

@@ -28,6 +28,7 @@ public sealed class DeliveryTests : BrokerTest
     [InlineData(MqttProtocolVersion.V500, MqttQualityOfServiceLevel.ExactlyOnce)]
     [InlineData(MqttProtocolVersion.V311, MqttQualityOfServiceLevel.ExactlyOnce)]
     [InlineData(MqttProtocolVersion.V500, MqttQualityOfServiceLevel.AtLeastOnce)]
+    [InlineData(MqttProtocolVersion.V311, MqttQualityOfServiceLevel.AtLeastOnce)]
     public async Task A_graceful_broker_restart_mid_stream_loses_nothing_duplicates_nothing_and_keeps_order(MqttProtocolVersion version, MqttQualityOfServiceLevel qos)
     {
         var publisher = await StartPublisherAsync(Options(version: version));

@@ -76,6 +76,30 @@ public sealed class GroupCommitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_clock_stepped_back_makes_the_oldest_age_zero_not_negative()
+    {
+        var clock = new SteppedClock { UtcNow = DateTimeOffset.Parse("2026-11-24T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture) };
+        var options = TestOptions.Offline(_dir.File("outbox.db"));
+        options.TimeProvider = clock;
+        await using var publisher = await StoreForwardPublisher.StartAsync(options);
+        await publisher.PublishAsync("plant/t", new byte[10]);
+
+        clock.UtcNow -= TimeSpan.FromHours(1);   // an NTP correction or a wrong RTC put right
+
+        Assert.Equal(TimeSpan.Zero, publisher.Status.OldestPendingAge);
+        clock.UtcNow += TimeSpan.FromHours(2);
+        Assert.Equal(TimeSpan.FromHours(1), publisher.Status.OldestPendingAge);
+    }
+
+    /// <summary>Wall-clock time that can be stepped both ways, as a real clock can (FakeTimeProvider only goes forward).</summary>
+    private sealed class SteppedClock : TimeProvider
+    {
+        public DateTimeOffset UtcNow { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => UtcNow;
+    }
+
+    [Fact]
     public async Task After_dispose_publishing_fails_clearly_and_stored_messages_stay()
     {
         var path = _dir.File("outbox.db");

@@ -9,15 +9,34 @@ namespace StoreForward.Tests.Outbox;
 public sealed class OutboxStoreTests : StoreTest
 {
     [Fact]
-    public async Task Missing_directory_is_named_in_the_error()
+    public async Task A_missing_directory_is_created_owner_only_with_its_missing_parents()
     {
-        var path = Path.Combine(Directory.Path, "no-such-dir", "outbox.db");
+        var parent = Path.Combine(Directory.Path, "var-lib");
+        var path = Path.Combine(parent, "gateway", "outbox.db");
+
+        await using (var publisher = await StoreForwardPublisher.StartAsync(TestOptions.Offline(path)))
+            await publisher.PublishAsync("t", "x"u8.ToArray());
+
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(parent));
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(Path.GetDirectoryName(path)!));
+        using var store = OutboxStore.Open(path);
+        Assert.Equal(1, store.Snapshot.PendingMessages);
+    }
+
+    [Fact]
+    public async Task A_directory_that_cannot_be_created_is_named_in_the_error()
+    {
+        // A file where a directory should be stops the creation for root too, unlike missing permissions.
+        var blocker = Directory.File("not-a-directory");
+        await File.WriteAllTextAsync(blocker, "x");
+        var path = Path.Combine(blocker, "gateway", "outbox.db");
 
         var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(path)));
 
         Assert.Equal(path, error.StorePath);
-        Assert.Contains("does not exist", error.Message, StringComparison.Ordinal);
-        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        Assert.Equal(OutboxStoreProblem.Unusable, error.Problem);
+        Assert.Contains($"the directory '{Path.GetDirectoryName(path)}' does not exist and cannot be created", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

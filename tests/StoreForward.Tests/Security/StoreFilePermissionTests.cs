@@ -54,4 +54,20 @@ public sealed class StoreFilePermissionTests : StoreTest
         {
         }
     }
+
+    [Fact]
+    public async Task A_container_volume_every_user_can_write_is_accepted_when_the_option_says_so()
+    {
+        var volume = Directory.File("emptyDir");
+        System.IO.Directory.CreateDirectory(volume);
+        File.SetUnixFileMode(volume, (UnixFileMode)0b111_111_111);
+        var options = TestOptions.Offline(Path.Combine(volume, "outbox.db"));
+
+        await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(options));
+
+        options.AllowWorldWritableStoreDirectory = true;
+        await using var publisher = await StoreForwardPublisher.StartAsync(options);
+        await publisher.PublishAsync("t", "x"u8.ToArray());
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(options.StorePath));
+    }
 }
