@@ -199,11 +199,19 @@ internal sealed class BrokerTls : IDisposable
 
         if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
         {
-            var statuses = chain?.ChainStatus.Select(s => s.Status.ToString()).Distinct().ToList() ?? [];
-            var what = _trust is null
-                ? "it does not lead to a root this system trusts; set Tls.CaFile to the CA that issued it"
-                : "it does not lead to a CA of Tls.CaFile";
-            problems.Add($"the broker's certificate ({certificate.Subject}, issued by {certificate.Issuer}) is not trusted ({string.Join(", ", statuses)}): {what}");
+            var statuses = chain?.ChainStatus.Select(s => s.Status).Distinct().ToList() ?? [];
+
+            // The chain is checked against this machine's clock, which on a device without a real-time clock can be years
+            // off: pointing at the CA file then would send the operator the wrong way.
+            if (statuses.Remove(X509ChainStatusFlags.NotTimeValid))
+                problems.Add($"the broker's certificate chain ({certificate.Subject}, valid {certificate.NotBefore.ToUniversalTime():u} to {certificate.NotAfter.ToUniversalTime():u}) is not valid at this machine's time, {DateTime.UtcNow:u}: check the clock, or renew the expired certificate");
+            if (statuses.Count > 0 || problems.Count == 0)
+            {
+                var what = _trust is null
+                    ? "it does not lead to a root this system trusts; set Tls.CaFile to the CA that issued it"
+                    : "it does not lead to a CA of Tls.CaFile";
+                problems.Add($"the broker's certificate ({certificate.Subject}, issued by {certificate.Issuer}) is not trusted ({string.Join(", ", statuses)}): {what}");
+            }
         }
 
         return string.Join("; and ", problems);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using MQTTnet.Formatter;
 
 namespace StoreForward.Tests.Publishing;
@@ -171,4 +172,28 @@ public sealed class OptionsValidationTests
     [InlineData(7200, 7200)]
     public void A_failback_that_did_not_hold_doubles_the_probe_interval_up_to_an_hour(int seconds, int nextSeconds) =>
         Assert.Equal(TimeSpan.FromSeconds(nextSeconds), StoreForward.Reconnect.FailbackRetreat.Next(TimeSpan.FromSeconds(seconds)));
+
+    [Fact]
+    public void Options_bind_from_a_configuration_section_without_a_host_as_the_configuration_guide_shows()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["StoreForward:ClientId"] = "plant-7-gateway",
+                ["StoreForward:Servers:0"] = "mqtts://a:8883",
+                ["StoreForward:KeepAlive"] = "00:00:30",
+                ["StoreForward:AllowWorldWritableStoreDirectory"] = "true",
+            })
+            .Build();
+
+        // The guide's form: Get<T> creates the options (ClientId is required, so `new StoreForwardOptions()` does not compile).
+        var options = configuration.GetSection("StoreForward").Get<StoreForwardOptions>()
+            ?? throw new InvalidOperationException("The StoreForward section is missing.");
+
+        options.Validate();
+        Assert.Equal("plant-7-gateway", options.ClientId);
+        Assert.Equal(["mqtts://a:8883"], options.Servers);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.KeepAlive);
+        Assert.True(options.AllowWorldWritableStoreDirectory);
+    }
 }

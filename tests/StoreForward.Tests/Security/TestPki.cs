@@ -26,6 +26,9 @@ public sealed class TestPki : IDisposable
 
     public string BrokerKeyFile => File("broker.key");
 
+    /// <summary>The broker's certificate as it was before it expired yesterday: same name, key and CA.</summary>
+    public string ExpiredBrokerCertificateFile => File("broker-expired.crt");
+
     public string ClientCertificateFile => File("client.crt");
 
     public string ClientKeyFile => File("client.key");
@@ -45,6 +48,8 @@ public sealed class TestPki : IDisposable
         using var broker = Issue(ca, brokerKey, "CN=" + BrokerName, serverAuth: true);
         System.IO.File.WriteAllText(pki.BrokerCertificateFile, broker.ExportCertificatePem());
         System.IO.File.WriteAllText(pki.BrokerKeyFile, brokerKey.ExportPkcs8PrivateKeyPem());
+        using var expired = Issue(ca, brokerKey, "CN=" + BrokerName, serverAuth: true, notAfter: DateTimeOffset.UtcNow.AddDays(-1));
+        System.IO.File.WriteAllText(pki.ExpiredBrokerCertificateFile, expired.ExportCertificatePem());
 
         using var clientKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var client = Issue(ca, clientKey, "CN=sf-gateway", serverAuth: false);
@@ -55,12 +60,15 @@ public sealed class TestPki : IDisposable
         return pki;
     }
 
-    /// <summary>Mosquitto's lines for a TLS listener on <paramref name="port"/> that requires a client certificate of our CA.</summary>
-    public IReadOnlyList<string> ListenerConfig(int port) =>
+    /// <summary>
+    /// Mosquitto's lines for a TLS listener on <paramref name="port"/> that requires a client certificate of our CA, and
+    /// presents the broker's certificate or, with <paramref name="expired"/>, its expired one.
+    /// </summary>
+    public IReadOnlyList<string> ListenerConfig(int port, bool expired = false) =>
     [
         $"listener {port} 127.0.0.1",
         $"cafile {CaFile}",
-        $"certfile {BrokerCertificateFile}",
+        $"certfile {(expired ? ExpiredBrokerCertificateFile : BrokerCertificateFile)}",
         $"keyfile {BrokerKeyFile}",
         "require_certificate true",
     ];
@@ -86,10 +94,10 @@ public sealed class TestPki : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-60), DateTimeOffset.UtcNow.AddYears(1));
     }
 
-    private static X509Certificate2 Issue(X509Certificate2 ca, ECDsa key, string subject, bool serverAuth)
+    private static X509Certificate2 Issue(X509Certificate2 ca, ECDsa key, string subject, bool serverAuth, DateTimeOffset? notAfter = null)
     {
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
@@ -104,6 +112,7 @@ public sealed class TestPki : IDisposable
             request.CertificateExtensions.Add(names.Build());
         }
 
-        return request.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), RandomNumberGenerator.GetBytes(16));
+        var until = notAfter ?? DateTimeOffset.UtcNow.AddDays(30);
+        return request.Create(ca, until.AddDays(-31), until, RandomNumberGenerator.GetBytes(16));
     }
 }

@@ -14,18 +14,23 @@ public sealed class TlsTests : SecurityTest, IDisposable
     private readonly TestPki _pki;
     private readonly int _tlsPort;
     private readonly int _tls13Port;
+    private readonly int _expiredPort;
 
     public TlsTests()
-        : this(TestPki.Create(), LoopbackPort.Unused(), LoopbackPort.Unused())
+        : this(TestPki.Create(), LoopbackPort.Unused(), LoopbackPort.Unused(), LoopbackPort.Unused())
     {
     }
 
-    private TlsTests(TestPki pki, int tlsPort, int tls13Port)
-        : base(new MosquittoSettings { ExtraConfig = [.. pki.ListenerConfig(tlsPort), .. pki.ListenerConfig(tls13Port), "tls_version tlsv1.3"] })
+    private TlsTests(TestPki pki, int tlsPort, int tls13Port, int expiredPort)
+        : base(new MosquittoSettings
+        {
+            ExtraConfig = [.. pki.ListenerConfig(tlsPort), .. pki.ListenerConfig(expiredPort, expired: true), .. pki.ListenerConfig(tls13Port), "tls_version tlsv1.3"],
+        })
     {
         _pki = pki;
         _tlsPort = tlsPort;
         _tls13Port = tls13Port;
+        _expiredPort = expiredPort;
     }
 
     public void Dispose() => _pki.Dispose();
@@ -104,6 +109,16 @@ public sealed class TlsTests : SecurityTest, IDisposable
         Assert.All(errors, e => Assert.Contains("is not trusted", e, StringComparison.Ordinal));
         Assert.All(errors, e => Assert.Contains("set Tls.CaFile", e, StringComparison.Ordinal));
         await AssertFixedDeliversAsync(TlsOptions(Trusted));
+    }
+
+    [Fact]
+    public async Task A_broker_certificate_outside_its_validity_names_its_dates_and_the_clock_instead_of_the_ca_file()
+    {
+        var errors = (await RefusedAsync(TlsOptions(Trusted, _expiredPort))).Errors;
+
+        Assert.All(errors, e => Assert.Contains("is not valid at this machine's time", e, StringComparison.Ordinal));
+        Assert.All(errors, e => Assert.Contains("check the clock, or renew the expired certificate", e, StringComparison.Ordinal));
+        Assert.All(errors, e => Assert.DoesNotContain("Tls.CaFile", e, StringComparison.Ordinal));
     }
 
     [Fact]
