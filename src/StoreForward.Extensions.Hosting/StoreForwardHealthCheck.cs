@@ -6,8 +6,9 @@ namespace StoreForward.Extensions.Hosting;
 /// <summary>
 /// The publisher's health: Unhealthy while the store fails to commit (publishes fail), Degraded while no session is up or
 /// the oldest pending message is older than <see cref="StoreForwardHostingOptions.HealthMaxOldestPendingAge"/> (messages
-/// are kept but do not leave), Healthy otherwise. Register it with
-/// <c>services.AddHealthChecks().AddCheck&lt;StoreForwardHealthCheck&gt;("storeforward")</c>.
+/// are kept but do not leave), Healthy otherwise. Register it with <c>services.AddHealthChecks().AddStoreForward()</c>, or
+/// <c>.AddStoreForward("plant")</c> for a named publisher; <c>AddCheck&lt;StoreForwardHealthCheck&gt;("storeforward")</c>
+/// watches the unnamed publisher.
 /// </summary>
 public sealed class StoreForwardHealthCheck(StoreForwardPublisher publisher, IOptions<StoreForwardHostingOptions> options) : IHealthCheck
 {

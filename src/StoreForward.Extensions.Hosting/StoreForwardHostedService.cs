@@ -1,25 +1,34 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace StoreForward.Extensions.Hosting;
 
 /// <summary>
-/// Starts the singleton publisher with the host (so a bad store or option fails the start) and, on shutdown, waits up to
-/// <see cref="StoreForwardHostingOptions.ShutdownFlushTimeout"/> for the broker to acknowledge what is stored before it
-/// closes the publisher.
+/// Starts every registered publisher with the host (so a bad store or option fails the start) and, on shutdown, waits
+/// for each, concurrently and each up to its own <see cref="StoreForwardHostingOptions.ShutdownFlushTimeout"/>, for the
+/// broker to acknowledge what is stored before it closes the publisher. One service for all publishers, because the
+/// host stops its services one after the other: a service per publisher would add up their flush timeouts.
 /// </summary>
-internal sealed class StoreForwardHostedService(StoreForwardPublisherFactory factory, IOptions<StoreForwardHostingOptions> hosting) : IHostedService
+internal sealed class StoreForwardHostedService(
+    StoreForwardRegistry registry, IServiceProvider services, IOptionsMonitor<StoreForwardHostingOptions> hosting) : IHostedService
 {
-    public async Task StartAsync(CancellationToken cancellationToken) =>
-        await factory.StartAsync(cancellationToken).ConfigureAwait(false);
-
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (factory.Started is not { } publisher)
+        foreach (var name in registry.Names)
+            await Factory(name).StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(registry.Names.Select(name => StopAsync(name, cancellationToken)));
+
+    private async Task StopAsync(string name, CancellationToken cancellationToken)
+    {
+        if (Factory(name).Started is not { } publisher)
             return;
         try
         {
-            await publisher.FlushAsync(cancellationToken).WaitAsync(hosting.Value.ShutdownFlushTimeout, cancellationToken).ConfigureAwait(false);
+            await publisher.FlushAsync(cancellationToken).WaitAsync(hosting.Get(name).ShutdownFlushTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
@@ -28,4 +37,6 @@ internal sealed class StoreForwardHostedService(StoreForwardPublisherFactory fac
 
         await publisher.DisposeAsync().ConfigureAwait(false);
     }
+
+    private StoreForwardPublisherFactory Factory(string name) => services.GetRequiredKeyedService<StoreForwardPublisherFactory>(name);
 }

@@ -1,6 +1,9 @@
 namespace StoreForward.Extensions.Hosting;
 
-/// <summary>How the host runs the publisher; bound from the same configuration section as <see cref="StoreForwardOptions"/>.</summary>
+/// <summary>
+/// How the host runs the publisher; bound from the same configuration section as <see cref="StoreForwardOptions"/>, and
+/// named like the publisher when it has a name.
+/// </summary>
 public sealed class StoreForwardHostingOptions
 {
     /// <summary>

@@ -2,7 +2,10 @@ using Microsoft.Extensions.Options;
 
 namespace StoreForward.Extensions.Hosting;
 
-/// <summary>Validates bound options with the rules of <see cref="StoreForwardPublisher.StartAsync(StoreForwardOptions, CancellationToken)"/>, so a bad value fails the host's start naming it.</summary>
+/// <summary>
+/// Validates bound options with the rules of <see cref="StoreForwardPublisher.StartAsync(StoreForwardOptions, CancellationToken)"/>,
+/// so a bad value fails the host's start naming it, and naming the publisher when the host has named ones.
+/// </summary>
 internal sealed class StoreForwardOptionsValidator : IValidateOptions<StoreForwardOptions>
 {
     public ValidateOptionsResult Validate(string? name, StoreForwardOptions options)
@@ -14,7 +17,7 @@ internal sealed class StoreForwardOptionsValidator : IValidateOptions<StoreForwa
         }
         catch (ArgumentException e)
         {
-            return ValidateOptionsResult.Fail(e.Message);
+            return ValidateOptionsResult.Fail(string.IsNullOrEmpty(name) ? e.Message : $"{StoreForwardRegistry.Describe(name)}: {e.Message}");
         }
     }
 }
