@@ -13,7 +13,7 @@ namespace StoreForward.Transport;
 /// it never resends, restarts packet ids at 1 on every connect and ignores Receive Maximum. At this level we send the
 /// packets ourselves, with the ids and DUP flags the outbox recorded.
 /// </summary>
-internal sealed class MqttConnection : IAsyncDisposable
+internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
 {
     private static readonly MqttClientFactory Factory = new();
     private readonly ILowLevelMqttClient _client;

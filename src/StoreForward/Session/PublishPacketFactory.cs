@@ -1,0 +1,55 @@
+using MQTTnet.Formatter;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+using StoreForward.Outbox;
+using StoreForward.Transport;
+
+namespace StoreForward.Session;
+
+/// <summary>
+/// Builds the PUBLISH packets of one connection, and knows what this broker can take: the QoS a message goes out with
+/// (its own, or the broker's maximum with <see cref="QosAboveMaximum.Downgrade"/>) and why a message can never be sent.
+/// </summary>
+/// <param name="link">The connection, for its protocol and the broker's limits.</param>
+/// <param name="time">For what is left of a message's lifetime.</param>
+/// <param name="downgrade">Whether messages above the broker's Maximum QoS are sent at it instead of dead-lettered.</param>
+/// <param name="identity">The ClientId messages are stamped with (<see cref="StoreForwardOptions.StampMessageIdentity"/>), or null.</param>
+internal sealed class PublishPacketFactory(IBrokerLink link, TimeProvider time, bool downgrade, string? identity)
+{
+    private readonly bool _v5 = link.ProtocolVersion == MqttProtocolVersion.V500;
+
+    /// <summary>The QoS <paramref name="message"/> goes out with on this connection.</summary>
+    public MqttQualityOfServiceLevel SendQos(OutboxMessage message) => link.Limits.SendQos(message, downgrade);
+
+    /// <summary>Why the broker can never accept the PUBLISH of <paramref name="message"/> as this connection sends it, or null.</summary>
+    public DeadLetter? Refused(OutboxMessage message) =>
+        link.Limits.Refuses(message, SendQos(message), link.ProtocolVersion, identity is null || !_v5 ? 0 : MessageIdentity.EncodedLength(identity, message.Sequence));
+
+    /// <summary>
+    /// The PUBLISH for a message; on MQTT 5 with its stored properties, what is left of its lifetime and, when stamping, its
+    /// identity.
+    /// </summary>
+    public MqttPublishPacket Create(OutboxMessage message, bool dup)
+    {
+        var qos = SendQos(message);
+        var packet = new MqttPublishPacket
+        {
+            Topic = message.Topic,
+            PayloadSegment = message.Payload,
+            QualityOfServiceLevel = qos,
+            Retain = message.Retain,
+            PacketIdentifier = qos == MqttQualityOfServiceLevel.AtMostOnce ? (ushort)0 : message.PacketId,
+            Dup = dup,
+        };
+        if (_v5)
+        {
+            message.Properties?.ApplyTo(packet);
+            if (message.ExpiresAt is { } expiresAt)
+                packet.MessageExpiryInterval = MessageExpiry.RemainingSeconds(expiresAt, time.GetUtcNow());
+            if (identity is not null)
+                (packet.UserProperties ??= []).AddRange(MessageIdentity.Stamp(identity, message.Sequence));
+        }
+
+        return packet;
+    }
+}
