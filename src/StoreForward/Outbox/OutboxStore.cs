@@ -369,7 +369,16 @@ internal sealed partial class OutboxStore : IDisposable
         if (originalDataLength > PageSize || originalDataLength % PageSize != 0)
             throw Problem(OutboxStoreProblem.Damaged, $"the file is damaged or truncated: it held {originalDataLength} bytes but no outbox.");
 
-        BindKey(null);
+        StartEmpty(null);
+    }
+
+    /// <summary>
+    /// Commits the header of an empty store: sequences from 1, no session. A new store binds the app's key afresh; a
+    /// salvage passes what is left of a damaged header, whose store salt still opens the records sealed with it.
+    /// </summary>
+    private void StartEmpty(BsonDocument? keyBinding)
+    {
+        BindKey(keyBinding);
         _staged = default;
         _staged.NextSequence = 1;
         _released = SequenceSet.Empty(ReleasedKey);
