@@ -73,7 +73,15 @@ internal sealed class OutboxSalvage : IDisposable
     /// <paramref name="intoPath"/>. Throws an <see cref="OutboxStoreException"/> naming the damaged store when it is not
     /// an outbox (or LiteDB file) at all, of a newer format, encrypted with another key, or held by a publisher.
     /// </summary>
-    public static OutboxSalvage Read(string damagedPath, string intoPath, byte[]? key)
+    /// <param name="damagedPath">The damaged store.</param>
+    /// <param name="intoPath">Where the new store will be written.</param>
+    /// <param name="key">The damaged store's encryption key, or null.</param>
+    /// <param name="freshSession">
+    /// Whether the new store starts a fresh broker session even when everything was read: another store used the
+    /// ClientId since. Always so for a quarantined store (see <see cref="OutboxStore.Quarantine"/>), whose app started a
+    /// fresh store that cleared the broker's session.
+    /// </param>
+    public static OutboxSalvage Read(string damagedPath, string intoPath, byte[]? key, bool freshSession)
     {
         var damaged = Path.GetFullPath(damagedPath);
         var work = WorkDirectoryOf(intoPath);
@@ -92,7 +100,8 @@ internal sealed class OutboxSalvage : IDisposable
             var copy = OutboxStore.OpenSalvageCopy(copyPath, damaged, key, out var headerProblem);
             try
             {
-                var content = copy.Reconcile(headerRead: headerProblem is null, pagesLost: pageLosses.Count > 0);
+                var quarantined = Path.GetFileName(damaged).Contains(OutboxStore.QuarantineMark, StringComparison.Ordinal);
+                var content = copy.Reconcile(headerRead: headerProblem is null, pagesLost: pageLosses.Count > 0, sessionMayBeKept: !freshSession && !quarantined);
                 List<SalvageLoss> losses = [.. pageLosses, .. content.Losses];
                 if (content.CountedMessages - content.Messages - content.UnreadableMessages is > 0 and var lostMessages)
                     losses.Add(new SalvageLoss($"{lostMessages} messages", $"the header counts {content.CountedMessages}, and only {content.Messages + content.UnreadableMessages} are left in the pages that can be read; which sequences were lost cannot be known"));

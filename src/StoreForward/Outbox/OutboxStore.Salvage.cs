@@ -106,7 +106,11 @@ internal sealed partial class OutboxStore
     /// </remarks>
     /// <param name="headerRead">Whether the damaged store's header was read (see <see cref="OpenSalvageCopy"/>).</param>
     /// <param name="pagesLost">Whether LiteDB's rebuild could not read some pages or records.</param>
-    public SalvagedContent Reconcile(bool headerRead, bool pagesLost)
+    /// <param name="sessionMayBeKept">
+    /// False when another store may have used the broker session since (a quarantined store's app started a fresh one,
+    /// which cleared the broker's session on its first connection): then the session is never resumed.
+    /// </param>
+    public SalvagedContent Reconcile(bool headerRead, bool pagesLost, bool sessionMayBeKept)
     {
         BeginBatch();
         var counted = _committed;
@@ -165,7 +169,7 @@ internal sealed partial class OutboxStore
             }
         }
 
-        var sessionKept = headerRead && !pagesLost && shapeless.Count == 0 && shapelessDeadLetters.Count == 0
+        var sessionKept = sessionMayBeKept && headerRead && !pagesLost && shapeless.Count == 0 && shapelessDeadLetters.Count == 0
             && live.Count + _unreadable.Count == counted.Count && deadLetters == counted.DeadLetters;
 
         foreach (var id in shapeless)

@@ -245,13 +245,16 @@ internal sealed partial class OutboxStore : IDisposable
     {
         var fullPath = Path.GetFullPath(path);
         var stamp = now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
-        var aside = Path.Combine(Path.GetDirectoryName(fullPath)!, $"{Path.GetFileNameWithoutExtension(fullPath)}.quarantined-{stamp}{Path.GetExtension(fullPath)}");
+        var aside = Path.Combine(Path.GetDirectoryName(fullPath)!, $"{Path.GetFileNameWithoutExtension(fullPath)}{QuarantineMark}{stamp}{Path.GetExtension(fullPath)}");
         File.Move(fullPath, aside);
         if (File.Exists(LogPathOf(fullPath)))
             File.Move(LogPathOf(fullPath), LogPathOf(aside));
         DirectorySync.Flush(Path.GetDirectoryName(fullPath)!);
         return aside;
     }
+
+    /// <summary>What <see cref="Quarantine"/> puts between a store's name and the time it was moved aside.</summary>
+    public const string QuarantineMark = ".quarantined-";
 
     /// <summary>LiteDB's own naming for the write-ahead log: <c>name-log.ext</c> beside the data file.</summary>
     public static string LogPathOf(string path) =>

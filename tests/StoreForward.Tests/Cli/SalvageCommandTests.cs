@@ -187,6 +187,7 @@ public sealed class SalvageCommandTests : CliTest
         using (var store = OutboxStore.Open(StorePath))
         {
             store.BeginBatch();
+            store.MarkSessionEstablished("broker");
             store.Append("plant/late", "in the log"u8, MqttQualityOfServiceLevel.ExactlyOnce, false, DateTimeOffset.UnixEpoch.AddHours(1));
             store.CommitBatch();
             original = Contents(store);
@@ -200,8 +201,14 @@ public sealed class SalvageCommandTests : CliTest
 
         Assert.Equal(ExitCodes.Ok, result.ExitCode);
         Assert.Contains("Everything was read", result.Out, StringComparison.Ordinal);
-        Assert.Equal(original, Contents(IntoPath));
         Assert.Equal(12, Contents(IntoPath).Last().Sequence);
+
+        // The app that quarantined it started a fresh store, which cleared the broker's session: it is not resumed, and
+        // the PUBREC recorded in it (message 5) is forgotten, so message 5 is published anew.
+        Assert.Contains("a fresh one", result.Out, StringComparison.Ordinal);
+        Assert.Equal(original.Select(m => m.Sequence == 5 ? m with { State = DeliveryState.Published } : m), Contents(IntoPath));
+        using var salvaged = OutboxStore.Open(IntoPath);
+        Assert.Null(salvaged.SessionServer);
     }
 
     [Fact]
@@ -335,6 +342,28 @@ public sealed class SalvageCommandTests : CliTest
         var unused = Run("salvage", StorePath, "--into", IntoPath);
         Assert.Equal(ExitCodes.Ok, unused.ExitCode);
         Assert.Equal(Contents(StorePath), Contents(IntoPath));
+    }
+
+    [Fact]
+    public void Fresh_session_drops_the_session_and_its_pubrecs_even_when_everything_was_read()
+    {
+        CreateSampleStore();
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            store.MarkSessionEstablished("broker");
+            store.CommitBatch();
+        }
+
+        var result = Run("salvage", StorePath, "--into", IntoPath, "--fresh-session", "--json");
+
+        Assert.Equal(ExitCodes.Ok, result.ExitCode);
+        Assert.False(result.Json.GetProperty("sessionKept").GetBoolean());
+        Assert.Equal(3, result.Json.GetProperty("publishedAnew").GetInt64());
+        using var salvaged = OutboxStore.Open(IntoPath);
+        Assert.Null(salvaged.SessionServer);
+        Assert.Equal(5, salvaged.SentThrough);
+        Assert.DoesNotContain(Contents(salvaged), m => m.State == DeliveryState.Released);
     }
 
     [Fact]

@@ -11,6 +11,10 @@ internal sealed class SalvageSettings : StoreSettings
     [Description("Where to write the new store with every readable message. It must not exist (an existing store that never held a message nor started a broker session is replaced).")]
     public string? Into { get; set; }
 
+    [CommandOption("--fresh-session")]
+    [Description("Starts a fresh broker session even when everything was read: another store has connected with the same ClientId since. Always so for a quarantined store.")]
+    public bool FreshSession { get; set; }
+
     public override ValidationResult Validate() =>
         string.IsNullOrWhiteSpace(Into) ? ValidationResult.Error("Give the new store's path: --into NEW_STORE.") : ValidationResult.Success();
 }
@@ -55,7 +59,7 @@ internal sealed class SalvageCommand(CliEnvironment environment) : Command<Salva
             // The new store's path is the operator's choice: a path that cannot take it is a usage error.
             if (OutboxSalvage.TargetProblem(into, key) is { } problem)
                 return environment.Fail(ExitCodes.Usage, problem);
-            using var salvage = OutboxSalvage.Read(damaged, into, key);
+            using var salvage = OutboxSalvage.Read(damaged, into, key, settings.FreshSession);
             var report = salvage.Report;
             if (!report.NothingRead)
             {
