@@ -53,7 +53,7 @@ internal sealed partial class OutboxStore
             throw;
         }
 
-        // Load left the instance half set up; a fresh one over the same files starts from a clean state.
+        // A failed Load may have left the instance half set up; a fresh one over the same files starts from a clean state.
         store.Dispose();
         store = OpenCopyFiles(copyPath, damagedPath, key);
         try

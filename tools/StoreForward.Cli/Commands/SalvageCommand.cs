@@ -63,11 +63,18 @@ internal sealed class SalvageCommand(CliEnvironment environment) : Command<Salva
             var report = salvage.Report;
             if (!report.NothingRead)
             {
-                CliProgress.Run(environment, "Writing the new store", salvage.SegmentCount, progress =>
+                try
                 {
-                    salvage.WriteTo(into, key, progress);
-                    return true;
-                }, cancellationToken);
+                    CliProgress.Run(environment, "Writing the new store", salvage.SegmentCount, progress =>
+                    {
+                        salvage.WriteTo(into, key, progress);
+                        return true;
+                    }, cancellationToken);
+                }
+                catch (IOException e) when (e is not OutboxStoreException)
+                {
+                    return environment.Fail(ExitCodes.Failed, $"Writing the new store '{into}' failed (for example a full disk); nothing was written there, and '{damaged}' is unchanged. {e.Message}");
+                }
             }
 
             var result = Describe(report, into);
