@@ -9,12 +9,24 @@ internal static class EncryptionKey
     public const string Variable = "STOREFORWARD_ENCRYPTION_KEY";
     private const int Size = 32;
 
-    /// <summary>The key, or null when none is given; throws <see cref="FormatException"/> naming the source when it is not 32 bytes.</summary>
+    /// <summary>
+    /// The key, or null when none is given; throws <see cref="IOException"/> naming the file when it cannot be read, and
+    /// <see cref="FormatException"/> naming the source when it does not hold 32 bytes.
+    /// </summary>
     public static byte[]? Read(string? keyFile)
     {
         if (keyFile is not null)
         {
-            var bytes = File.ReadAllBytes(keyFile);
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(keyFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new IOException($"--key-file '{Path.GetFullPath(keyFile)}' cannot be read ({e.Message}).", e);
+            }
+
             if (bytes.Length == Size)
                 return bytes;
             return Decode(System.Text.Encoding.ASCII.GetString(bytes).Trim(), $"--key-file '{keyFile}'");

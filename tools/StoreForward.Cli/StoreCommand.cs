@@ -1,3 +1,4 @@
+using Spectre.Console;
 using Spectre.Console.Cli;
 using StoreForward.Outbox;
 
@@ -20,43 +21,20 @@ internal abstract class StoreCommand<TSettings>(CliEnvironment environment) : Co
         // Opening a store creates it when it is missing; a tool must not leave an empty store behind a typo.
         if (!File.Exists(path))
             return Environment.Fail(ExitCodes.StoreUnreadable, $"There is no store at '{path}'.");
-        byte[]? key;
-        try
-        {
-            key = EncryptionKey.Read(settings.KeyFile);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-        {
-            return Environment.Fail(ExitCodes.Usage, e.Message);
-        }
-
-        try
+        if (!StoreFailures.TryReadKey(Environment, settings.KeyFile, out var key, out var keyFailure))
+            return keyFailure;
+        return StoreFailures.Run(Environment, path, () =>
         {
             using var store = OutboxStore.Open(path, key);
             return Run(store, settings, cancellationToken);
-        }
-        catch (OutboxStoreException e) when (e.Problem == OutboxStoreProblem.InUse)
-        {
-            return Environment.Fail(
-                ExitCodes.StoreInUse,
-                $"The store '{path}' is held by a running publisher or another storeforward command. Stop the app that publishes through it and try again; while it runs, its metrics and health check report on the store.");
-        }
-        catch (OutboxStoreException e) when (e.Problem == OutboxStoreProblem.KeyMismatch)
-        {
-            return Environment.Fail(ExitCodes.StoreUnreadable, $"{e.Message} Give the key with --key-file or {EncryptionKey.Variable}.");
-        }
-        catch (OutboxStoreException e) when (e.Problem != OutboxStoreProblem.WriteFailed)
-        {
-            return Environment.Fail(ExitCodes.StoreUnreadable, e.Message);
-        }
-        catch (Exception e) when (StoredField.IsUnreadable(e))
-        {
-            return Environment.Fail(ExitCodes.StoreUnreadable, $"The store '{path}' holds a record that cannot be read ({e.Message}); storeforward verify lists every such record.");
-        }
-        catch (IOException e)
-        {
-            return Environment.Fail(ExitCodes.Failed, $"Reading or writing '{path}' failed; what was committed before is intact. {e.Message}");
-        }
+        });
+    }
+
+    /// <summary>Says on standard error how many messages the last <see cref="OutboxStore.ReadAll"/> left out as unreadable.</summary>
+    protected void WarnOfUnreadable(OutboxStore store)
+    {
+        if (store.UnreadableSkipped > 0)
+            Environment.Error.MarkupLine($"[yellow]{Format.Count(store.UnreadableSkipped, "message")} could not be read and {(store.UnreadableSkipped == 1 ? "is" : "are")} left out; storeforward verify lists them.[/]");
     }
 
     /// <summary>The verb's work on the open store; returns the exit code.</summary>

@@ -43,6 +43,9 @@ internal static class StoreForwardCli
                 .WithExample("export", "outbox.db", "--jsonl", "--output", "backlog.jsonl");
             config.AddCommand<VerifyCommand>("verify")
                 .WithDescription("Reads every message and checks the store's counters and records; exit code 1 when something is wrong.");
+            config.AddCommand<SalvageCommand>("salvage")
+                .WithDescription("Copies every readable message of a damaged or quarantined store into a new store, and reports what it could not read; the damaged files are never changed.")
+                .WithExample("salvage", "outbox.quarantined-20260101T120000Z.db", "--into", "outbox.salvaged.db");
             config.AddCommand<CompactCommand>("compact")
                 .WithDescription("Gives the space of delivered messages back to the file system (a copy swapped in with one rename).");
         });

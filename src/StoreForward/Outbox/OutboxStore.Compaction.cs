@@ -39,17 +39,7 @@ internal sealed partial class OutboxStore
         DeleteStoreFiles(copyPath); // A copy left by an interrupted compaction.
         try
         {
-            CopyTo(copyPath, progress);
-            using (var copy = Open(copyPath, _appKey))
-            {
-                if (copy.Snapshot != Snapshot)
-                    throw Problem(OutboxStoreProblem.WriteFailed, $"the compacted copy does not hold what the store holds ({copy.Snapshot} instead of {Snapshot}); nothing changed.");
-            }
-
-            // Closing the copy folded its log into its data file and fsynced it; the empty log is not needed.
-            if (new FileInfo(LogPathOf(copyPath)).Length != 0)
-                throw Problem(OutboxStoreProblem.WriteFailed, "the compacted copy's log could not be folded into it; nothing changed.");
-            File.Delete(LogPathOf(copyPath));
+            WriteCheckedCopy(copyPath, progress);
             var after = new FileInfo(copyPath).Length;
             File.Move(copyPath, FilePath, overwrite: true);
             DirectorySync.Flush(Path.GetDirectoryName(FilePath)!);
@@ -60,6 +50,26 @@ internal sealed partial class OutboxStore
             DeleteStoreFiles(copyPath);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Writes a copy of this store at <paramref name="copyPath"/> (which must not exist) and checks that it opens and holds
+    /// what the store holds: a single data file, durable, its log folded in and deleted. Compaction swaps it in; a salvage
+    /// moves it to the new store's path. The caller deletes the copy when this throws.
+    /// </summary>
+    public void WriteCheckedCopy(string copyPath, IProgress<int>? progress)
+    {
+        CopyTo(copyPath, progress);
+        using (var copy = Open(copyPath, _appKey))
+        {
+            if (copy.Snapshot != Snapshot)
+                throw Problem(OutboxStoreProblem.WriteFailed, $"the copy '{copyPath}' does not hold what the store holds ({copy.Snapshot} instead of {Snapshot}); nothing changed.");
+        }
+
+        // Closing the copy folded its log into its data file and fsynced it; the empty log is not needed.
+        if (new FileInfo(LogPathOf(copyPath)).Length != 0)
+            throw Problem(OutboxStoreProblem.WriteFailed, $"the log of the copy '{copyPath}' could not be folded into it; nothing changed.");
+        File.Delete(LogPathOf(copyPath));
     }
 
     /// <summary>Copies every collection, document by document, into a new database at <paramref name="copyPath"/>.</summary>

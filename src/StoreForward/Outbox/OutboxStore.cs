@@ -254,13 +254,16 @@ internal sealed partial class OutboxStore : IDisposable
     {
         var fullPath = Path.GetFullPath(path);
         var stamp = now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
-        var aside = Path.Combine(Path.GetDirectoryName(fullPath)!, $"{Path.GetFileNameWithoutExtension(fullPath)}.quarantined-{stamp}{Path.GetExtension(fullPath)}");
+        var aside = Path.Combine(Path.GetDirectoryName(fullPath)!, $"{Path.GetFileNameWithoutExtension(fullPath)}{QuarantineMark}{stamp}{Path.GetExtension(fullPath)}");
         File.Move(fullPath, aside);
         if (File.Exists(LogPathOf(fullPath)))
             File.Move(LogPathOf(fullPath), LogPathOf(aside));
         DirectorySync.Flush(Path.GetDirectoryName(fullPath)!);
         return aside;
     }
+
+    /// <summary>What <see cref="Quarantine"/> puts between a store's name and the time it was moved aside.</summary>
+    public const string QuarantineMark = ".quarantined-";
 
     /// <summary>LiteDB's own naming for the write-ahead log: <c>name-log.ext</c> beside the data file.</summary>
     public static string LogPathOf(string path) =>
@@ -378,7 +381,16 @@ internal sealed partial class OutboxStore : IDisposable
         if (originalDataLength > PageSize || originalDataLength % PageSize != 0)
             throw Problem(OutboxStoreProblem.Damaged, $"the file is damaged or truncated: it held {originalDataLength} bytes but no outbox.");
 
-        BindKey(null);
+        StartEmpty(null);
+    }
+
+    /// <summary>
+    /// Commits the header of an empty store: sequences from 1, no session. A new store binds the app's key afresh; a
+    /// salvage passes what is left of a damaged header, whose store salt still opens the records sealed with it.
+    /// </summary>
+    private void StartEmpty(BsonDocument? keyBinding)
+    {
+        BindKey(keyBinding);
         _staged = default;
         _staged.NextSequence = 1;
         _released = SequenceSet.Empty(ReleasedKey);

@@ -77,6 +77,34 @@ public sealed class EncryptedStoreTests : CliTest
     }
 
     [Fact]
+    public void A_wrong_key_cannot_read_the_store_and_names_both_key_ids()
+    {
+        CreateEncryptedStore();
+        var otherKey = RandomNumberGenerator.GetBytes(32);
+        var keyFile = Directory.File("other.key");
+        File.WriteAllBytes(keyFile, otherKey);
+
+        var result = Run("peek", StorePath, "--key-file", keyFile);
+
+        Assert.Equal(ExitCodes.StoreUnreadable, result.ExitCode);
+        Assert.Contains(RecordCipher.KeyId(Key), result.Error, StringComparison.Ordinal);
+        Assert.Contains(RecordCipher.KeyId(otherKey), result.Error, StringComparison.Ordinal);
+        Assert.Empty(result.Out);
+    }
+
+    [Fact]
+    public void A_missing_key_file_is_a_usage_error_naming_it()
+    {
+        CreateEncryptedStore();
+        var keyFile = Directory.File("missing.key");
+
+        var result = Run("stats", StorePath, "--key-file", keyFile);
+
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Contains($"--key-file '{keyFile}' cannot be read", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Stats_counts_records_that_fail_their_integrity_check()
     {
         CreateEncryptedStore();

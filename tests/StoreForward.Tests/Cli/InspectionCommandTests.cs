@@ -172,6 +172,26 @@ public sealed class InspectionCommandTests : CliTest
     }
 
     [Fact]
+    public void Export_json_writes_the_summary_as_json_and_needs_an_output_file()
+    {
+        CreateSampleStore();
+        var output = Directory.File("dead.jsonl");
+
+        var result = Run("export", StorePath, "--jsonl", "--dead-letters", "-o", output, "--json");
+        var toStandardOutput = Run("export", StorePath, "--jsonl", "--json");
+
+        Assert.Equal(ExitCodes.Ok, result.ExitCode);
+        Assert.Equal(output, result.Json.GetProperty("output").GetString());
+        Assert.Equal(2, result.Json.GetProperty("records").GetInt64());
+        Assert.True(result.Json.GetProperty("deadLetters").GetBoolean());
+        Assert.Equal(0, result.Json.GetProperty("unreadable").GetInt64());
+        Assert.Equal(2, File.ReadAllLines(output).Length);
+        Assert.Equal(ExitCodes.Usage, toStandardOutput.ExitCode);
+        Assert.Contains("--output", toStandardOutput.Error, StringComparison.Ordinal);
+        Assert.Empty(toStandardOutput.Out);
+    }
+
+    [Fact]
     public void A_cancelled_export_leaves_no_file()
     {
         CreateSampleStore();

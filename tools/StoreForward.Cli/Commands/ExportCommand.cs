@@ -24,11 +24,20 @@ internal sealed class ExportSettings : StoreSettings
     [Description("Exports the dead letters, with their reasons, instead of the outbox.")]
     public bool DeadLetters { get; set; }
 
+    // Without --output the records are the standard output; a JSON summary there would break the lines scripts read.
     public override ValidationResult Validate() =>
         !Jsonl ? ValidationResult.Error("Choose the export format: --jsonl (one JSON object per line).")
         : Output is not null && File.Exists(Output) && !Force ? ValidationResult.Error($"'{Output}' exists; give --force to overwrite it.")
+        : Json && Output is null ? ValidationResult.Error("--json writes the export's summary as JSON on standard output, where the records go without --output; give --output FILE.")
         : ValidationResult.Success();
 }
+
+/// <summary>What <c>export --output FILE --json</c> writes: where the records went, and how many could not be read.</summary>
+/// <param name="Output">The file written.</param>
+/// <param name="Records">Messages or dead letters written, one per line.</param>
+/// <param name="DeadLetters">Whether the records are the dead letters.</param>
+/// <param name="Unreadable">Messages left out because they cannot be read (<c>verify</c> lists them).</param>
+internal sealed record Export(string Output, long Records, bool DeadLetters, long Unreadable);
 
 /// <summary>
 /// <c>export --jsonl</c>: every message as a line of JSON (see <see cref="MessageJson"/>), for backups, audits and
@@ -45,6 +54,7 @@ internal sealed class ExportCommand(CliEnvironment environment) : StoreCommand<E
         {
             var written = Write(records, Environment.Out.Profile.Out.Writer, total, cancellationToken);
             Environment.Error.WriteLine($"Exported {Format.Count(written)} {what}.");
+            WarnOfUnreadable(store);
             return ExitCodes.Ok;
         }
 
@@ -60,7 +70,16 @@ internal sealed class ExportCommand(CliEnvironment environment) : StoreCommand<E
                 count = Write(records, file, total, cancellationToken);
             }
 
-            Environment.Out.WriteLine($"Exported {Format.Count(count)} {what} to {path}.");
+            if (settings.Json)
+            {
+                CliJson.Write(Environment, new Export(path, count, settings.DeadLetters, store.UnreadableSkipped));
+            }
+            else
+            {
+                Environment.Out.WriteLine($"Exported {Format.Count(count)} {what} to {path}.");
+                WarnOfUnreadable(store);
+            }
+
             return ExitCodes.Ok;
         }
         catch

@@ -34,8 +34,7 @@ internal sealed class PeekCommand(CliEnvironment environment) : StoreCommand<Pee
     private protected override int Run(OutboxStore store, PeekSettings settings, CancellationToken cancellationToken)
     {
         var messages = store.ReadAll().Take(settings.Count).ToList();
-        if (store.UnreadableSkipped > 0)
-            Environment.Error.MarkupLine($"[yellow]{Format.Count(store.UnreadableSkipped, "message")} could not be read and {(store.UnreadableSkipped == 1 ? "is" : "are")} left out; storeforward verify lists them.[/]");
+        WarnOfUnreadable(store);
         if (settings.Json)
         {
             CliJson.Write(Environment, messages.Select(m => MessageJson.Of(m)));
