@@ -4,6 +4,7 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Cli;
 
 /// <summary><c>requeue</c> and <c>purge</c>: what they change in the store, and what they refuse.</summary>
+[Trait("Category", "Unit")]
 public sealed class DeadLetterChangeTests : CliTest
 {
     [Fact]

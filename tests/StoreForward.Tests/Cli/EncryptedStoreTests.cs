@@ -6,6 +6,7 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Cli;
 
 /// <summary>The tool on an encrypted store: it needs the key, from a file or the environment, never on the command line.</summary>
+[Trait("Category", "Unit")]
 public sealed class EncryptedStoreTests : CliTest
 {
     private static readonly byte[] Key = RandomNumberGenerator.GetBytes(32);

@@ -6,6 +6,7 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Cli;
 
 /// <summary><c>stats</c>, <c>peek</c>, <c>dead-letters</c> and <c>export</c>: what they report of a store.</summary>
+[Trait("Category", "Unit")]
 public sealed class InspectionCommandTests : CliTest
 {
     [Fact]

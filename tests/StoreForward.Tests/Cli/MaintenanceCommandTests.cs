@@ -7,6 +7,7 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Cli;
 
 /// <summary><c>verify</c> and <c>compact</c>, and how every verb treats a store it cannot use.</summary>
+[Trait("Category", "Unit")]
 public sealed class MaintenanceCommandTests : CliTest
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace StoreForward.Tests.Cli;
 /// <c>salvage</c>: every readable message of a damaged or quarantined store goes into a new store the app can use, with
 /// its sequence and delivery marks; the damaged files are never changed; what could not be read is reported.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class SalvageCommandTests : CliTest
 {
     private string IntoPath => Directory.File("salvaged.db");

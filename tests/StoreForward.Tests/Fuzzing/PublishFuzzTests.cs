@@ -13,6 +13,7 @@ namespace StoreForward.Tests.Fuzzing;
 /// The public publish API against random messages: every message MQTT allows is stored and reads back unchanged, every
 /// other one gets an <see cref="ArgumentException"/> that says what is wrong, and nothing else ever happens.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class PublishFuzzTests : StoreTest
 {
     private const int MaxPayload = 4096;

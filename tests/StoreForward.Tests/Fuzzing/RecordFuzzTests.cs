@@ -13,6 +13,7 @@ namespace StoreForward.Tests.Fuzzing;
 /// them: decoding yields a message or an "unreadable" error, never anything else, and a store full of such records
 /// still opens, verifies, reads and delivers what is sound.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class RecordFuzzTests : StoreTest
 {
     private static readonly byte[] Key = RandomNumberGenerator.GetBytes(32);

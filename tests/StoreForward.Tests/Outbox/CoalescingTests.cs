@@ -4,6 +4,7 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Outbox;
 
 /// <summary>Which earlier message a coalesced append replaces: only the topic's newest one, and only while it was never sent.</summary>
+[Trait("Category", "Unit")]
 public sealed class CoalescingTests : StoreTest
 {
     private static long Append(OutboxStore store, string topic, bool coalesce = true) =>

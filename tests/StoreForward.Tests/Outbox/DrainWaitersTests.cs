@@ -2,6 +2,7 @@ using StoreForward.Outbox;
 
 namespace StoreForward.Tests.Outbox;
 
+[Trait("Category", "Unit")]
 public sealed class DrainWaitersTests
 {
     private static OutboxSnapshot Pending(long oldest, long last) => new(last - oldest + 1, 0, oldest, DateTimeOffset.UnixEpoch, last, 0, 0, 0, 0);

@@ -4,6 +4,7 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Outbox;
 
 /// <summary>Which messages <see cref="OutboxStore.DropOldestUnsent"/> may drop: only ones that cannot be at the broker.</summary>
+[Trait("Category", "Unit")]
 public sealed class DropOldestTests : StoreTest
 {
     private static List<long>? Drop(OutboxStore store, long messages, long bytes = 0)

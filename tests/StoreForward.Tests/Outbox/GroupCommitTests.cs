@@ -2,6 +2,7 @@ using MQTTnet.Protocol;
 
 namespace StoreForward.Tests.Outbox;
 
+[Trait("Category", "Unit")]
 public sealed class GroupCommitTests : IDisposable
 {
     private readonly TestDirectory _dir = new();

@@ -6,6 +6,7 @@ using StoreForward.Outbox;
 namespace StoreForward.Tests.Outbox;
 
 /// <summary>How the store keeps messages appended together in one document, and removes them one by one.</summary>
+[Trait("Category", "Unit")]
 public sealed class OutboxSegmentTests : StoreTest
 {
     private static void Remove(OutboxStore store, IEnumerable<OutboxMessage> messages)

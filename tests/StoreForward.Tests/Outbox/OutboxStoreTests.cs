@@ -6,6 +6,7 @@ using StoreForward.Outbox;
 
 namespace StoreForward.Tests.Outbox;
 
+[Trait("Category", "Unit")]
 public sealed class OutboxStoreTests : StoreTest
 {
     [Fact]

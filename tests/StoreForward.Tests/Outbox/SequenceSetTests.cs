@@ -3,6 +3,7 @@ using StoreForward.Outbox;
 
 namespace StoreForward.Tests.Outbox;
 
+[Trait("Category", "Unit")]
 public sealed class SequenceSetTests
 {
     private static SequenceSet RoundTrip(SequenceSet set, out BsonDocument meta)

@@ -3,6 +3,7 @@ using MQTTnet.Formatter;
 
 namespace StoreForward.Tests.Publishing;
 
+[Trait("Category", "Unit")]
 public sealed class OptionsValidationTests
 {
     private static StoreForwardOptions Valid() => new() { ClientId = "c", StorePath = Path.Combine(Path.GetTempPath(), "never-created.db") };

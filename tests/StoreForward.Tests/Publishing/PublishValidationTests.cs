@@ -2,6 +2,7 @@ using MQTTnet.Protocol;
 
 namespace StoreForward.Tests.Publishing;
 
+[Trait("Category", "Unit")]
 public sealed class PublishValidationTests : IAsyncLifetime
 {
     private readonly TestDirectory _dir = new();

@@ -2,6 +2,7 @@ using StoreForward.Publishing;
 
 namespace StoreForward.Tests.Publishing;
 
+[Trait("Category", "Unit")]
 public sealed class TopicFilterTests
 {
     [Theory]

@@ -3,6 +3,7 @@ using StoreForward.Reconnect;
 
 namespace StoreForward.Tests.Reconnect;
 
+[Trait("Category", "Unit")]
 public sealed class ReconnectBackoffTests : IDisposable
 {
     private readonly TestDirectory _dir = new();

@@ -9,6 +9,7 @@ using StoreForward.Tests.Outbox;
 namespace StoreForward.Tests.Security;
 
 /// <summary>Encryption at rest at the store: what is sealed, what a wrong key or an altered record does, and what stays as it was.</summary>
+[Trait("Category", "Unit")]
 public sealed class EncryptionTests : StoreTest
 {
     private static readonly byte[] Key = RandomNumberGenerator.GetBytes(32);

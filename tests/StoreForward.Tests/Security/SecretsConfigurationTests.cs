@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 namespace StoreForward.Tests.Security;
 
 /// <summary>Credentials and TLS settings come from configuration, environment variables included, as secrets usually do.</summary>
+[Trait("Category", "Unit")]
 public sealed class SecretsConfigurationTests : IDisposable
 {
     private readonly TestPki _pki = TestPki.Create();

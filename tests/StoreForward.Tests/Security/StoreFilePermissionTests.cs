@@ -4,6 +4,7 @@ using StoreForward.Tests.Outbox;
 namespace StoreForward.Tests.Security;
 
 /// <summary>The store's files are the app user's alone, and a directory anyone may write to is refused.</summary>
+[Trait("Category", "Unit")]
 public sealed class StoreFilePermissionTests : StoreTest
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;

@@ -3,6 +3,7 @@ using System.Security.Authentication;
 namespace StoreForward.Tests.Security;
 
 /// <summary>TLS settings are checked, and their files read, when the publisher starts; each mistake names itself.</summary>
+[Trait("Category", "Unit")]
 public sealed class TlsOptionsTests : IDisposable
 {
     private readonly TestPki _pki = TestPki.Create();

@@ -13,6 +13,7 @@ namespace StoreForward.Tests.Session;
 /// QoS 2 handshake and what must be durable before which packet, the resume with and without the broker's session, and
 /// the answers that only a crashed broker gives (Quota exceeded, a late PUBCOMP, an unknown PUBREC).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class DeliverySessionTests : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);

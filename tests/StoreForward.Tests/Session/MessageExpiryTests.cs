@@ -2,6 +2,7 @@ using StoreForward.Session;
 
 namespace StoreForward.Tests.Session;
 
+[Trait("Category", "Unit")]
 public sealed class MessageExpiryTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 25, 8, 0, 0, TimeSpan.Zero);

@@ -3,6 +3,7 @@ using StoreForward.Session;
 
 namespace StoreForward.Tests.Session;
 
+[Trait("Category", "Unit")]
 public sealed class OutgoingLanesTests
 {
     private static MqttPublishPacket Publish(ushort id) => new() { Topic = "t", PacketIdentifier = id };

@@ -2,6 +2,7 @@ using StoreForward.Session;
 
 namespace StoreForward.Tests.Session;
 
+[Trait("Category", "Unit")]
 public sealed class SentMarkLeadTests
 {
     private const int Window = 10;

@@ -3,6 +3,7 @@ using MQTTnet.Packets;
 
 namespace StoreForward.Tests.Subscribing;
 
+[Trait("Category", "Unit")]
 public sealed class DuplicateFilterTests
 {
     [Fact]

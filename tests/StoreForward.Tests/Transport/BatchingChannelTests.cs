@@ -6,6 +6,7 @@ using StoreForward.Transport;
 
 namespace StoreForward.Tests.Transport;
 
+[Trait("Category", "Unit")]
 public sealed class BatchingChannelTests
 {
     [Fact]
