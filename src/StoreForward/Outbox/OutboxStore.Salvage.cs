@@ -25,7 +25,7 @@ internal sealed partial class OutboxStore
         try
         {
             // Without any of the outbox's collections, Load would take the copy for a new store.
-            if (!store._db.GetCollectionNames().Any(n => n is MessagesName or DeadLettersName or MetaName))
+            if (!store._db.GetCollectionNames().Any(n => n is MessagesName or DeadLettersName or MetaDocument.CollectionName))
             {
                 headerProblem = "nothing of an outbox is left in the pages that can be read: no header, no message, no dead letter";
             }
@@ -40,7 +40,7 @@ internal sealed partial class OutboxStore
                 catch (Exception e) when (e is OutboxStoreException { Problem: OutboxStoreProblem.Damaged } || StoredField.IsUnreadable(e))
                 {
                     // The outbox's collections without their header, or a header that cannot be read.
-                    meta = StoredField.Or(() => store._meta.FindById(MetaId), null);
+                    meta = StoredField.Or(() => store._meta.FindById(MetaDocument.Id), null);
                     headerProblem = meta is null
                         ? "the header (the meta document: the next sequence, the sent mark, the recorded PUBRECs and the broker session) was lost"
                         : $"the header (the meta document) cannot be read ({(e as OutboxStoreException)?.InnerException?.Message ?? e.Message})";
@@ -58,7 +58,7 @@ internal sealed partial class OutboxStore
         store = OpenCopyFiles(copyPath, damagedPath, key);
         try
         {
-            store.StartEmpty(StoredField.Or(() => KeyBindingOf(meta), null));
+            store.StartEmpty(MetaDocument.KeyBindingOf(meta));
             store.Load();
             return store;
         }
@@ -84,12 +84,6 @@ internal sealed partial class OutboxStore
             throw;
         }
     }
-
-    /// <summary>The key id and store salt of a damaged header, when both can still be read; they are all a salvage keeps of it.</summary>
-    private static BsonDocument? KeyBindingOf(BsonDocument? meta) =>
-        meta is not null && meta.TryGetValue("kid", out var kid) && meta.TryGetValue("sid", out var sid)
-            ? new BsonDocument { ["kid"] = StoredField.String(kid, "kid"), ["sid"] = StoredField.Binary(sid, "sid") }
-            : null;
 
     /// <summary>
     /// Makes the header agree with what the copy holds, in one commit, and returns what was found. Counts and bytes are
@@ -176,9 +170,9 @@ internal sealed partial class OutboxStore
             _messages.Delete(id);
         foreach (var id in shapelessDeadLetters)
             _deadLetters.Delete(id);
-        _removed = SequenceSet.Of(RemovedKey, shaped.SelectMany(s => Enumerable.Range(0, s.Length).Select(i => s.First + i)).Where(_removed.Contains));
+        _removed = SequenceSet.Of(MetaDocument.RemovedKey, shaped.SelectMany(s => Enumerable.Range(0, s.Length).Select(i => s.First + i)).Where(_removed.Contains));
         _released = SequenceSet.Of(
-            ReleasedKey,
+            MetaDocument.ReleasedKey,
             sessionKept ? live.Where(m => m.Value.Qos == MqttQualityOfServiceLevel.ExactlyOnce && m.Key <= counted.SentThrough && _released.Contains(m.Key)).Select(m => m.Key) : []);
         _attempts = _attempts.Where(a => live.ContainsKey(a.Key)).ToDictionary();
         _attemptsChanged = true;

@@ -87,8 +87,8 @@ public sealed class CoalescingTests : StoreTest
         }
 
         using var db = new LiteDB.LiteDatabase(StorePath);
-        Assert.Equal([1L, 3L, 5L], db.GetCollection("outbox").FindAll().Select(d => d["_id"].AsInt64));
-        Assert.Empty(db.GetCollection("meta").FindById("outbox")["removed"].AsBinary);
+        Assert.Equal([1L, 3L, 5L], db.GetCollection(OutboxStore.MessagesName).FindAll().Select(d => d["_id"].AsInt64));
+        Assert.Empty(db.GetCollection(MetaDocument.CollectionName).FindById(MetaDocument.Id)[MetaDocument.RemovedKey].AsBinary);
     }
 
     [Theory]

@@ -20,7 +20,7 @@ public sealed class OutboxSegmentTests : StoreTest
     private List<(long First, int Length)> StoredDocuments()
     {
         using var db = new LiteDatabase(StorePath);
-        return [.. db.GetCollection("outbox").FindAll().Select(d => (d["_id"].AsInt64, d.TryGetValue("m", out var m) ? m.AsArray.Count : 1))];
+        return [.. db.GetCollection(OutboxStore.MessagesName).FindAll().Select(d => (d["_id"].AsInt64, d.TryGetValue("m", out var m) ? m.AsArray.Count : 1))];
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class OutboxSegmentTests : StoreTest
 
         Assert.Empty(StoredDocuments());
         using (var db = new LiteDatabase(StorePath))
-            Assert.Empty(db.GetCollection("meta").FindById("outbox")["removed"].AsBinary);
+            Assert.Empty(db.GetCollection(MetaDocument.CollectionName).FindById(MetaDocument.Id)[MetaDocument.RemovedKey].AsBinary);
     }
 
     [Fact]
@@ -128,20 +128,20 @@ public sealed class OutboxSegmentTests : StoreTest
         // Write the store as version 2 did: a document per message, no removed set, and message 1's PUBREC recorded.
         using (var db = new LiteDatabase(StorePath))
         {
-            var meta = db.GetCollection("meta").FindById("outbox");
-            meta["version"] = 2;
-            meta.Remove("removed");
+            var meta = db.GetCollection(MetaDocument.CollectionName).FindById(MetaDocument.Id);
+            meta["version"] = MetaDocument.DocumentPerMessageVersion;
+            meta.Remove(MetaDocument.RemovedKey);
             meta.Remove("removedFrom");
             meta["next"] = 4L;
             meta["sent"] = 2L;
             meta["count"] = 3L;
             meta["bytes"] = 6L;
             meta["releasedFrom"] = 1L;
-            meta["released"] = new byte[] { 1 };
-            db.GetCollection("meta").Update(meta);
+            meta[MetaDocument.ReleasedKey] = new byte[] { 1 };
+            db.GetCollection(MetaDocument.CollectionName).Update(meta);
             for (var i = 1; i <= 3; i++)
             {
-                db.GetCollection("outbox").Insert(new BsonDocument
+                db.GetCollection(OutboxStore.MessagesName).Insert(new BsonDocument
                 {
                     ["_id"] = (long)i,
                     ["t"] = "t",
@@ -168,7 +168,7 @@ public sealed class OutboxSegmentTests : StoreTest
 
         Assert.Equal([(2L, 1), (3L, 1), (4L, 2)], StoredDocuments());
         using (var db = new LiteDatabase(StorePath))
-            Assert.Equal(3, db.GetCollection("meta").FindById("outbox")["version"].AsInt32);
+            Assert.Equal(MetaDocument.CurrentVersion, db.GetCollection(MetaDocument.CollectionName).FindById(MetaDocument.Id)["version"].AsInt32);
     }
 
     [Fact]

@@ -213,12 +213,12 @@ public sealed class OutboxStoreTests : StoreTest
         // Rewrite the header as version 1 wrote it: no bitmap, one row per recorded PUBREC.
         using (var db = new LiteDatabase(StorePath))
         {
-            var meta = db.GetCollection("meta").FindById("outbox");
-            meta["version"] = 1;
-            meta.Remove("released");
+            var meta = db.GetCollection(MetaDocument.CollectionName).FindById(MetaDocument.Id);
+            meta["version"] = MetaDocument.RowPerPubRecVersion;
+            meta.Remove(MetaDocument.ReleasedKey);
             meta.Remove("releasedFrom");
-            db.GetCollection("meta").Update(meta);
-            db.GetCollection("released").Insert([new BsonDocument { ["_id"] = 1L }, new BsonDocument { ["_id"] = 3L }]);
+            db.GetCollection(MetaDocument.CollectionName).Update(meta);
+            db.GetCollection(OutboxStore.ReleasedRowsName).Insert([new BsonDocument { ["_id"] = 1L }, new BsonDocument { ["_id"] = 3L }]);
         }
 
         using (var store = OutboxStore.Open(StorePath))
@@ -230,8 +230,8 @@ public sealed class OutboxStoreTests : StoreTest
 
         using (var db = new LiteDatabase(StorePath))
         {
-            Assert.Equal(3, db.GetCollection("meta").FindById("outbox")["version"].AsInt32);
-            Assert.Equal(0, db.GetCollection("released").Count());
+            Assert.Equal(MetaDocument.CurrentVersion, db.GetCollection(MetaDocument.CollectionName).FindById(MetaDocument.Id)["version"].AsInt32);
+            Assert.Equal(0, db.GetCollection(OutboxStore.ReleasedRowsName).Count());
         }
 
         using (var store = OutboxStore.Open(StorePath))
@@ -247,9 +247,9 @@ public sealed class OutboxStoreTests : StoreTest
 
         using (var db = new LiteDatabase(StorePath))
         {
-            var meta = db.GetCollection("meta").FindById("outbox");
-            meta["version"] = 7;
-            db.GetCollection("meta").Update(meta);
+            var meta = db.GetCollection(MetaDocument.CollectionName).FindById(MetaDocument.Id);
+            meta["version"] = MetaDocument.CurrentVersion + 4;
+            db.GetCollection(MetaDocument.CollectionName).Update(meta);
         }
 
         var error = Assert.Throws<OutboxStoreException>(() => OutboxStore.Open(StorePath));
@@ -334,7 +334,7 @@ public sealed class OutboxStoreTests : StoreTest
         // What a store written before servers were recorded holds: session = true, no server.
         using (var db = new LiteDB.LiteDatabase(StorePath))
         {
-            var meta = db.GetCollection("meta");
+            var meta = db.GetCollection(MetaDocument.CollectionName);
             var document = meta.FindAll().Single();
             document.Remove("server");
             meta.Update(document);
@@ -515,6 +515,6 @@ public sealed class OutboxStoreTests : StoreTest
         }
 
         using var db = new LiteDatabase(StorePath);
-        Assert.Empty(db.GetCollection("meta").FindById("outbox")["attempts"].AsDocument.Keys);
+        Assert.Empty(db.GetCollection(MetaDocument.CollectionName).FindById(MetaDocument.Id)["attempts"].AsDocument.Keys);
     }
 }
