@@ -60,7 +60,7 @@ internal sealed partial class OutboxStore
     public void WriteCheckedCopy(string copyPath, IProgress<int>? progress)
     {
         CopyTo(copyPath, progress);
-        using (var copy = Open(copyPath, _appKey))
+        using (var copy = Open(copyPath, _appKey, _allowWorldWritableDirectory))
         {
             if (copy.Snapshot != Snapshot)
                 throw Problem(OutboxStoreProblem.WriteFailed, $"the copy '{copyPath}' does not hold what the store holds ({copy.Snapshot} instead of {Snapshot}); nothing changed.");

@@ -40,6 +40,8 @@ internal sealed partial class OutboxStore
             throw new OutboxStoreException(fullPath, "the path is a directory, not a file.") { Problem = OutboxStoreProblem.Unusable };
         if (StoreFileAccess.DirectoryProblem(directory, allowWorldWritableDirectory) is { } unsafeDirectory)
             throw new OutboxStoreException(fullPath, unsafeDirectory) { Problem = OutboxStoreProblem.Unusable };
+        if (LiteDbFileHeader.ProblemOf(fullPath) is { } notLiteDb)
+            throw new OutboxStoreException(fullPath, notLiteDb) { Problem = OutboxStoreProblem.Damaged };
         StoreFileAccess.RestrictToOwner(fullPath);
         StoreFileAccess.RestrictToOwner(LogPathOf(fullPath));
 
@@ -50,7 +52,7 @@ internal sealed partial class OutboxStore
         try
         {
             log = OpenFile(fullPath, LogPathOf(fullPath));
-            var store = new OutboxStore(fullPath, data, log, encryptionKey);
+            var store = new OutboxStore(fullPath, data, log, encryptionKey) { _allowWorldWritableDirectory = allowWorldWritableDirectory };
             try
             {
                 store.Attach();

@@ -57,6 +57,10 @@ internal sealed partial class OutboxStore : IDisposable
 
     // Encryption at rest (null: messages are stored in clear). The store's salt and the key's id live in the meta document.
     private readonly byte[]? _appKey;
+
+    // Whether the store's directory may be world-writable (StoreForwardOptions.AllowWorldWritableStoreDirectory): a copy
+    // written beside the store (compaction) is opened under the same rule.
+    private bool _allowWorldWritableDirectory;
     private KeyBinding? _keyBinding;
     private RecordCipher? _cipher;
 

@@ -36,18 +36,27 @@ internal static class StoreFileAccess
 
     /// <summary>
     /// Why <paramref name="directory"/> cannot hold a store, or null. A directory every user can write to lets any of them
-    /// delete the store or swap it for a link to another file; with the sticky bit (as /tmp has) they cannot touch files
-    /// they do not own, so it is accepted. <paramref name="allowWorldWritable"/> accepts it anyway, for a container volume
-    /// (a Kubernetes emptyDir, a Docker volume) that is 0777 without the sticky bit and that no other user can reach.
+    /// delete the store or swap it for a link to another file, and one above it lets them rename the store's directory and
+    /// put another in its place; so the directory and every one above it are checked. With the sticky bit (as /tmp has)
+    /// users cannot touch entries they do not own, so such a directory is accepted. <paramref name="allowWorldWritable"/>
+    /// accepts them anyway, for a container volume (a Kubernetes emptyDir, a Docker volume) that is 0777 without the
+    /// sticky bit and that no other user can reach.
     /// </summary>
     public static string? DirectoryProblem(string directory, bool allowWorldWritable)
     {
         if (OperatingSystem.IsWindows() || allowWorldWritable)
             return null;
-        var mode = File.GetUnixFileMode(directory);
-        return mode.HasFlag(UnixFileMode.OtherWrite) && !mode.HasFlag(UnixFileMode.StickyBit)
-            ? $"the directory '{directory}' can be written by every user, who could delete or replace the store; use a directory only the app's user can write (chmod o-w), or one with the sticky bit, or set AllowWorldWritableStoreDirectory when it is a container volume no other user can reach."
-            : null;
+        for (var level = directory; level is not null; level = Path.GetDirectoryName(level))
+        {
+            var mode = File.GetUnixFileMode(level);
+            if (mode.HasFlag(UnixFileMode.OtherWrite) && !mode.HasFlag(UnixFileMode.StickyBit))
+            {
+                var what = level == directory ? "" : $", above the store's directory '{directory}',";
+                return $"the directory '{level}'{what} can be written by every user, who could delete or replace the store; use directories only the app's user can write (chmod o-w), or with the sticky bit, or set AllowWorldWritableStoreDirectory (storeforward: --allow-world-writable-directory) when it is a container volume no other user can reach.";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

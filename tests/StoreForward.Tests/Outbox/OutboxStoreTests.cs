@@ -40,6 +40,25 @@ public sealed class OutboxStoreTests : StoreTest
         Assert.Contains($"the directory '{Path.GetDirectoryName(path)}' does not exist and cannot be created", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(6)]
+    [InlineData(10_500)]
+    public async Task A_file_that_is_not_a_LiteDB_database_is_refused_and_left_exactly_as_it_was(int length)
+    {
+        // LiteDB would take a short file for a new database and overwrite it; a wrong StorePath must not cost the file.
+        var bytes = Encoding.UTF8.GetBytes(new string('x', length));
+        await File.WriteAllBytesAsync(StorePath, bytes);
+        File.SetUnixFileMode(StorePath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath)));
+
+        Assert.Equal(OutboxStoreProblem.Damaged, error.Problem);
+        Assert.Contains("does not start with a LiteDB header", error.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(StorePath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(StorePath));
+        Assert.False(File.Exists(OutboxStore.LogPathOf(StorePath)));
+    }
+
     [Fact]
     public async Task A_directory_is_not_a_store()
     {

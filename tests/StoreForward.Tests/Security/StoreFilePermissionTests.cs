@@ -57,6 +57,25 @@ public sealed class StoreFilePermissionTests : StoreTest
     }
 
     [Fact]
+    public void A_store_directory_below_one_every_user_can_write_is_refused_naming_that_one()
+    {
+        // Any user could rename the owner-only directory and put one of their own in its place.
+        var shared = Directory.File("shared");
+        var own = Path.Combine(shared, "outbox");
+        System.IO.Directory.CreateDirectory(own);
+        File.SetUnixFileMode(own, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111);
+
+        var error = Assert.Throws<OutboxStoreException>(() => OutboxStore.Open(Path.Combine(own, "outbox.db")));
+
+        Assert.Equal(OutboxStoreProblem.Unusable, error.Problem);
+        Assert.Contains($"the directory '{shared}', above the store's directory '{own}', can be written by every user", error.Message, StringComparison.Ordinal);
+        using (OutboxStore.Open(Path.Combine(own, "outbox.db"), allowWorldWritableDirectory: true))
+        {
+        }
+    }
+
+    [Fact]
     public async Task A_container_volume_every_user_can_write_is_accepted_when_the_option_says_so()
     {
         var volume = Directory.File("emptyDir");
