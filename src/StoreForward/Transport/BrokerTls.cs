@@ -202,10 +202,17 @@ internal sealed class BrokerTls : IDisposable
             var statuses = chain?.ChainStatus.Select(s => s.Status).Distinct().ToList() ?? [];
 
             // The chain is checked against this machine's clock, which on a device without a real-time clock can be years
-            // off: pointing at the CA file then would send the operator the wrong way.
-            if (statuses.Remove(X509ChainStatusFlags.NotTimeValid))
-                problems.Add($"the broker's certificate chain ({certificate.Subject}, valid {certificate.NotBefore.ToUniversalTime():u} to {certificate.NotAfter.ToUniversalTime():u}) is not valid at this machine's time, {DateTime.UtcNow:u}: check the clock, or renew the expired certificate");
-            if (statuses.Count > 0 || problems.Count == 0)
+            // off: pointing at the CA file then would send the operator the wrong way. Name the certificate of the chain
+            // whose dates fail (the broker's, or an expired CA's), with its dates.
+            var outOfDate = statuses.Remove(X509ChainStatusFlags.NotTimeValid);
+            if (outOfDate)
+            {
+                var outdated = chain!.ChainElements.FirstOrDefault(e => e.ChainElementStatus.Any(s => s.Status == X509ChainStatusFlags.NotTimeValid))?.Certificate ?? certificate;
+                var whose = outdated.Thumbprint == certificate.Thumbprint ? "the broker's certificate" : "a CA certificate of its chain";
+                problems.Add($"{whose} ({outdated.Subject}, valid {outdated.NotBefore.ToUniversalTime():u} to {outdated.NotAfter.ToUniversalTime():u}) is not valid at this machine's time, {DateTime.UtcNow:u}: check the clock, or renew the expired certificate");
+            }
+
+            if (statuses.Count > 0 || !outOfDate)
             {
                 var what = _trust is null
                     ? "it does not lead to a root this system trusts; set Tls.CaFile to the CA that issued it"

@@ -114,9 +114,13 @@ public sealed class TlsTests : SecurityTest, IDisposable
     [Fact]
     public async Task A_broker_certificate_outside_its_validity_names_its_dates_and_the_clock_instead_of_the_ca_file()
     {
+        using var expired = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(_pki.ExpiredBrokerCertificateFile));
         var errors = (await RefusedAsync(TlsOptions(Trusted, _expiredPort))).Errors;
 
-        Assert.All(errors, e => Assert.Contains("is not valid at this machine's time", e, StringComparison.Ordinal));
+        Assert.All(errors, e => Assert.Contains(
+            $"the broker's certificate (CN={TestPki.BrokerName}, valid {expired.NotBefore.ToUniversalTime():u} to {expired.NotAfter.ToUniversalTime():u}) is not valid at this machine's time, ",
+            e,
+            StringComparison.Ordinal));
         Assert.All(errors, e => Assert.Contains("check the clock, or renew the expired certificate", e, StringComparison.Ordinal));
         Assert.All(errors, e => Assert.DoesNotContain("Tls.CaFile", e, StringComparison.Ordinal));
     }
