@@ -26,7 +26,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     private StoreForwardPublisher(StoreForwardOptions options, OutboxStore store, Func<double>? randomizer, Action<TimeSpan, Exception?>? onRetry)
     {
         _options = options;
-        _limits = OutboxLimits.Of(options);
+        _limits = new OutboxLimits(options.MaxPendingMessages, options.MaxPendingBytes, options.OverflowPolicy);
         _logger = Diagnostics.Log.For(options);
         _coalescedTopics = [.. options.CoalescedTopics];
         _metrics = new Diagnostics.StoreForwardMetrics(options.ClientId, () => _writer!.Snapshot, options.TimeProvider);

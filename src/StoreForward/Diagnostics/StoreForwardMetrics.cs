@@ -7,7 +7,7 @@ namespace StoreForward.Diagnostics;
 /// The publisher's instruments on a <see cref="Meter"/> named <see cref="StoreForwardPublisher.MeterName"/>, one meter per
 /// publisher, every measurement tagged with its ClientId. Recording costs an add when nobody listens.
 /// </summary>
-internal sealed class StoreForwardMetrics : IDisposable
+internal sealed class StoreForwardMetrics : ICommitObserver, IDisposable
 {
     private readonly Meter _meter = new(StoreForwardPublisher.MeterName, typeof(StoreForwardMetrics).Assembly.GetName().Version?.ToString());
     private readonly KeyValuePair<string, object?> _client;
@@ -44,11 +44,14 @@ internal sealed class StoreForwardMetrics : IDisposable
             "Age of the oldest message in the outbox (0 when empty).");
     }
 
-    public void Published(int messages) => _published.Add(messages, _client);
-
-    public void Dropped(int messages) => _dropped.Add(messages, _client);
-
-    public void Committed(TimeSpan duration) => _commitDuration.Record(duration.TotalSeconds, _client);
+    public void Committed(TimeSpan duration, int published, int dropped)
+    {
+        _commitDuration.Record(duration.TotalSeconds, _client);
+        if (published > 0)
+            _published.Add(published, _client);
+        if (dropped > 0)
+            _dropped.Add(dropped, _client);
+    }
 
     public void Acknowledged(DateTimeOffset storedAt, DateTimeOffset now)
     {

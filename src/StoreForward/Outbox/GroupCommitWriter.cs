@@ -34,13 +34,16 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly List<StoreWork> _executed = new(MaxBatchItems);
     private readonly Queue<StoreWork> _waitingForRoom = new();
 
-    private readonly Diagnostics.StoreForwardMetrics? _metrics;
+    // What users know as the owner of this writer, for ObjectDisposedException.
+    private const string Owner = "StoreForwardPublisher";
 
-    public GroupCommitWriter(OutboxStore store, TimeProvider time, Diagnostics.StoreForwardMetrics? metrics = null)
+    private readonly ICommitObserver? _observer;
+
+    public GroupCommitWriter(OutboxStore store, TimeProvider time, ICommitObserver? observer = null)
     {
         _store = store;
         _time = time;
-        _metrics = metrics;
+        _observer = observer;
         _thread = new Thread(Run) { IsBackground = true, Name = "StoreForward outbox writer" };
         _thread.Start();
     }
@@ -80,7 +83,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         }
         catch (InvalidOperationException)
         {
-            throw new ObjectDisposedException(nameof(StoreForwardPublisher), "The publisher is shutting down; the outbox takes no more work.");
+            throw new ObjectDisposedException(Owner, "The publisher is shutting down; the outbox takes no more work.");
         }
     }
 
@@ -105,7 +108,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         }
         finally
         {
-            var stopped = new ObjectDisposedException(nameof(StoreForwardPublisher), "The publisher was disposed while the publish waited for room in the outbox; nothing was stored.");
+            var stopped = new ObjectDisposedException(Owner, "The publisher was disposed while the publish waited for room in the outbox; nothing was stored.");
             while (_waitingForRoom.TryDequeue(out var waiting))
                 waiting.Fail(stopped);
             _stopped.TrySetResult();
@@ -202,7 +205,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         if (changed)
         {
             CommitCount++;
-            RecordMetrics(_time.GetElapsedTime(startedAt));
+            Report(_time.GetElapsedTime(startedAt));
         }
 
         foreach (var work in _executed)
@@ -213,11 +216,10 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             SetAside?.Invoke(setAside);
     }
 
-    private void RecordMetrics(TimeSpan commitDuration)
+    private void Report(TimeSpan commitDuration)
     {
-        if (_metrics is null)
+        if (_observer is null)
             return;
-        _metrics.Committed(commitDuration);
         int published = 0, dropped = 0;
         foreach (var work in _executed)
         {
@@ -228,10 +230,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             }
         }
 
-        if (published > 0)
-            _metrics.Published(published);
-        if (dropped > 0)
-            _metrics.Dropped(dropped);
+        _observer.Committed(commitDuration, published, dropped);
     }
 
     private void Execute(StoreWork work)

@@ -1,13 +1,11 @@
 namespace StoreForward.Outbox;
 
-/// <summary>The outbox's capacity and what a publish does beyond it (from <see cref="StoreForwardOptions"/>).</summary>
+/// <summary>The outbox's capacity and what a publish does beyond it (the options' MaxPendingMessages, MaxPendingBytes and OverflowPolicy).</summary>
 internal sealed record OutboxLimits(long? MaxMessages, long? MaxBytes, OverflowPolicy Policy)
 {
     public static OutboxLimits Unbounded { get; } = new(null, null, OverflowPolicy.Reject);
 
     public bool IsBounded => MaxMessages is not null || MaxBytes is not null;
-
-    public static OutboxLimits Of(StoreForwardOptions options) => new(options.MaxPendingMessages, options.MaxPendingBytes, options.OverflowPolicy);
 
     /// <summary>
     /// How many messages and bytes must leave an outbox holding <paramref name="messages"/> and <paramref name="bytes"/>

@@ -149,7 +149,7 @@ internal sealed class OutboxSegment(long first)
 
         // A damaged record must not reach the broker as an invalid PUBLISH.
         var topic = StoredField.String(content[TopicKey], TopicKey);
-        Publishing.PublishValidator.ValidateTopic(topic);
+        Transport.MqttStrings.ValidateTopic(topic);
         return new OutboxMessage(
             first + index,
             topic,

@@ -148,9 +148,9 @@ internal sealed partial class OutboxStore : IDisposable
     public long SentThrough => _committed.SentThrough;
 
     /// <summary>
-    /// The broker whose session the stored delivery state belongs to: null before any session; a server's
-    /// <see cref="Transport.BrokerEndpoint.SessionKey"/> when several servers keep sessions of their own; the engine's key
-    /// for "the one broker" otherwise; empty for a store from before the broker was recorded.
+    /// The broker whose session the stored delivery state belongs to, as the delivery engine names it (the store only keeps
+    /// the name): null before any session; a server's session key when several servers keep sessions of their own; the
+    /// engine's key for "the one broker" otherwise; empty for a store from before the broker was recorded.
     /// </summary>
     public string? SessionServer => _committed.SessionServer;
 

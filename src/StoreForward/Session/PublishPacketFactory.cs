@@ -19,11 +19,29 @@ internal sealed class PublishPacketFactory(IBrokerLink link, TimeProvider time, 
     private readonly bool _v5 = link.ProtocolVersion == MqttProtocolVersion.V500;
 
     /// <summary>The QoS <paramref name="message"/> goes out with on this connection.</summary>
-    public MqttQualityOfServiceLevel SendQos(OutboxMessage message) => link.Limits.SendQos(message, downgrade);
+    public MqttQualityOfServiceLevel SendQos(OutboxMessage message) => link.Limits.SendQos(message.Qos, downgrade);
 
     /// <summary>Why the broker can never accept the PUBLISH of <paramref name="message"/> as this connection sends it, or null.</summary>
-    public DeadLetter? Refused(OutboxMessage message) =>
-        link.Limits.Refuses(message, SendQos(message), link.ProtocolVersion, identity is null || !_v5 ? 0 : MessageIdentity.EncodedLength(identity, message.Sequence));
+    public DeadLetter? Refused(OutboxMessage message)
+    {
+        var limits = link.Limits;
+        var qos = SendQos(message);
+        if (qos > limits.MaximumQos)
+            return DeadLetter.Of(message, DeadLetterReason.QosNotSupported, null,
+                $"QoS {(int)qos} is above the broker's Maximum QoS {(int)limits.MaximumQos} (StoreForwardOptions.QosAboveMaximum = Downgrade sends it at QoS {(int)limits.MaximumQos} instead).");
+        if (message.Retain && !limits.RetainAvailable)
+            return DeadLetter.Of(message, DeadLetterReason.RetainNotSupported, null,
+                "The message is retained but the broker does not support retained messages.");
+
+        // Properties, the expiry interval (identifier and 4 bytes) and the identity stamp count towards the size on MQTT 5.
+        var propertyBytes = (message.Properties?.EncodedLength ?? 0) + (message.ExpiresAt is null ? 0 : 5)
+            + (identity is null || !_v5 ? 0 : MessageIdentity.EncodedLength(identity, message.Sequence));
+        var size = PublishPacketSize.Of(message.Topic, message.Payload.Length, qos, link.ProtocolVersion, propertyBytes);
+        if (limits.MaximumPacketSize != 0 && size > limits.MaximumPacketSize)
+            return DeadLetter.Of(message, DeadLetterReason.PacketTooLarge, null,
+                $"The PUBLISH packet is {size} bytes, above the broker's Maximum Packet Size of {limits.MaximumPacketSize} bytes.");
+        return null;
+    }
 
     /// <summary>
     /// The PUBLISH for a message; on MQTT 5 with its stored properties, what is left of its lifetime and, when stamping, its

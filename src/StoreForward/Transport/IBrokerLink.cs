@@ -1,6 +1,5 @@
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
-using StoreForward.Session;
 
 namespace StoreForward.Transport;
 

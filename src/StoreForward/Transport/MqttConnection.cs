@@ -4,7 +4,6 @@ using MQTTnet.Formatter;
 using MQTTnet.LowLevelClient;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
-using StoreForward.Session;
 
 namespace StoreForward.Transport;
 

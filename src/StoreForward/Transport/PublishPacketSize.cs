@@ -2,7 +2,7 @@ using System.Text;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 
-namespace StoreForward.Session;
+namespace StoreForward.Transport;
 
 /// <summary>The encoded size of a PUBLISH packet as this library sends it, to compare with the broker's Maximum Packet Size.</summary>
 internal static class PublishPacketSize
