@@ -26,9 +26,6 @@ internal sealed class OutboxMessage(
 
     public DateTimeOffset StoredAt { get; } = storedAt;
 
-    /// <summary>The MQTT packet id, derived from the sequence (see <see cref="PacketIdOf"/>).</summary>
-    public ushort PacketId => PacketIdOf(Sequence);
-
     public DeliveryState State { get; set; }
 
     /// <summary>On how many connections after the first the message was resent (see <see cref="StoreForwardOptions.MaxDeliveryAttempts"/>).</summary>
@@ -49,14 +46,7 @@ internal sealed class OutboxMessage(
     /// <summary>Bytes this message counts for in <see cref="OutboxStatus.PendingBytes"/>.</summary>
     public long Size { get; init; } = StoredSize(topic, payload.Length);
 
-    /// <summary>
-    /// The packet id is a function of the durable sequence, so it is on disk from the moment the message is: a resend after
-    /// a crash uses the same id without a write before every PUBLISH. Ids repeat every 65,535 sequences; the session never
-    /// has two messages that far apart in flight, and reuses an id only after the earlier message's removal is committed.
-    /// </summary>
-    public static ushort PacketIdOf(long sequence) => (ushort)((sequence - 1) % ushort.MaxValue + 1);
-
     public static long StoredSize(string topic, int payloadLength) => System.Text.Encoding.UTF8.GetByteCount(topic) + (long)payloadLength;
 
-    public override string ToString() => $"#{Sequence} {Topic} q{(int)Qos} {State} id {PacketId}";
+    public override string ToString() => $"#{Sequence} {Topic} q{(int)Qos} {State}";
 }

@@ -20,7 +20,7 @@ internal sealed partial class OutboxStore
     }
 
     /// <summary>Forgets a PUBREC: the broker lost the session, so the message must be published anew.</summary>
-    public void ClearReleased(long sequence)
+    public void ForgetReleased(long sequence)
     {
         _released.Remove(sequence);
         _dirty = true;
@@ -30,7 +30,7 @@ internal sealed partial class OutboxStore
     /// Forgets every recorded PUBREC: the session moves to a broker that never received those messages, so they must be
     /// published there again instead of released.
     /// </summary>
-    public void ClearAllReleased()
+    public void ForgetAllReleased()
     {
         _released.Clear();
         _dirty = true;

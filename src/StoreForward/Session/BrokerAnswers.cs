@@ -29,24 +29,24 @@ internal sealed class BrokerAnswers(
     }
 
     /// <summary>Handles one packet from the broker; returns the error that ends the session, or null.</summary>
-    public Exception? Take(SessionStep step, MqttPacket packet)
+    public Exception? Take(SessionTurn turn, MqttPacket packet)
     {
         switch (packet)
         {
             case MqttPubAckPacket ack:
-                Acknowledged(step, ack.PacketIdentifier, complete: false, (int)ack.ReasonCode, ack.ReasonString);
+                Acknowledged(turn, ack.PacketIdentifier, complete: false, (int)ack.ReasonCode, ack.ReasonString);
                 return null;
             case MqttPubRecPacket received:
-                Received(step, received);
+                Received(turn, received);
                 return null;
             case MqttPubCompPacket complete:
-                Acknowledged(step, complete.PacketIdentifier, complete: true, 0, null);
+                Acknowledged(turn, complete.PacketIdentifier, complete: true, 0, null);
                 return null;
             case MqttPublishPacket inbound:
-                AnswerInbound(step, inbound);
+                AnswerInbound(turn, inbound);
                 return null;
             case MqttPubRelPacket release:
-                step.Answers.Add(new MqttPubCompPacket { PacketIdentifier = release.PacketIdentifier });
+                turn.Answers.Add(new MqttPubCompPacket { PacketIdentifier = release.PacketIdentifier });
                 return null;
             case MqttPingRespPacket:
                 return null;
@@ -81,7 +81,7 @@ internal sealed class BrokerAnswers(
     /// QoS 2 that way, and so does any broker for a message this side downgraded. Waiting for a PUBREC that never comes
     /// would stall the drain.
     /// </summary>
-    private void Acknowledged(SessionStep step, ushort packetId, bool complete, int reasonCode, string? reasonString)
+    private void Acknowledged(SessionTurn turn, ushort packetId, bool complete, int reasonCode, string? reasonString)
     {
         if (!state.TryGetInFlight(packetId, out var message) || IsQuotaExceeded(reasonCode, complete ? "PUBCOMP" : "PUBACK"))
             return;
@@ -94,7 +94,7 @@ internal sealed class BrokerAnswers(
         state.EndFlight(message);
         if (v5 && reasonCode >= 0x80)
         {
-            step.DeadLetter(message, Rejected(message, "PUBACK", reasonCode, reasonString));
+            turn.DeadLetter(message, Rejected(message, "PUBACK", reasonCode, reasonString));
             return;
         }
 
@@ -105,17 +105,17 @@ internal sealed class BrokerAnswers(
                 : null);
         }
 
-        step.Acknowledged(message);
+        turn.Acknowledged(message);
         counters.Metrics?.Acknowledged(message.StoredAt, time.GetUtcNow());
     }
 
     /// <summary>PUBREC: persist "released" before PUBREL goes out, so a restart sends PUBREL and never the PUBLISH again.</summary>
-    private void Received(SessionStep step, MqttPubRecPacket pubRec)
+    private void Received(SessionTurn turn, MqttPubRecPacket pubRec)
     {
         if (!state.TryGetInFlight(pubRec.PacketIdentifier, out var message) || message.Qos != MqttQualityOfServiceLevel.ExactlyOnce)
         {
             // The broker may still hold the id from a flight this side has finished; releasing it lets the broker finish too.
-            step.Answers.Add(new MqttPubRelPacket { PacketIdentifier = pubRec.PacketIdentifier, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
+            turn.Answers.Add(new MqttPubRelPacket { PacketIdentifier = pubRec.PacketIdentifier, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
             return;
         }
 
@@ -126,17 +126,17 @@ internal sealed class BrokerAnswers(
         if (v5 && (int)pubRec.ReasonCode >= 0x80)
         {
             state.EndFlight(message);
-            step.DeadLetter(message, Rejected(message, "PUBREC", (int)pubRec.ReasonCode, pubRec.ReasonString));
+            turn.DeadLetter(message, Rejected(message, "PUBREC", (int)pubRec.ReasonCode, pubRec.ReasonString));
             return;
         }
 
         if (message.State == DeliveryState.Published)
         {
             message.State = DeliveryState.Released;
-            step.Released(message);
+            turn.Released(message);
         }
 
-        step.Answers.Add(new MqttPubRelPacket { PacketIdentifier = message.PacketId });
+        turn.Answers.Add(new MqttPubRelPacket { PacketIdentifier = PacketIds.Of(message.Sequence) });
     }
 
     private static DeadLetter Rejected(OutboxMessage message, string packet, int reasonCode, string? reasonString) =>
@@ -144,11 +144,11 @@ internal sealed class BrokerAnswers(
             $"The broker answered {packet} with reason code 0x{reasonCode:X2}{(string.IsNullOrEmpty(reasonString) ? "" : ": " + reasonString)}.");
 
     /// <summary>We subscribe to nothing, but a session from an earlier life may still deliver; acknowledge so it drains.</summary>
-    private static void AnswerInbound(SessionStep step, MqttPublishPacket inbound)
+    private static void AnswerInbound(SessionTurn turn, MqttPublishPacket inbound)
     {
         if (inbound.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce)
-            step.Answers.Add(new MqttPubAckPacket { PacketIdentifier = inbound.PacketIdentifier });
+            turn.Answers.Add(new MqttPubAckPacket { PacketIdentifier = inbound.PacketIdentifier });
         else if (inbound.QualityOfServiceLevel == MqttQualityOfServiceLevel.ExactlyOnce)
-            step.Answers.Add(new MqttPubRecPacket { PacketIdentifier = inbound.PacketIdentifier });
+            turn.Answers.Add(new MqttPubRecPacket { PacketIdentifier = inbound.PacketIdentifier });
     }
 }

@@ -238,7 +238,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
             {
                 await _writer.RunAsync(store =>
                 {
-                    store.ClearAllReleased();
+                    store.ForgetAllReleased();
                     return true;
                 }).ConfigureAwait(false);
                 _state.Invalidate();

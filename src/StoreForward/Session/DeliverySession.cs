@@ -17,7 +17,7 @@ namespace StoreForward.Session;
 /// <see cref="SessionEvent"/>s to it: the receive loop, the <see cref="PacketSender"/> task and commit continuations; the
 /// <see cref="LinkWatchdog"/>'s timer also sends PINGREQ itself. Each turn: take every event that is ready, top up the
 /// window, hand the resulting store changes to the writer as one transaction, and queue the packets for the sender in two
-/// lanes, publishes and answers (see <see cref="SessionStep"/>). The sender keeps the order within each lane, holds a
+/// lanes, publishes and answers (see <see cref="SessionTurn"/>). The sender keeps the order within each lane, holds a
 /// lane back while the commit its head depends on is not durable, and sends whatever is ready in one socket write. The
 /// loop never waits for the disk or the socket, so a turn's fsync overlaps the next turns, and a PUBREL waiting for its
 /// PUBREC's commit never holds back the publishes that refill the window. A failed commit or send ends the session.
@@ -104,23 +104,23 @@ internal sealed class DeliverySession
         using var sendCts = CancellationTokenSource.CreateLinkedTokenSource(token);
         var sending = _sender.RunAsync(sendCts.Token);
         using var watching = _watchdog.Start(linkCts);
-        SessionStep? unfinished = null;
+        SessionTurn? unfinished = null;
         var woundDown = false;
         try
         {
             while (true)
             {
-                var step = new SessionStep();
-                if (TakeReadyEvents(step) is { } failure)
+                var turn = new SessionTurn();
+                if (TakeReadyEvents(turn) is { } failure)
                 {
-                    unfinished = step;
+                    unfinished = turn;
                     throw failure;
                 }
 
-                await _filler.TopUpAsync(step, _windingDown).ConfigureAwait(false);
-                if (_state.SentMark.Advance(step.HighestFirstSent, _state.LoadedThrough, _window.Size) is { } mark)
-                    step.MarkSentThrough(mark);
-                if (step.IsEmpty)
+                await _filler.TopUpAsync(turn, _windingDown).ConfigureAwait(false);
+                if (_state.SentMark.Advance(turn.HighestFirstSent, _state.LoadedThrough, _window.Size) is { } mark)
+                    turn.MarkSentThrough(mark);
+                if (turn.IsEmpty)
                 {
                     if (_windingDown && _state.InFlightCount == 0)
                     {
@@ -132,7 +132,7 @@ internal sealed class DeliverySession
                     continue;
                 }
 
-                await CommitAndQueueAsync(step).ConfigureAwait(false);
+                await CommitAndQueueAsync(turn).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested && _watchdog.DeadLink is { } deadLink)
@@ -153,7 +153,7 @@ internal sealed class DeliverySession
                 await SayGoodbyeAsync(receiving).ConfigureAwait(false);
             await linkCts.CancelAsync().ConfigureAwait(false);
             await receiving.ConfigureAwait(false);
-            await KeepLastAcknowledgementsAsync(unfinished ?? new SessionStep()).ConfigureAwait(false);
+            await KeepLastAcknowledgementsAsync(unfinished ?? new SessionTurn()).ConfigureAwait(false);
 
             // Let the commits already handed over land before a new session reads the store again. A failed one only means
             // the next session resends a little more; the session's own error is what gets reported.
@@ -183,16 +183,16 @@ internal sealed class DeliverySession
     /// refusing a publish). Commit the acknowledgements that arrived before the end, so that none of those messages is
     /// sent again by the next session. Best effort: if this commit fails, the next session reads the store anew.
     /// </summary>
-    private async Task KeepLastAcknowledgementsAsync(SessionStep step)
+    private async Task KeepLastAcknowledgementsAsync(SessionTurn turn)
     {
-        TakeReadyEvents(step);
-        if (!step.HasChanges)
+        TakeReadyEvents(turn);
+        if (!turn.HasChanges)
             return;
         try
         {
-            await _writer.RunAsync(step.ApplyTo).ConfigureAwait(false);
-            if (step.DeadLetters.Count > 0)
-                _deadLettered(step.DeadLetters);
+            await _writer.RunAsync(turn.ApplyTo).ConfigureAwait(false);
+            if (turn.DeadLetters.Count > 0)
+                _deadLettered(turn.DeadLetters);
         }
 #pragma warning disable CA1031 // The session already ends with its own error; this one changes nothing for it.
         catch (Exception)
@@ -211,18 +211,18 @@ internal sealed class DeliverySession
         {
             // The broker forgot the PUBRECs too: forget them durably, or a restart would PUBREL (and so drop) messages
             // the broker no longer has.
-            var step = new SessionStep();
+            var turn = new SessionTurn();
             var returned = 0;
             foreach (var message in _state.ReturnInFlightToQueue())
             {
                 if (message.State == DeliveryState.Released)
-                    step.ForgetReleased(message);
+                    turn.ForgetReleased(message);
                 message.State = DeliveryState.Queued;
                 returned++;
             }
 
-            if (step.HasChanges)
-                await _writer.RunAsync(step.ApplyTo).ConfigureAwait(false);
+            if (turn.HasChanges)
+                await _writer.RunAsync(turn.ApplyTo).ConfigureAwait(false);
             _counters.SessionLost();
             Diagnostics.Log.SessionLost(_logger, returned);
         }
@@ -231,14 +231,14 @@ internal sealed class DeliverySession
     }
 
     /// <summary>Handles every event that is ready; returns the failure that ends the session, if one came.</summary>
-    private Exception? TakeReadyEvents(SessionStep step)
+    private Exception? TakeReadyEvents(SessionTurn turn)
     {
         while (_answers.QuotaExceeded is null && _events.Reader.TryRead(out var e))
         {
             switch (e.Kind)
             {
                 case SessionEventKind.FromBroker:
-                    if (_answers.Take(step, e.Packet!) is { } ended)
+                    if (_answers.Take(turn, e.Packet!) is { } ended)
                         return ended;
                     break;
                 case SessionEventKind.AcknowledgementsDurable:
@@ -260,23 +260,23 @@ internal sealed class DeliverySession
     }
 
     /// <summary>
-    /// Hands the step's changes to the writer and its packets to the sender, without waiting: packets that depend on a
-    /// commit (see <see cref="SessionStep"/>) wait for it in the sender, while this loop goes on deciding the next turns.
+    /// Hands the turn's changes to the writer and its packets to the sender, without waiting: packets that depend on a
+    /// commit (see <see cref="SessionTurn"/>) wait for it in the sender, while this loop goes on deciding the next turns.
     /// </summary>
-    private async Task CommitAndQueueAsync(SessionStep step)
+    private async Task CommitAndQueueAsync(SessionTurn turn)
     {
         await ThrowIfACommitFailedAsync().ConfigureAwait(false);
         Task<bool>? commit = null;
-        if (step.HasChanges)
+        if (turn.HasChanges)
         {
-            commit = _writer.RunAsync(step.ApplyTo);
+            commit = _writer.RunAsync(turn.ApplyTo);
             _pendingCommits.Add(commit);
-            if (step.MovesSentMark)
+            if (turn.MovesSentMark)
                 _state.SentMark.RecordedBy(commit);
-            if (step.DeadLetters.Count > 0)
+            if (turn.DeadLetters.Count > 0)
             {
                 // Reported once on disk, whatever becomes of the link: the broker often closes it right after a refusal.
-                var deadLetters = step.DeadLetters;
+                var deadLetters = turn.DeadLetters;
                 _ = commit.ContinueWith(
                     t =>
                     {
@@ -286,22 +286,22 @@ internal sealed class DeliverySession
                     CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
 
-            if (step.Acknowledgements > 0)
+            if (turn.Acknowledgements > 0)
             {
                 // Posted whether the commit succeeds or fails: either way the loop must wake, to refill the window or to
                 // report the failure.
-                _window.AcknowledgementsCommitting(step.Acknowledgements);
-                var count = step.Acknowledgements;
+                _window.AcknowledgementsCommitting(turn.Acknowledgements);
+                var count = turn.Acknowledgements;
                 _ = commit.ContinueWith(
                     _ => _events.Writer.TryWrite(SessionEvent.AcknowledgementsDurable(count)),
                     CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
         }
 
-        if (step.Publishes.Count > 0)
-            _sender.Queue(new OutgoingPackets(Lane.Publishes, step.Publishes, step.PublishesWaitForCommit ? commit : step.WaitForEarlierCommit));
-        if (step.Answers.Count > 0)
-            _sender.Queue(new OutgoingPackets(Lane.Answers, step.Answers, step.AnswersWaitForCommit ? commit : null));
+        if (turn.Publishes.Count > 0)
+            _sender.Queue(new OutgoingPackets(Lane.Publishes, turn.Publishes, turn.PublishesWaitForCommit ? commit : turn.WaitForEarlierCommit));
+        if (turn.Answers.Count > 0)
+            _sender.Queue(new OutgoingPackets(Lane.Answers, turn.Answers, turn.AnswersWaitForCommit ? commit : null));
         _ackClock.Track(_window.Outstanding, _answers.TakeAnswered());
     }
 

@@ -56,7 +56,7 @@ internal sealed class PublishPacketFactory(IBrokerLink link, TimeProvider time, 
             PayloadSegment = message.Payload,
             QualityOfServiceLevel = qos,
             Retain = message.Retain,
-            PacketIdentifier = qos == MqttQualityOfServiceLevel.AtMostOnce ? (ushort)0 : message.PacketId,
+            PacketIdentifier = qos == MqttQualityOfServiceLevel.AtMostOnce ? (ushort)0 : PacketIds.Of(message.Sequence),
             Dup = dup,
         };
         if (_v5)

@@ -2,7 +2,7 @@ namespace StoreForward.Session;
 
 /// <summary>
 /// The "sent" mark and its lead over the sends. The store recovers every message up to the mark as possibly sent, so a
-/// QoS 2 message may go out for the first time only once a mark covering it is durable (see <see cref="SessionStep"/>).
+/// QoS 2 message may go out for the first time only once a mark covering it is durable (see <see cref="SessionTurn"/>).
 /// Kept about a window ahead of the first sends and moved on once half of that lead is used, the mark is durable, or on
 /// its way in an earlier commit, when a send needs it: the send does not wait for its own turn's commit.
 /// </summary>

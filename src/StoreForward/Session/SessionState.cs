@@ -134,7 +134,7 @@ internal sealed class SessionState
     /// removal is not committed yet. <paramref name="oldestCommitted"/> is the oldest sequence in the committed store.
     /// </summary>
     public bool CanStartFlight(OutboxMessage message, long oldestCommitted) =>
-        message.Sequence - oldestCommitted < ushort.MaxValue && !_byPacketId.ContainsKey(message.PacketId);
+        PacketIds.IsFree(message.Sequence, oldestCommitted) && !_byPacketId.ContainsKey(PacketIds.Of(message.Sequence));
 
     public void StartFlight(OutboxMessage message)
     {
@@ -146,7 +146,7 @@ internal sealed class SessionState
     public void EndFlight(OutboxMessage message)
     {
         _inFlight.Remove(message.Sequence);
-        _byPacketId.Remove(message.PacketId);
+        _byPacketId.Remove(PacketIds.Of(message.Sequence));
     }
 
     /// <summary>
@@ -167,6 +167,6 @@ internal sealed class SessionState
     private void Add(OutboxMessage message)
     {
         _inFlight.Add(message.Sequence, message);
-        _byPacketId.Add(message.PacketId, message);
+        _byPacketId.Add(PacketIds.Of(message.Sequence), message);
     }
 }

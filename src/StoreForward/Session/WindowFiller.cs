@@ -30,18 +30,18 @@ internal sealed class WindowFiller(
     // left is the culprit, and the others must not be dead-lettered with it.
     private bool _oldestResent;
 
-    /// <summary>Adds to <paramref name="step"/> what the window has room for; with <paramref name="windingDown"/>, resends only.</summary>
-    public async Task TopUpAsync(SessionStep step, bool windingDown)
+    /// <summary>Adds to <paramref name="turn"/> what the window has room for; with <paramref name="windingDown"/>, resends only.</summary>
+    public async Task TopUpAsync(SessionTurn turn, bool windingDown)
     {
         var loadedThisTurn = false;
-        while (step.Publishes.Count + step.Answers.Count < MaxPacketsPerTurn)
+        while (turn.Publishes.Count + turn.Answers.Count < MaxPacketsPerTurn)
         {
-            var windowUsed = window.Used(step.Acknowledgements);
+            var windowUsed = window.Used(turn.Acknowledgements);
             if (window.HasResends)
             {
                 if (windowUsed >= window.Size)
                     return;
-                Resend(step, window.NextResend());
+                Resend(turn, window.NextResend());
                 continue;
             }
 
@@ -65,42 +65,42 @@ internal sealed class WindowFiller(
             state.ReadAheadIfLow(writer, _readSize);
             if (MessageExpiry.HasExpired(next.ExpiresAt, time.GetUtcNow()))
             {
-                step.Expired(next);
+                turn.Expired(next);
                 counters.Metrics?.Expired();
                 continue;
             }
 
             if (publishes.Refused(next) is { } refused)
             {
-                step.DeadLetter(next, refused);
+                turn.DeadLetter(next, refused);
                 continue;
             }
 
             if (qos0)
             {
-                SendAtMostOnce(step, next);
+                SendAtMostOnce(turn, next);
                 continue;
             }
 
             state.StartFlight(next);
-            step.Sent(next, publishes.Create(next, dup: false), state.SentMark);
+            turn.Sent(next, publishes.Create(next, dup: false), state.SentMark);
         }
     }
 
     /// <summary>A message that was in flight before this connection.</summary>
-    private void Resend(SessionStep step, OutboxMessage again)
+    private void Resend(SessionTurn turn, OutboxMessage again)
     {
         if (again.State == DeliveryState.Published && publishes.Refused(again) is { } nowRefused)
         {
             // The broker's limits fell since the first send; resending would only get us disconnected again.
             state.EndFlight(again);
-            step.DeadLetter(again, nowRefused);
+            turn.DeadLetter(again, nowRefused);
             return;
         }
 
         if (again.State == DeliveryState.Released)
         {
-            step.Answers.Add(new MqttPubRelPacket { PacketIdentifier = again.PacketId });
+            turn.Answers.Add(new MqttPubRelPacket { PacketIdentifier = PacketIds.Of(again.Sequence) });
             return;
         }
 
@@ -108,7 +108,7 @@ internal sealed class WindowFiller(
         {
             // This broker takes QoS 0 only: sent once more, without an id, and gone from the store first.
             state.EndFlight(again);
-            SendAtMostOnce(step, again);
+            SendAtMostOnce(turn, again);
             return;
         }
 
@@ -120,23 +120,23 @@ internal sealed class WindowFiller(
                 // Resent on that many connections and never acknowledged: a message that costs us the link each time
                 // would block the queue forever.
                 state.EndFlight(again);
-                step.DeadLetter(again, DeadLetter.Of(again, DeadLetterReason.MaxDeliveryAttemptsExceeded, null,
+                turn.DeadLetter(again, DeadLetter.Of(again, DeadLetterReason.MaxDeliveryAttemptsExceeded, null,
                     $"The message was resent on {again.Attempts} connections after the first without an acknowledgement (MaxDeliveryAttempts {maxAttempts})."));
                 return;
             }
 
             again.Attempts++;
-            step.Attempted(again);
+            turn.RecordAttempts(again);
         }
 
-        step.Publishes.Add(publishes.Create(again, dup: true));
+        turn.Publishes.Add(publishes.Create(again, dup: true));
     }
 
     /// <summary>A message sent at QoS 0 leaves the store before it is sent: at most once. Counted when downgraded.</summary>
-    private void SendAtMostOnce(SessionStep step, OutboxMessage message)
+    private void SendAtMostOnce(SessionTurn turn, OutboxMessage message)
     {
-        step.RemoveBeforeSending(message);
-        step.Sent(message, publishes.Create(message, dup: false), state.SentMark);
+        turn.RemoveBeforeSending(message);
+        turn.Sent(message, publishes.Create(message, dup: false), state.SentMark);
         if (message.Qos != MqttQualityOfServiceLevel.AtMostOnce)
             downgrades.Report(null);
     }

@@ -3,6 +3,7 @@ using System.Text;
 using LiteDB;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;
+using StoreForward.Session;
 
 namespace StoreForward.Tests.Outbox;
 
@@ -315,7 +316,7 @@ public sealed class OutboxStoreTests : StoreTest
     [InlineData(65_536, 1)]
     [InlineData(131_071, 1)]
     public void Packet_ids_derive_from_sequences_and_skip_zero(long sequence, int packetId) =>
-        Assert.Equal(packetId, OutboxMessage.PacketIdOf(sequence));
+        Assert.Equal(packetId, PacketIds.Of(sequence));
 
     [Fact]
     public void A_new_store_has_no_broker_session_until_one_is_recorded_with_its_server()

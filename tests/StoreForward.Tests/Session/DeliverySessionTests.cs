@@ -48,20 +48,20 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         var (_, run, stop) = Start(broker, maxInFlight: 3);
 
         var first = (await broker.ExpectAsync(3)).Cast<MqttPublishPacket>().ToList();
-        Assert.Equal(sequences[..3].Select(OutboxMessage.PacketIdOf), first.Select(p => p.PacketIdentifier));
+        Assert.Equal(sequences[..3].Select(PacketIds.Of), first.Select(p => p.PacketIdentifier));
         Assert.All(first, p => Assert.False(p.Dup));
         await SettleAsync();
         Assert.Empty(broker.SentSoFar());
 
         broker.Answer(new MqttPubAckPacket { PacketIdentifier = first[0].PacketIdentifier });
-        Assert.Equal(OutboxMessage.PacketIdOf(sequences[3]), (await broker.ExpectAsync<MqttPublishPacket>()).PacketIdentifier);
+        Assert.Equal(PacketIds.Of(sequences[3]), (await broker.ExpectAsync<MqttPublishPacket>()).PacketIdentifier);
         await SettleAsync();
         Assert.Empty(broker.SentSoFar());
 
-        foreach (var id in first.Skip(1).Select(p => p.PacketIdentifier).Append(OutboxMessage.PacketIdOf(sequences[3])))
+        foreach (var id in first.Skip(1).Select(p => p.PacketIdentifier).Append(PacketIds.Of(sequences[3])))
             broker.Answer(new MqttPubAckPacket { PacketIdentifier = id });
-        Assert.Equal(OutboxMessage.PacketIdOf(sequences[4]), (await broker.ExpectAsync<MqttPublishPacket>()).PacketIdentifier);
-        broker.Answer(new MqttPubAckPacket { PacketIdentifier = OutboxMessage.PacketIdOf(sequences[4]) });
+        Assert.Equal(PacketIds.Of(sequences[4]), (await broker.ExpectAsync<MqttPublishPacket>()).PacketIdentifier);
+        broker.Answer(new MqttPubAckPacket { PacketIdentifier = PacketIds.Of(sequences[4]) });
 
         await Eventually.TrueAsync(() => _writer.Snapshot.PendingMessages == 0, "every acknowledged message left the store", Patience);
         await StopAsync(run, stop);
@@ -88,7 +88,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         var broker = new ScriptedBroker();
         var (_, run, stop) = Start(broker);
         var publish = await broker.ExpectAsync<MqttPublishPacket>();
-        Assert.Equal(OutboxMessage.PacketIdOf(sequence), publish.PacketIdentifier);
+        Assert.Equal(PacketIds.Of(sequence), publish.PacketIdentifier);
 
         // The disk stops answering: the PUBREC's record cannot land, so the PUBREL must not leave.
         using var disk = new HeldSync();
@@ -126,9 +126,9 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         var resent = await second.ExpectAsync(2);
 
         var release = Assert.Single(resent.OfType<MqttPubRelPacket>());
-        Assert.Equal(OutboxMessage.PacketIdOf(sequences[0]), release.PacketIdentifier);
+        Assert.Equal(PacketIds.Of(sequences[0]), release.PacketIdentifier);
         var again = Assert.Single(resent.OfType<MqttPublishPacket>());
-        Assert.Equal(OutboxMessage.PacketIdOf(sequences[1]), again.PacketIdentifier);
+        Assert.Equal(PacketIds.Of(sequences[1]), again.PacketIdentifier);
         Assert.True(again.Dup);
         Assert.Equal(0, _counters.SessionsLost);
         await StopAsync(run, stop);
@@ -151,7 +151,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         (_, run, var stop) = Start(second);
         var anew = (await second.ExpectAsync(2)).Cast<MqttPublishPacket>().ToList();
 
-        Assert.Equal(sequences.Select(OutboxMessage.PacketIdOf), anew.Select(p => p.PacketIdentifier));
+        Assert.Equal(sequences.Select(PacketIds.Of), anew.Select(p => p.PacketIdentifier));
         Assert.All(anew, p => Assert.False(p.Dup));
         Assert.Equal(1, _counters.SessionsLost);
         await StopAsync(run, stop);
@@ -218,7 +218,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
 
         broker.Answer(new MqttPubAckPacket { PacketIdentifier = refused.PacketIdentifier, ReasonCode = MqttPubAckReasonCode.NotAuthorized, ReasonString = "acl" });
         var next = await broker.ExpectAsync<MqttPublishPacket>();
-        Assert.Equal(OutboxMessage.PacketIdOf(sequences[1]), next.PacketIdentifier);
+        Assert.Equal(PacketIds.Of(sequences[1]), next.PacketIdentifier);
         await Eventually.TrueAsync(() => _deadLetters.Count == 1, "the refused message is reported as a dead letter", Patience);
 
         var deadLetter = Assert.Single(_deadLetters);

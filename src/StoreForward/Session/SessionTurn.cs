@@ -22,10 +22,10 @@ namespace StoreForward.Session;
 /// longer has;</item>
 /// <item>answers: a recorded PUBREC before its PUBREL, or a restart would PUBLISH a message the broker already owns.</item>
 /// </list>
-/// A dead letter holds back nothing; its event is raised once its commit landed. Each turn has its own step, because a
+/// A dead letter holds back nothing; its event is raised once its commit landed. Each turn has its own SessionTurn, because a
 /// commit may still be pending while the next turn is decided.
 /// </remarks>
-internal sealed class SessionStep
+internal sealed class SessionTurn
 {
     private readonly List<Change> _changes = [];
     private long _sentThrough;
@@ -42,24 +42,24 @@ internal sealed class SessionStep
 
     public bool HasChanges => _changes.Count > 0 || _sentThrough > 0;
 
-    /// <summary>The highest sequence first sent in this step, or 0.</summary>
+    /// <summary>The highest sequence first sent in this turn, or 0.</summary>
     public long HighestFirstSent { get; private set; }
 
-    /// <summary>Whether this step moves the "sent" mark.</summary>
+    /// <summary>Whether this turn moves the "sent" mark.</summary>
     public bool MovesSentMark => _sentThrough > 0;
 
-    /// <summary>The publishes wait for this step's commit.</summary>
+    /// <summary>The publishes wait for this turn's commit.</summary>
     public bool PublishesWaitForCommit { get; private set; }
 
     /// <summary>The publishes wait for an earlier commit (one that moves the "sent" mark), unless they wait for this one.</summary>
     public Task<bool>? WaitForEarlierCommit { get; private set; }
 
-    /// <summary>The answers wait for this step's commit.</summary>
+    /// <summary>The answers wait for this turn's commit.</summary>
     public bool AnswersWaitForCommit { get; private set; }
 
     /// <summary>
     /// A first PUBLISH for <paramref name="message"/>. One sent at QoS 2 waits for the commit that records a "sent" mark covering
-    /// it: this step's when <paramref name="mark"/> does not cover it yet, an earlier one while that is still pending.
+    /// it: this turn's when <paramref name="mark"/> does not cover it yet, an earlier one while that is still pending.
     /// </summary>
     public void Sent(OutboxMessage message, MqttPublishPacket publish, SentMarkLead mark)
     {
@@ -88,7 +88,7 @@ internal sealed class SessionStep
         PublishesWaitForCommit = true;
     }
 
-    /// <summary>How many of this step's removals are acknowledgements (PUBACK or PUBCOMP).</summary>
+    /// <summary>How many of this turn's removals are acknowledgements (PUBACK or PUBCOMP).</summary>
     public int Acknowledgements { get; private set; }
 
     /// <summary>The broker acknowledged the message.</summary>
@@ -106,7 +106,7 @@ internal sealed class SessionStep
     }
 
     /// <summary>An in-flight message is sent again on a new connection: its attempt count is kept in the store.</summary>
-    public void Attempted(OutboxMessage message) => _changes.Add(new Change(ChangeKind.Attempted, message, null));
+    public void RecordAttempts(OutboxMessage message) => _changes.Add(new Change(ChangeKind.RecordAttempts, message, null));
 
     /// <summary>A message expired before it was sent: it leaves the store unsent, counted.</summary>
     public void Expired(OutboxMessage message) => _changes.Add(new Change(ChangeKind.Expired, message, null));
@@ -128,7 +128,7 @@ internal sealed class SessionStep
                     store.MarkReleased(message.Sequence);
                     break;
                 case ChangeKind.ForgetReleased:
-                    store.ClearReleased(message.Sequence);
+                    store.ForgetReleased(message.Sequence);
                     break;
                 case ChangeKind.Remove:
                     store.Remove(message);
@@ -139,7 +139,7 @@ internal sealed class SessionStep
                 case ChangeKind.Expired:
                     store.RemoveExpired(message);
                     break;
-                case ChangeKind.Attempted:
+                case ChangeKind.RecordAttempts:
                     store.RecordAttempts(message.Sequence, message.Attempts);
                     break;
             }
@@ -156,7 +156,7 @@ internal sealed class SessionStep
         Remove,
         DeadLetter,
         Expired,
-        Attempted,
+        RecordAttempts,
     }
 
     private readonly record struct Change(ChangeKind Kind, OutboxMessage Message, DeadLetter? DeadLetter);
