@@ -1,3 +1,4 @@
+using System.Globalization;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;
 
@@ -34,31 +35,59 @@ public enum DeadLetterReason
 }
 
 /// <summary>A message that left the outbox without delivery, kept in the store's dead-letter collection.</summary>
-/// <param name="Sequence">The sequence from the message's <see cref="PublishReceipt"/>.</param>
-/// <param name="Topic">The message's topic.</param>
-/// <param name="Reason">Why it was set aside.</param>
-/// <param name="ReasonCode">The broker's MQTT 5 reason code, when the broker gave one.</param>
-/// <param name="Detail">A human-readable explanation, including the broker's reason string when it sent one.</param>
-public sealed record DeadLetter(long Sequence, string Topic, DeadLetterReason Reason, int? ReasonCode, string Detail)
+/// <remarks>
+/// Only StoreForward makes dead letters (from the store, or as it sets a message aside), so there is no public
+/// constructor. Two instances are equal only when they are the same object: a dead letter is named by its
+/// <see cref="Sequence"/>, so compare those.
+/// </remarks>
+public sealed class DeadLetter
 {
+    private DeadLetter(OutboxMessage message, DeadLetterReason reason, int? reasonCode, string detail)
+    {
+        Sequence = message.Sequence;
+        Topic = message.Topic;
+        Reason = reason;
+        ReasonCode = reasonCode;
+        Detail = detail;
+        Payload = message.Payload;
+        Qos = message.Qos;
+        Retain = message.Retain;
+        StoredAt = message.StoredAt;
+    }
+
+    /// <summary>The sequence from the message's <see cref="PublishReceipt"/>.</summary>
+    public long Sequence { get; }
+
+    /// <summary>The message's topic.</summary>
+    public string Topic { get; }
+
+    /// <summary>Why it was set aside.</summary>
+    public DeadLetterReason Reason { get; }
+
+    /// <summary>The broker's MQTT 5 reason code, when the broker gave one.</summary>
+    public int? ReasonCode { get; }
+
+    /// <summary>A human-readable explanation, including the broker's reason string when it sent one.</summary>
+    public string Detail { get; }
+
     /// <summary>The message's payload, as it was published.</summary>
-    public ReadOnlyMemory<byte> Payload { get; init; }
+    public ReadOnlyMemory<byte> Payload { get; }
 
     /// <summary>The message's quality of service.</summary>
-    public MqttQualityOfServiceLevel Qos { get; init; }
+    public MqttQualityOfServiceLevel Qos { get; }
 
     /// <summary>Whether the message was published with retain.</summary>
-    public bool Retain { get; init; }
+    public bool Retain { get; }
 
     /// <summary>When the message was first stored (kept when it is requeued).</summary>
-    public DateTimeOffset StoredAt { get; init; }
+    public DateTimeOffset StoredAt { get; }
 
     internal static DeadLetter Of(OutboxMessage message, DeadLetterReason reason, int? reasonCode, string detail) =>
-        new(message.Sequence, message.Topic, reason, reasonCode, detail)
-        {
-            Payload = message.Payload,
-            Qos = message.Qos,
-            Retain = message.Retain,
-            StoredAt = message.StoredAt,
-        };
+        new(message, reason, reasonCode, detail);
+
+    /// <summary>The sequence, topic, reason (with the broker's code) and detail, for a log line; not the payload.</summary>
+    public override string ToString() =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"#{Sequence} '{Topic}': {Reason}{(ReasonCode is { } code ? $" (0x{code:X2})" : "")}: {Detail}");
 }

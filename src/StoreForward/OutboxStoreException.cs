@@ -6,8 +6,12 @@ namespace StoreForward;
 /// </summary>
 public sealed class OutboxStoreException : IOException
 {
-    /// <summary>Creates the exception for <paramref name="path"/>.</summary>
-    public OutboxStoreException(string path, string problem, Exception? innerException = null)
+    /// <summary>The exception for <paramref name="path"/>; set <see cref="Problem"/> unless the write failed.</summary>
+    /// <remarks>
+    /// Internal: only the store knows what went wrong with its file. The standard exception constructors (CA1032) are left
+    /// out for the same reason: they would make exceptions without a <see cref="StorePath"/>.
+    /// </remarks>
+    internal OutboxStoreException(string path, string problem, Exception? innerException = null)
         : base($"StoreForward outbox '{path}': {problem}", innerException)
     {
         StorePath = path;
@@ -17,7 +21,7 @@ public sealed class OutboxStoreException : IOException
     public string StorePath { get; }
 
     /// <summary>What kind of problem it is, so that an app can react (for example quarantine only damaged stores).</summary>
-    public OutboxStoreProblem Problem { get; init; } = OutboxStoreProblem.WriteFailed;
+    public OutboxStoreProblem Problem { get; internal init; } = OutboxStoreProblem.WriteFailed;
 }
 
 /// <summary>The kinds of <see cref="OutboxStoreException"/>.</summary>

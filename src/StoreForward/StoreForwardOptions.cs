@@ -217,9 +217,11 @@ public sealed class StoreForwardOptions
 
     /// <summary>
     /// Whether every message carries, on MQTT 5, its publisher's ClientId and its sequence as the user properties
-    /// <see cref="MessageIdentity.ClientIdProperty"/> and <see cref="MessageIdentity.SequenceProperty"/>, so that a
-    /// subscriber with a <see cref="DuplicateFilter"/> processes each QoS 1 message once, even when it was delivered again
-    /// after a reconnect or a crash. Default false. MQTT 3.1.1 has no user properties: there nothing is added.
+    /// <see cref="Subscribing.MessageIdentity.ClientIdProperty"/> and
+    /// <see cref="Subscribing.MessageIdentity.SequenceProperty"/>, so that a subscriber with a
+    /// <see cref="Subscribing.DuplicateFilter"/> (namespace <c>StoreForward.Subscribing</c>) processes each QoS 1 message
+    /// once, even when it was delivered again after a reconnect or a crash. Default false. MQTT 3.1.1 has no user
+    /// properties: there nothing is added.
     /// </summary>
     public bool StampMessageIdentity { get; set; }
 

@@ -72,22 +72,20 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
             var snapshot = _writer.Snapshot;
             var counters = _engine.Counters;
             return new OutboxStatus(
-                snapshot.PendingMessages,
-                snapshot.PendingBytes,
-                snapshot.OldestAgeAt(_options.TimeProvider.GetUtcNow()),
-                counters.IsConnected,
-                snapshot.DeadLetters,
-                counters.SessionsLost)
-            {
-                LastConnectionError = counters.LastError,
-                Dropped = snapshot.Dropped,
-                DiscardedQos0 = counters.DiscardedQos0,
-                Downgraded = counters.Downgraded,
-                Server = counters.Server,
-                Expired = snapshot.Expired,
-                Superseded = snapshot.Superseded,
-                StoreError = _writer.LastFailure,
-            };
+                pendingMessages: snapshot.PendingMessages,
+                pendingBytes: snapshot.PendingBytes,
+                oldestPendingAge: snapshot.OldestAgeAt(_options.TimeProvider.GetUtcNow()),
+                isConnected: counters.IsConnected,
+                deadLetters: snapshot.DeadLetters,
+                sessionsLost: counters.SessionsLost,
+                lastConnectionError: counters.LastError,
+                dropped: snapshot.Dropped,
+                discardedQos0: counters.DiscardedQos0,
+                downgraded: counters.Downgraded,
+                server: counters.Server,
+                expired: snapshot.Expired,
+                superseded: snapshot.Superseded,
+                storeError: _writer.LastFailure);
         }
     }
 

@@ -9,8 +9,12 @@ namespace StoreForward;
 /// </summary>
 public sealed class StoreFullException : InvalidOperationException
 {
-    /// <summary>Creates the exception for a publish to <paramref name="topic"/>; the message states the limits and what the outbox held.</summary>
-    public StoreFullException(string topic, long messageBytes, long pendingMessages, long pendingBytes, long? maxPendingMessages, long? maxPendingBytes, string? why = null)
+    /// <summary>The exception for a publish to <paramref name="topic"/>; the message states the limits and what the outbox held.</summary>
+    /// <remarks>
+    /// Internal, as are all its constructors: only the outbox knows the figures, and an exception made elsewhere would
+    /// carry invented ones. The standard exception constructors (CA1032) are left out for the same reason.
+    /// </remarks>
+    internal StoreFullException(string topic, long messageBytes, long pendingMessages, long pendingBytes, long? maxPendingMessages, long? maxPendingBytes, string? why = null)
         : this(
             Invariant($"the message to '{topic}' ({messageBytes:N0} bytes of topic and payload) was not stored{(why is null ? "" : $"; {why}")}"),
             topic,

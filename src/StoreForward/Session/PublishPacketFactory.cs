@@ -2,6 +2,7 @@ using MQTTnet.Formatter;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;
+using StoreForward.Subscribing;
 using StoreForward.Transport;
 
 namespace StoreForward.Session;

@@ -1,4 +1,5 @@
 using MQTTnet.Protocol;
+using StoreForward.Subscribing;
 using StoreForward.Tests.Infrastructure;
 
 namespace StoreForward.Tests.EndToEnd;

@@ -1,5 +1,6 @@
 using MQTTnet;
 using MQTTnet.Packets;
+using StoreForward.Subscribing;
 
 namespace StoreForward.Tests.Subscribing;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using MQTTnet.Packets;
 
-namespace StoreForward;
+namespace StoreForward.Subscribing;
 
 /// <summary>
 /// The MQTT 5 user properties with which <see cref="StoreForwardOptions.StampMessageIdentity"/> marks every message: the

@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Text;
 using MQTTnet;
-using StoreForward.Subscribing;
 
-namespace StoreForward;
+namespace StoreForward.Subscribing;
 
 /// <summary>
 /// The subscriber's half of end-to-end idempotency: drops repeats of messages stamped by publishers with
