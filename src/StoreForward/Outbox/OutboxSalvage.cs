@@ -5,7 +5,8 @@ namespace StoreForward.Outbox;
 /// are only ever read: they are copied into a private working directory beside the new store, LiteDB rebuilds the copy
 /// from the pages it can read (<see cref="LiteDbRecovery"/>), the copy's header is made to agree with what is left
 /// (<see cref="OutboxStore.Reconcile"/>), and the copy is written out as the new store the way compaction writes its
-/// copy, checked, and moved into place with one rename. The working directory is deleted on <see cref="Dispose"/>.
+/// copy, checked, and moved into place with one rename. The working directory is deleted on <see cref="Dispose"/>; it
+/// holds a marker file (<see cref="WorkMarker"/>) so that only a directory a salvage made is ever deleted.
 /// </summary>
 internal sealed class OutboxSalvage : IDisposable
 {
@@ -24,14 +25,22 @@ internal sealed class OutboxSalvage : IDisposable
     /// <summary>How many segments <see cref="WriteTo"/> copies (the unit of its progress).</summary>
     public int SegmentCount => _copy.SegmentCount;
 
+    /// <summary>
+    /// The file a salvage puts in its working directory when it creates it. A salvage that was killed leaves the directory
+    /// behind, and the next one deletes it; a directory of that name without the marker is someone else's and is never
+    /// deleted.
+    /// </summary>
+    public const string WorkMarker = "storeforward-salvage";
+
     /// <summary>Where a salvage into <paramref name="intoPath"/> works: beside it, so that the new store is moved in with a rename.</summary>
     public static string WorkDirectoryOf(string intoPath) => Path.GetFullPath(intoPath) + ".salvaging";
 
     /// <summary>
     /// Why the new store cannot be written at <paramref name="intoPath"/>, or null. A path where a file exists is refused,
     /// unless it is a store that never held a message or a dead letter nor started a broker session (as an app leaves
-    /// one it started once with no broker and nothing to send): replacing it loses nothing. A log without its data file is
-    /// refused too: it would be replayed into the new store.
+    /// one it started once with no broker and nothing to send): replacing it loses nothing. A file that cannot be opened
+    /// as a store is refused, and left as it is. A log without its data file is refused too: it would be replayed into the
+    /// new store. So is a working directory (<see cref="WorkDirectoryOf"/>) that no salvage made.
     /// </summary>
     /// <param name="intoPath">The new store's path.</param>
     /// <param name="key">The key to open an existing store with.</param>
@@ -43,8 +52,8 @@ internal sealed class OutboxSalvage : IDisposable
             return $"The directory of '{path}' does not exist.";
         if (Directory.Exists(path))
             return $"'{path}' is a directory; give the path of the new store file.";
-        if (Directory.Exists(WorkDirectoryOf(path)) && !IsWorkDirectory(WorkDirectoryOf(path)))
-            return $"'{WorkDirectoryOf(path)}', where the salvage works, exists and is not a directory this salvage left; move it away.";
+        if (Path.Exists(WorkDirectoryOf(path)) && !IsWorkDirectory(WorkDirectoryOf(path)))
+            return $"'{WorkDirectoryOf(path)}', where the salvage works, exists and is not a directory a salvage left (those hold a file '{WorkMarker}'); move it away.";
         var hadLog = File.Exists(OutboxStore.LogPathOf(path));
         if (!File.Exists(path))
         {
@@ -60,6 +69,12 @@ internal sealed class OutboxSalvage : IDisposable
             return existing.Snapshot is { LastSequence: 0, DeadLetters: 0 } && existing.SessionServer is null
                 ? null
                 : $"'{path}' is a store that holds messages, dead letters or a broker session. Salvage into a new path; never into the store an app uses.";
+        }
+        catch (OutboxStoreException e)
+        {
+            // Whatever the file is (not a store, damaged, held by an app, encrypted with another key), it is not an empty
+            // store that replacing would lose nothing of.
+            return $"'{path}' exists and is not an empty store that can be replaced ({e.Message}). Salvage into a new path.";
         }
         finally
         {
@@ -86,12 +101,17 @@ internal sealed class OutboxSalvage : IDisposable
         var damaged = Path.GetFullPath(damagedPath);
         var work = WorkDirectoryOf(intoPath);
         DeleteWorkDirectory(work);
+
+        // Checked by TargetProblem; something put there since must not get the marker that would have it deleted.
+        if (Path.Exists(work))
+            throw new IOException($"'{work}', where the salvage works, appeared while it started; move it away.");
         if (OperatingSystem.IsWindows())
             Directory.CreateDirectory(work);
         else
             Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         try
         {
+            File.WriteAllText(Path.Combine(work, WorkMarker), $"storeforward salvage of '{damaged}' works here; it deletes this directory when it ends.{Environment.NewLine}");
             var copyPath = Path.Combine(work, "damaged.db");
             var length = CopyFile(damaged, damaged, copyPath);
             if (File.Exists(OutboxStore.LogPathOf(damaged)))
@@ -124,23 +144,26 @@ internal sealed class OutboxSalvage : IDisposable
 
     /// <summary>
     /// Writes the new store at <paramref name="intoPath"/>: a checked copy, moved there with one rename once it is
-    /// complete, so that a crash leaves no half-written store where the app would open it.
+    /// complete, so that a crash leaves no half-written store where the app would open it. Returns null once written,
+    /// or, writing nothing there, why <paramref name="intoPath"/> can no longer take it (see <see cref="TargetProblem"/>).
     /// </summary>
     /// <param name="intoPath">The new store's path (see <see cref="TargetProblem"/>).</param>
     /// <param name="key">The key to open an existing store at <paramref name="intoPath"/> with.</param>
     /// <param name="progress">Gets the number of segments written so far.</param>
-    public void WriteTo(string intoPath, byte[]? key, IProgress<int>? progress)
+    public string? WriteTo(string intoPath, byte[]? key, IProgress<int>? progress)
     {
         var path = Path.GetFullPath(intoPath);
         var written = Path.Combine(_workDirectory, "salvaged.db");
         _copy.WriteCheckedCopy(written, progress);
 
-        // Checked again: the store that may be replaced must still be one that loses nothing.
+        // Checked again: something may have been put there while the copy was written, and the store that may be
+        // replaced must still be one that loses nothing.
         if (TargetProblem(path, key) is { } problem)
-            throw new OutboxStoreException(path, problem) { Problem = OutboxStoreProblem.Unusable };
+            return problem;
         File.Delete(OutboxStore.LogPathOf(path));
         File.Move(written, path, overwrite: true);
         DirectorySync.Flush(Path.GetDirectoryName(path)!);
+        return null;
     }
 
     public void Dispose()
@@ -180,9 +203,13 @@ internal sealed class OutboxSalvage : IDisposable
         }
     }
 
-    /// <summary>Whether <paramref name="path"/> is a directory and not a link, as a salvage creates it.</summary>
+    /// <summary>
+    /// Whether <paramref name="path"/> is a directory a salvage created: not a link, with its marker file (not a link
+    /// either) in it.
+    /// </summary>
     private static bool IsWorkDirectory(string path) =>
-        new DirectoryInfo(path) is { Exists: true } directory && !directory.Attributes.HasFlag(FileAttributes.ReparsePoint);
+        new DirectoryInfo(path) is { Exists: true, LinkTarget: null }
+        && new FileInfo(Path.Combine(path, WorkMarker)) is { Exists: true, LinkTarget: null };
 
     /// <summary>Deletes a working directory, with the copies of payloads in it (left by a salvage that was killed, too).</summary>
     private static void DeleteWorkDirectory(string path)

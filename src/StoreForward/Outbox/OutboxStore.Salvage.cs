@@ -87,16 +87,20 @@ internal sealed partial class OutboxStore
 
     /// <summary>
     /// Makes the header agree with what the copy holds, in one commit, and returns what was found. Counts and bytes are
-    /// what is there; the next sequence lies above every sequence seen; removed marks, PUBRECs, resend counts and
-    /// coalescing entries are kept only for messages that are there; records that cannot be read are set aside as dead
-    /// letters, as the publisher would set them aside; shapeless segment and dead-letter documents are deleted.
+    /// what is there; the next sequence lies above every sequence seen; a dead letter's sequence is removed from the
+    /// segment it left; removed marks, PUBRECs, resend counts and coalescing entries are kept only for messages that are
+    /// there; records that cannot be read are set aside as dead letters, as the publisher would set them aside; shapeless
+    /// segment and dead-letter documents are deleted.
     /// </summary>
     /// <remarks>
-    /// The broker session is kept only when nothing can be missing: the header was read, no page was lost, and the
-    /// messages and dead letters are exactly those the header counts. Otherwise a message the broker holds in flight (a
-    /// QoS 2 PUBLISH waiting for its PUBREL) may be gone, and its packet id would stay taken in the broker's session until
-    /// a later message with the same id is dropped as its duplicate; so the store records no session, and the app clears
-    /// the broker's session and publishes what was in flight anew.
+    /// The broker session is kept only when there is one and nothing it may hold in flight can be missing or unusable:
+    /// the header was read, no page was lost, the messages and dead letters are exactly those the header counts, and
+    /// every message at or below the sent mark can be read. Otherwise a message the broker holds in flight (a QoS 2
+    /// PUBLISH waiting for its PUBREL) may be gone or never sent again, and its packet id would stay taken in the broker's
+    /// session until a later message with the same id is dropped as its duplicate; so the store records no session, and
+    /// the app clears the broker's session and publishes what was in flight anew. An unreadable message above the sent
+    /// mark was never sent, so the broker holds nothing of it. A store that recorded no session has none to keep, and its
+    /// marks stay as they are.
     /// </remarks>
     /// <param name="headerRead">Whether the damaged store's header was read (see <see cref="OpenSalvageCopy"/>).</param>
     /// <param name="pagesLost">Whether LiteDB's rebuild could not read some pages or records.</param>
@@ -128,6 +132,32 @@ internal sealed partial class OutboxStore
             }
         }
 
+        // Dead letters first: each left its segment with a removed mark, and when the header that kept those marks was
+        // lost, its message would come back as one to publish although the app set it aside, and setting it aside again
+        // would find its sequence taken. Marks outside the segments kept are dropped below.
+        var deadLetters = 0L;
+        var unreadableDeadLetters = 0L;
+        var shapelessDeadLetters = new List<BsonValue>();
+        var deadLetterLosses = new List<SalvageLoss>();
+        foreach (var document in _deadLetters.FindAll())
+        {
+            if (!document["_id"].IsInt64)
+            {
+                shapelessDeadLetters.Add(document["_id"]);
+                deadLetterLosses.Add(new SalvageLoss($"dead letter document {document["_id"]}", "it has no sequence; deleted"));
+                continue;
+            }
+
+            deadLetters++;
+            maxSeen = Math.Max(maxSeen, document["_id"].AsInt64);
+            _removed.Add(document["_id"].AsInt64);
+            if (ToDeadLetter(document) is { Reason: DeadLetterReason.Unreadable } letter)
+            {
+                unreadableDeadLetters++;
+                deadLetterLosses.Add(new SalvageLoss($"dead letter {letter.Sequence}", letter.Detail));
+            }
+        }
+
         _unreadable.Clear();
         var live = new Dictionary<long, (MqttQualityOfServiceLevel Qos, long SegmentFirst)>();
         long bytes = 0;
@@ -139,32 +169,19 @@ internal sealed partial class OutboxStore
 
         var losses = shapeless.Select(id => new SalvageLoss($"segment document {id}", "it is not a segment of messages, so its sequences are unknown; deleted")).ToList();
         losses.AddRange(_unreadable.Select(u => new SalvageLoss($"message {u.Message.Sequence}", $"{u.Detail} Set aside as a dead letter.")));
+        losses.AddRange(deadLetterLosses);
         var unreadableMessages = _unreadable.Count;
         bytes += _unreadable.Sum(u => u.Message.Size);
 
-        var deadLetters = 0L;
-        var unreadableDeadLetters = 0L;
-        var shapelessDeadLetters = new List<BsonValue>();
-        foreach (var document in _deadLetters.FindAll())
-        {
-            if (!document["_id"].IsInt64)
-            {
-                shapelessDeadLetters.Add(document["_id"]);
-                losses.Add(new SalvageLoss($"dead letter document {document["_id"]}", "it has no sequence; deleted"));
-                continue;
-            }
+        var session = counted.SessionServer is null && headerRead ? SalvagedSession.None
+            : sessionMayBeKept && headerRead && !pagesLost && shapeless.Count == 0 && shapelessDeadLetters.Count == 0
+                && live.Count + _unreadable.Count == counted.Count && deadLetters == counted.DeadLetters
+                && _unreadable.All(u => u.Message.Sequence > counted.SentThrough)
+                ? SalvagedSession.Kept
+                : SalvagedSession.Fresh;
 
-            deadLetters++;
-            maxSeen = Math.Max(maxSeen, document["_id"].AsInt64);
-            if (ToDeadLetter(document) is { Reason: DeadLetterReason.Unreadable } letter)
-            {
-                unreadableDeadLetters++;
-                losses.Add(new SalvageLoss($"dead letter {letter.Sequence}", letter.Detail));
-            }
-        }
-
-        var sessionKept = sessionMayBeKept && headerRead && !pagesLost && shapeless.Count == 0 && shapelessDeadLetters.Count == 0
-            && live.Count + _unreadable.Count == counted.Count && deadLetters == counted.DeadLetters;
+        // A store that recorded no session keeps its marks: no broker holds a session they could disagree with.
+        var fresh = session == SalvagedSession.Fresh;
 
         foreach (var id in shapeless)
             _messages.Delete(id);
@@ -173,7 +190,7 @@ internal sealed partial class OutboxStore
         _removed = SequenceSet.Of(MetaDocument.RemovedKey, shaped.SelectMany(s => Enumerable.Range(0, s.Length).Select(i => s.First + i)).Where(_removed.Contains));
         _released = SequenceSet.Of(
             MetaDocument.ReleasedKey,
-            sessionKept ? live.Where(m => m.Value.Qos == MqttQualityOfServiceLevel.ExactlyOnce && m.Key <= counted.SentThrough && _released.Contains(m.Key)).Select(m => m.Key) : []);
+            fresh ? [] : live.Where(m => m.Value.Qos == MqttQualityOfServiceLevel.ExactlyOnce && m.Key <= counted.SentThrough && _released.Contains(m.Key)).Select(m => m.Key));
         _attempts = _attempts.Where(a => live.ContainsKey(a.Key)).ToDictionary();
         _attemptsChanged = true;
         foreach (var entry in _latest.FindAll().ToList())
@@ -195,7 +212,7 @@ internal sealed partial class OutboxStore
         _staged.Bytes = bytes;
         _staged.DeadLetters = deadLetters;
         _staged.NextSequence = Math.Max(counted.NextSequence, maxSeen + 1);
-        if (!sessionKept)
+        if (fresh)
             _staged.SessionServer = null;
         SetAsideUnreadable();
         _headSegment = null;
@@ -212,8 +229,8 @@ internal sealed partial class OutboxStore
             headerRead ? counted.DeadLetters : null,
             _committed.NextSequence,
             _committed.SentThrough,
-            sessionKept,
-            sessionKept ? 0 : live.Keys.Count(s => s <= _committed.SentThrough),
+            session,
+            fresh ? live.Keys.Count(s => s <= _committed.SentThrough) : 0,
             losses);
     }
 }

@@ -12,12 +12,14 @@ internal sealed partial class OutboxStore
     /// <summary>
     /// Reads every segment and dead letter and checks them against the counters and sets of the meta document; returns
     /// what does not hold, empty when the store is sound. Opening the store already checked its header and length. A
-    /// message that cannot be decoded is reported with its sequence and never stops the check.
+    /// message that cannot be decoded is reported with its sequence and never stops the check, and so is a message that
+    /// is also a dead letter.
     /// </summary>
     /// <param name="progress">Gets the number of segments checked so far.</param>
     public List<string> Verify(IProgress<int>? progress = null)
     {
         var problems = new List<string>();
+        var deadLetters = CheckDeadLetters(problems);
         var releasedSeen = new HashSet<long>();
         var attemptsSeen = new HashSet<long>();
         var latest = _latest.FindAll().ToDictionary(d => d["s"].AsInt64, d => d["_id"].AsString);
@@ -51,6 +53,8 @@ internal sealed partial class OutboxStore
                     continue;
                 live++;
                 bytes += message.Size;
+                if (deadLetters.Contains(sequence))
+                    problems.Add($"message {sequence}: is also a dead letter: it would be published although it was set aside, and setting it aside again would fail.");
                 if (_released.Contains(sequence))
                 {
                     releasedSeen.Add(sequence);
@@ -77,11 +81,22 @@ internal sealed partial class OutboxStore
             problems.Add($"{_released.Count - releasedSeen.Count} recorded PUBRECs belong to no stored message.");
         if (_attempts.Count != attemptsSeen.Count)
             problems.Add($"{_attempts.Count - attemptsSeen.Count} recorded resend counts belong to no stored message.");
+        return problems;
+    }
 
-        long deadLetters = 0;
+    /// <summary>
+    /// Checks every dead letter and their count, adding what does not hold to <paramref name="problems"/>; returns their
+    /// sequences, which no live message may have.
+    /// </summary>
+    private HashSet<long> CheckDeadLetters(List<string> problems)
+    {
+        var sequences = new HashSet<long>();
+        long held = 0;
         foreach (var deadLetter in _deadLetters.FindAll())
         {
-            deadLetters++;
+            held++;
+            if (deadLetter["_id"].IsInt64)
+                sequences.Add(deadLetter["_id"].AsInt64);
             try
             {
                 if (ToDeadLetter(deadLetter) is { Reason: DeadLetterReason.Unreadable, Sequence: var sequence })
@@ -93,9 +108,9 @@ internal sealed partial class OutboxStore
             }
         }
 
-        if (deadLetters != _committed.DeadLetters)
-            problems.Add($"the store counts {_committed.DeadLetters} dead letters but holds {deadLetters}.");
-        return problems;
+        if (held != _committed.DeadLetters)
+            problems.Add($"the store counts {_committed.DeadLetters} dead letters but holds {held}.");
+        return sequences;
     }
 
     /// <summary>Decodes one stored message (which checks its fields); null, with the problem added, when it is not sound.</summary>

@@ -43,6 +43,27 @@ public sealed class MaintenanceCommandTests : CliTest
     }
 
     [Fact]
+    public void Verify_reports_a_message_that_is_also_a_dead_letter()
+    {
+        // Without its removed marks, the first segment holds again the two messages that left it as dead letters.
+        CreateSampleStore();
+        Tamper(meta =>
+        {
+            meta.Remove(MetaDocument.RemovedKey);
+            meta.Remove(MetaDocument.RemovedKey + "From");
+            meta["count"] = 11;
+        });
+
+        var result = Run("verify", StorePath, "--json");
+
+        Assert.Equal(ExitCodes.ProblemsFound, result.ExitCode);
+        var problems = result.Json.GetProperty("problems").EnumerateArray().Select(p => p.GetString()!).ToList();
+        Assert.Contains(problems, p => p.StartsWith("message 1: is also a dead letter", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("message 2: is also a dead letter", StringComparison.Ordinal));
+        Assert.DoesNotContain(problems, p => p.StartsWith("message 3:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Verify_reports_a_message_that_cannot_be_read_and_checks_the_rest()
     {
         CreateSampleStore();

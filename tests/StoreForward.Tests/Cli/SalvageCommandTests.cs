@@ -154,15 +154,28 @@ public sealed class SalvageCommandTests : CliTest
         AssertSubsetOf(original, salvaged);
     }
 
-    [Fact]
-    public void A_damaged_record_becomes_a_dead_letter_named_in_the_report_and_the_session_is_kept()
+    /// <summary>
+    /// Sent through 5, with the PUBREC of 5 recorded: an unreadable message at or below the sent mark may be one the broker
+    /// holds in flight, which will never be sent again, so the session is not resumed; one above it was never sent.
+    /// </summary>
+    [Theory]
+    [InlineData(6, true)]
+    [InlineData(4, false)]
+    public void A_damaged_record_becomes_a_dead_letter_named_in_the_report_and_the_session_is_kept_only_if_it_was_never_sent(long damaged, bool sessionKept)
     {
         CreateSampleStore();
+        using (var store = OutboxStore.Open(StorePath))
+        {
+            store.BeginBatch();
+            store.MarkSessionEstablished("broker");
+            store.CommitBatch();
+        }
+
         using (var db = new LiteDatabase(StorePath))
         {
             var segments = db.GetCollection("outbox");
             var segment = segments.FindAll().Single();
-            segment["m"].AsArray[5]["q"] = "two";
+            segment["m"].AsArray[(int)damaged - 1]["q"] = "two";
             segments.Update(segment);
         }
 
@@ -170,12 +183,38 @@ public sealed class SalvageCommandTests : CliTest
 
         Assert.Equal(ExitCodes.ProblemsFound, result.ExitCode);
         var lost = Assert.Single(result.Json.GetProperty("lost").EnumerateArray());
-        Assert.Equal("message 6", lost.GetProperty("what").GetString());
-        Assert.True(result.Json.GetProperty("sessionKept").GetBoolean());
+        Assert.Equal($"message {damaged}", lost.GetProperty("what").GetString());
+        Assert.Equal(sessionKept, result.Json.GetProperty("sessionKept").GetBoolean());
+        Assert.Equal(sessionKept ? "kept" : "fresh", result.Json.GetProperty("session").GetString());
+
+        // Fresh: the other two sent messages, 3 and 5, are published anew, 5 without its PUBREC.
+        Assert.Equal(sessionKept ? 0 : 2, result.Json.GetProperty("publishedAnew").GetInt64());
         using var salvaged = OutboxStore.Open(IntoPath);
-        Assert.Equal([3L, 4L, 5L, 7L, 8L, 9L, 10L, 11L], salvaged.ReadAll().Select(m => m.Sequence));
-        Assert.Contains(salvaged.ReadAllDeadLetters(), l => l.Letter is { Sequence: 6, Reason: DeadLetterReason.Unreadable });
-        Assert.StartsWith("dead letter 6: ", Assert.Single(salvaged.Verify()), StringComparison.Ordinal);
+        Assert.Equal(sessionKept ? "broker" : null, salvaged.SessionServer);
+        Assert.Equal(sessionKept ? DeliveryState.Released : DeliveryState.Published, salvaged.ReadAll().Single(m => m.Sequence == 5).State);
+        Assert.Equal(new long[] { 3, 4, 5, 6, 7, 8, 9, 10, 11 }.Where(s => s != damaged), salvaged.ReadAll().Select(m => m.Sequence));
+        Assert.Contains(salvaged.ReadAllDeadLetters(), l => l.Letter.Sequence == damaged && l.Letter.Reason == DeadLetterReason.Unreadable);
+        Assert.StartsWith($"dead letter {damaged}: ", Assert.Single(salvaged.Verify()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_store_that_never_started_a_broker_session_reports_none_to_keep()
+    {
+        CreateSampleStore();
+
+        var json = Run("salvage", StorePath, "--into", IntoPath, "--json");
+        File.Delete(IntoPath);
+        var table = Run("salvage", StorePath, "--into", IntoPath);
+
+        Assert.Equal(ExitCodes.Ok, json.ExitCode);
+        Assert.False(json.Json.GetProperty("sessionKept").GetBoolean());
+        Assert.Equal("none", json.Json.GetProperty("session").GetString());
+        Assert.Equal(ExitCodes.Ok, table.ExitCode);
+        Assert.Contains("none: the damaged store recorded none", table.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("kept", table.Out, StringComparison.Ordinal);
+        using var salvaged = OutboxStore.Open(IntoPath);
+        Assert.Null(salvaged.SessionServer);
+        Assert.Equal(Contents(StorePath), Contents(salvaged));
     }
 
     [Fact]
@@ -236,7 +275,7 @@ public sealed class SalvageCommandTests : CliTest
     }
 
     [Fact]
-    public void A_lost_header_starts_sequences_above_every_one_seen_and_a_fresh_broker_session()
+    public void A_lost_header_starts_sequences_above_every_one_seen_and_a_fresh_broker_session_and_keeps_dead_letters_out_of_the_queue()
     {
         CreateSampleStore();
         using (var store = OutboxStore.Open(StorePath))
@@ -261,11 +300,22 @@ public sealed class SalvageCommandTests : CliTest
         Assert.Equal(0, salvaged.SentThrough);
         Assert.Equal(11, salvaged.Snapshot.LastSequence);
 
-        // Without the removed marks, the messages that left the first segment (1 and 2, now dead letters) are back.
-        Assert.Equal(original.Select(m => m.Sequence).Prepend(2).Prepend(1), salvaged.ReadAll().Select(m => m.Sequence));
+        // The removed marks of the first segment were lost with the header; 1 and 2, which left it as dead letters, stay
+        // dead letters and do not come back as messages to publish.
+        Assert.Equal(original.Select(m => m.Sequence), salvaged.ReadAll().Select(m => m.Sequence));
+        Assert.Equal(original.Count, result.Json.GetProperty("messages").GetInt64());
+        Assert.Equal(original.Count, salvaged.Snapshot.PendingMessages);
         Assert.All(Contents(salvaged), m => Assert.Equal(DeliveryState.Queued, m.State));
+        Assert.Equal([1L, 2L], salvaged.ReadAllDeadLetters().Select(l => l.Letter.Sequence));
         Assert.Equal(2, salvaged.Snapshot.DeadLetters);
         Assert.Empty(salvaged.Verify());
+
+        // A message refused again is set aside as any other.
+        salvaged.BeginBatch();
+        var refused = salvaged.ReadAfter(0, 1).Single();
+        salvaged.MoveToDeadLetters(refused, DeadLetter.Of(refused, DeadLetterReason.RejectedByBroker, 0x87, "Not authorized"));
+        salvaged.CommitBatch();
+        Assert.Equal([1L, 2L, 3L], salvaged.ReadAllDeadLetters().Select(l => l.Letter.Sequence));
     }
 
     [Fact]
@@ -342,6 +392,79 @@ public sealed class SalvageCommandTests : CliTest
         OutboxStore.Open(IntoPath).Dispose();
         var unused = Run("salvage", StorePath, "--into", IntoPath);
         Assert.Equal(ExitCodes.Ok, unused.ExitCode);
+        Assert.Equal(Contents(StorePath), Contents(IntoPath));
+    }
+
+    [Fact]
+    public void An_into_path_that_holds_another_file_is_refused_by_name_and_left_as_it_is()
+    {
+        CreateSampleStore();
+        File.WriteAllText(IntoPath, "notes an operator keeps here\n");
+        var before = File.ReadAllBytes(IntoPath);
+
+        var result = Run("salvage", StorePath, "--into", IntoPath);
+
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Contains(IntoPath, result.Error, StringComparison.Ordinal);
+        Assert.Contains("not an empty store", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(OutboxStore.LogPathOf(IntoPath)));
+        Assert.False(System.IO.Directory.Exists(OutboxSalvage.WorkDirectoryOf(IntoPath)));
+
+        // Holds once opening a store refuses a file that is not a LiteDB database without writing to it.
+        Assert.Equal(before, File.ReadAllBytes(IntoPath));
+    }
+
+    [Fact]
+    public void A_file_put_at_the_into_path_while_the_copy_is_written_is_refused_by_name_and_left_as_it_is()
+    {
+        CreateSampleStore();
+        using var salvage = OutboxSalvage.Read(StorePath, IntoPath, null, freshSession: false);
+        Assert.True(File.Exists(Path.Combine(OutboxSalvage.WorkDirectoryOf(IntoPath), OutboxSalvage.WorkMarker)));
+        using (var other = OutboxStore.Open(IntoPath))
+        {
+            other.BeginBatch();
+            other.Append("plant/other", [1], MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch);
+            other.CommitBatch();
+        }
+
+        var before = File.ReadAllBytes(IntoPath);
+
+        var problem = salvage.WriteTo(IntoPath, null, null);
+
+        Assert.Contains(IntoPath, problem, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(IntoPath));
+    }
+
+    [Fact]
+    public void A_work_directory_that_no_salvage_made_is_refused_by_name_and_kept()
+    {
+        CreateSampleStore();
+        var work = OutboxSalvage.WorkDirectoryOf(IntoPath);
+        System.IO.Directory.CreateDirectory(work);
+        var kept = Path.Combine(work, "report.txt");
+        File.WriteAllText(kept, "someone else's");
+
+        var result = Run("salvage", StorePath, "--into", IntoPath);
+
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Contains(work, result.Error, StringComparison.Ordinal);
+        Assert.Equal("someone else's", File.ReadAllText(kept));
+        Assert.False(File.Exists(IntoPath));
+    }
+
+    [Fact]
+    public void A_work_directory_left_by_a_killed_salvage_is_deleted_and_the_salvage_goes_on()
+    {
+        CreateSampleStore();
+        var work = OutboxSalvage.WorkDirectoryOf(IntoPath);
+        System.IO.Directory.CreateDirectory(work);
+        File.WriteAllText(Path.Combine(work, OutboxSalvage.WorkMarker), "");
+        File.WriteAllText(Path.Combine(work, "damaged.db"), "half a copy");
+
+        var result = Run("salvage", StorePath, "--into", IntoPath);
+
+        Assert.Equal(ExitCodes.Ok, result.ExitCode);
+        Assert.False(System.IO.Directory.Exists(work));
         Assert.Equal(Contents(StorePath), Contents(IntoPath));
     }
 

@@ -8,7 +8,7 @@ namespace StoreForward.Cli.Commands;
 internal sealed class SalvageSettings : StoreSettings
 {
     [CommandOption("--into <NEW_STORE>")]
-    [Description("Where to write the new store with every readable message. It must not exist (an existing store that never held a message nor started a broker session is replaced).")]
+    [Description("Where to write the new store with every readable message. It must not exist, or be a store that never held a message or a dead letter nor started a broker session (it is replaced).")]
     public string? Into { get; set; }
 
     [CommandOption("--fresh-session")]
@@ -35,6 +35,7 @@ internal sealed record Salvage(
     long? CountedDeadLetters,
     long NextSequence,
     long SentThrough,
+    SalvagedSession Session,
     bool SessionKept,
     long PublishedAnew,
     IReadOnlyList<SalvageLoss> Lost);
@@ -42,7 +43,8 @@ internal sealed record Salvage(
 /// <summary>
 /// <c>salvage</c>: copies every readable message, dead letter and delivery mark of a damaged or quarantined store into a
 /// new store (see <see cref="OutboxSalvage"/>), never changing the damaged files, and reports what it could not read.
-/// Exit code 0 when everything was read, 1 when something was lost, 4 when nothing could be read (no store is written).
+/// Exit code 0 when everything was read, 1 when something was lost, 4 when nothing could be read (no store is written),
+/// 2 when the new store's path cannot take it (nothing is written there).
 /// </summary>
 internal sealed class SalvageCommand(CliEnvironment environment) : Command<SalvageSettings>
 {
@@ -63,18 +65,19 @@ internal sealed class SalvageCommand(CliEnvironment environment) : Command<Salva
             var report = salvage.Report;
             if (!report.NothingRead)
             {
+                string? targetProblem;
                 try
                 {
-                    CliProgress.Run(environment, "Writing the new store", salvage.SegmentCount, progress =>
-                    {
-                        salvage.WriteTo(into, key, progress);
-                        return true;
-                    }, cancellationToken);
+                    targetProblem = CliProgress.Run(environment, "Writing the new store", salvage.SegmentCount, progress => salvage.WriteTo(into, key, progress), cancellationToken);
                 }
                 catch (IOException e) when (e is not OutboxStoreException)
                 {
                     return environment.Fail(ExitCodes.Failed, $"Writing the new store '{into}' failed (for example a full disk); nothing was written there, and '{damaged}' is unchanged. {e.Message}");
                 }
+
+                // Something was put at the new store's path while the copy was written: still the operator's choice.
+                if (targetProblem is not null)
+                    return environment.Fail(ExitCodes.Usage, targetProblem);
             }
 
             var result = Describe(report, into);
@@ -104,6 +107,7 @@ internal sealed class SalvageCommand(CliEnvironment environment) : Command<Salva
             content.CountedDeadLetters,
             content.NextSequence,
             content.SentThrough,
+            content.Session,
             content.SessionKept,
             content.PublishedAnew,
             report.Losses);
@@ -121,9 +125,12 @@ internal sealed class SalvageCommand(CliEnvironment environment) : Command<Salva
         if (result.UnreadableMessages + result.UnreadableDeadLetters > 0)
             Row("Unreadable records", $"{Format.Count(result.UnreadableMessages + result.UnreadableDeadLetters)}, kept as dead letters (storeforward dead-letters shows why)");
         Row("Sequences", $"next {Format.Count(result.NextSequence)}, sent through {Format.Count(result.SentThrough)}");
-        Row("Broker session", result.SessionKept
-            ? "kept: the app resumes it as the damaged store would have"
-            : $"a fresh one: the app clears the broker's session for its ClientId first; {Format.Count(result.PublishedAnew, "message")} that may have been in flight {(result.PublishedAnew == 1 ? "is" : "are")} published anew (a QoS 2 one may arrive twice)");
+        Row("Broker session", result.Session switch
+        {
+            SalvagedSession.Kept => "kept: the app resumes it as the damaged store would have",
+            SalvagedSession.None => "none: the damaged store recorded none, so there is none to keep; the app starts one as the damaged store would have",
+            _ => $"a fresh one: the app clears the broker's session for its ClientId first; {Format.Count(result.PublishedAnew, "message")} that may have been in flight {(result.PublishedAnew == 1 ? "is" : "are")} published anew (a QoS 2 one may arrive twice)",
+        });
         environment.Out.Write(table);
 
         if (result.Complete)
