@@ -15,13 +15,9 @@ internal static class LiteDbRecovery
 {
     private const int PageSize = 8192;
 
-    // Where LiteDB's file format (version 8) keeps these in the header page, the first page of the data file.
-    private const int HeaderInfoOffset = 32;
-    private const int FileVersionOffset = 59;
-    private const byte FileVersion = 8;
+    // Where LiteDB's file format (version 8) keeps these in the header page (its signature: LiteDbFileHeader).
     private const int LastPageIdOffset = 64;
     private const int InvalidStateOffset = 191;
-    private static readonly byte[] HeaderInfo = "** This is a LiteDB file **"u8.ToArray();
 
     /// <summary>Where the rebuild reports what it could not read; dropped once read.</summary>
     private const string ErrorsCollection = "_rebuild_errors";
@@ -75,7 +71,7 @@ internal static class LiteDbRecovery
         using var file = new FileStream(copyPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
         var header = new byte[PageSize];
         var read = file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
-        if (read <= InvalidStateOffset || !header.AsSpan(HeaderInfoOffset, HeaderInfo.Length).SequenceEqual(HeaderInfo) || header[FileVersionOffset] != FileVersion)
+        if (read <= InvalidStateOffset || !LiteDbFileHeader.Matches(header.AsSpan(0, read)))
         {
             throw new OutboxStoreException(storePath, $"its first page is not a LiteDB header (the file holds {file.Length} bytes: it was cut short before the header ended, overwritten, or is not a LiteDB database); nothing can be read.")
             {

@@ -44,7 +44,8 @@ internal sealed class OutboxSalvage : IDisposable
     /// </summary>
     /// <param name="intoPath">The new store's path.</param>
     /// <param name="key">The key to open an existing store with.</param>
-    public static string? TargetProblem(string intoPath, byte[]? key)
+    /// <param name="allowWorldWritableDirectory">Accept a world-writable directory for the new store, as the app does (<see cref="StoreForwardOptions.AllowWorldWritableStoreDirectory"/>).</param>
+    public static string? TargetProblem(string intoPath, byte[]? key, bool allowWorldWritableDirectory)
     {
         var path = Path.GetFullPath(intoPath);
         var directory = Path.GetDirectoryName(path)!;
@@ -65,7 +66,7 @@ internal sealed class OutboxSalvage : IDisposable
         // Opening a store without its log creates an empty one; a store that is refused is left as it was.
         try
         {
-            using var existing = OutboxStore.Open(path, key);
+            using var existing = OutboxStore.Open(path, key, allowWorldWritableDirectory);
             return existing.Snapshot is { LastSequence: 0, DeadLetters: 0 } && existing.SessionServer is null
                 ? null
                 : $"'{path}' is a store that holds messages, dead letters or a broker session. Salvage into a new path; never into the store an app uses.";
@@ -96,7 +97,8 @@ internal sealed class OutboxSalvage : IDisposable
     /// ClientId since. Always so for a quarantined store (see <see cref="OutboxStore.Quarantine"/>), whose app started a
     /// fresh store that cleared the broker's session.
     /// </param>
-    public static OutboxSalvage Read(string damagedPath, string intoPath, byte[]? key, bool freshSession)
+    /// <param name="allowWorldWritableDirectory">Accept a world-writable directory for the new store, as the app does (<see cref="StoreForwardOptions.AllowWorldWritableStoreDirectory"/>).</param>
+    public static OutboxSalvage Read(string damagedPath, string intoPath, byte[]? key, bool freshSession, bool allowWorldWritableDirectory)
     {
         var damaged = Path.GetFullPath(damagedPath);
         var work = WorkDirectoryOf(intoPath);
@@ -117,7 +119,7 @@ internal sealed class OutboxSalvage : IDisposable
             if (File.Exists(OutboxStore.LogPathOf(damaged)))
                 CopyFile(damaged, OutboxStore.LogPathOf(damaged), OutboxStore.LogPathOf(copyPath));
             var pageLosses = LiteDbRecovery.Rebuild(damaged, copyPath, length);
-            var copy = OutboxStore.OpenSalvageCopy(copyPath, damaged, key, out var headerProblem);
+            var copy = OutboxStore.OpenSalvageCopy(copyPath, damaged, key, allowWorldWritableDirectory, out var headerProblem);
             try
             {
                 var quarantined = Path.GetFileName(damaged).Contains(OutboxStore.QuarantineMark, StringComparison.Ordinal);
@@ -150,7 +152,8 @@ internal sealed class OutboxSalvage : IDisposable
     /// <param name="intoPath">The new store's path (see <see cref="TargetProblem"/>).</param>
     /// <param name="key">The key to open an existing store at <paramref name="intoPath"/> with.</param>
     /// <param name="progress">Gets the number of segments written so far.</param>
-    public string? WriteTo(string intoPath, byte[]? key, IProgress<int>? progress)
+    /// <param name="allowWorldWritableDirectory">Accept a world-writable directory for the new store, as the app does (<see cref="StoreForwardOptions.AllowWorldWritableStoreDirectory"/>).</param>
+    public string? WriteTo(string intoPath, byte[]? key, bool allowWorldWritableDirectory, IProgress<int>? progress)
     {
         var path = Path.GetFullPath(intoPath);
         var written = Path.Combine(_workDirectory, "salvaged.db");
@@ -158,7 +161,7 @@ internal sealed class OutboxSalvage : IDisposable
 
         // Checked again: something may have been put there while the copy was written, and the store that may be
         // replaced must still be one that loses nothing.
-        if (TargetProblem(path, key) is { } problem)
+        if (TargetProblem(path, key, allowWorldWritableDirectory) is { } problem)
             return problem;
         File.Delete(OutboxStore.LogPathOf(path));
         File.Move(written, path, overwrite: true);

@@ -18,9 +18,9 @@ internal sealed partial class OutboxStore
     /// what happened; <see cref="Reconcile"/> then counts what is there. Throws as <see cref="Open"/> does for a file that
     /// is not an outbox, of a newer format, or encrypted with another key.
     /// </summary>
-    public static OutboxStore OpenSalvageCopy(string copyPath, string damagedPath, byte[]? key, out string? headerProblem)
+    public static OutboxStore OpenSalvageCopy(string copyPath, string damagedPath, byte[]? key, bool allowWorldWritableDirectory, out string? headerProblem)
     {
-        var store = OpenCopyFiles(copyPath, damagedPath, key);
+        var store = OpenCopyFiles(copyPath, damagedPath, key, allowWorldWritableDirectory);
         BsonDocument? meta = null;
         try
         {
@@ -55,7 +55,7 @@ internal sealed partial class OutboxStore
 
         // A failed Load may have left the instance half set up; a fresh one over the same files starts from a clean state.
         store.Dispose();
-        store = OpenCopyFiles(copyPath, damagedPath, key);
+        store = OpenCopyFiles(copyPath, damagedPath, key, allowWorldWritableDirectory);
         try
         {
             store.StartEmpty(MetaDocument.KeyBindingOf(meta));
@@ -69,12 +69,12 @@ internal sealed partial class OutboxStore
         }
     }
 
-    private static OutboxStore OpenCopyFiles(string copyPath, string damagedPath, byte[]? key)
+    private static OutboxStore OpenCopyFiles(string copyPath, string damagedPath, byte[]? key, bool allowWorldWritableDirectory)
     {
         var data = OpenFile(damagedPath, copyPath);
         try
         {
-            var store = new OutboxStore(damagedPath, data, OpenFile(damagedPath, LogPathOf(copyPath)), key);
+            var store = new OutboxStore(damagedPath, data, OpenFile(damagedPath, LogPathOf(copyPath)), key) { _allowWorldWritableDirectory = allowWorldWritableDirectory };
             store.Attach();
             return store;
         }

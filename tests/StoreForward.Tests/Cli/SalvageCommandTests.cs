@@ -418,7 +418,7 @@ public sealed class SalvageCommandTests : CliTest
     public void A_file_put_at_the_into_path_while_the_copy_is_written_is_refused_by_name_and_left_as_it_is()
     {
         CreateSampleStore();
-        using var salvage = OutboxSalvage.Read(StorePath, IntoPath, null, freshSession: false);
+        using var salvage = OutboxSalvage.Read(StorePath, IntoPath, null, freshSession: false, allowWorldWritableDirectory: false);
         Assert.True(File.Exists(Path.Combine(OutboxSalvage.WorkDirectoryOf(IntoPath), OutboxSalvage.WorkMarker)));
         using (var other = OutboxStore.Open(IntoPath))
         {
@@ -429,7 +429,7 @@ public sealed class SalvageCommandTests : CliTest
 
         var before = File.ReadAllBytes(IntoPath);
 
-        var problem = salvage.WriteTo(IntoPath, null, null);
+        var problem = salvage.WriteTo(IntoPath, null, allowWorldWritableDirectory: false, progress: null);
 
         Assert.Contains(IntoPath, problem, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllBytes(IntoPath));

@@ -59,16 +59,16 @@ internal sealed class SalvageCommand(CliEnvironment environment) : Command<Salva
         return StoreFailures.Run(environment, damaged, () =>
         {
             // The new store's path is the operator's choice: a path that cannot take it is a usage error.
-            if (OutboxSalvage.TargetProblem(into, key) is { } problem)
+            if (OutboxSalvage.TargetProblem(into, key, settings.AllowWorldWritableDirectory) is { } problem)
                 return environment.Fail(ExitCodes.Usage, problem);
-            using var salvage = OutboxSalvage.Read(damaged, into, key, settings.FreshSession);
+            using var salvage = OutboxSalvage.Read(damaged, into, key, settings.FreshSession, settings.AllowWorldWritableDirectory);
             var report = salvage.Report;
             if (!report.NothingRead)
             {
                 string? targetProblem;
                 try
                 {
-                    targetProblem = CliProgress.Run(environment, "Writing the new store", salvage.SegmentCount, progress => salvage.WriteTo(into, key, progress), cancellationToken);
+                    targetProblem = CliProgress.Run(environment, "Writing the new store", salvage.SegmentCount, progress => salvage.WriteTo(into, key, settings.AllowWorldWritableDirectory, progress), cancellationToken);
                 }
                 catch (IOException e) when (e is not OutboxStoreException)
                 {
