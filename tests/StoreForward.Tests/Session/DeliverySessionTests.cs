@@ -111,18 +111,10 @@ public sealed class DeliverySessionTests : IAsyncLifetime
     [Fact]
     public async Task With_the_session_present_a_reconnect_resends_with_the_same_ids_and_dup_or_only_releases()
     {
-        var sequences = await AppendAsync(2, MqttQualityOfServiceLevel.ExactlyOnce);
-        var first = new ScriptedBroker();
-        var (_, run, _) = Start(first);
-        var publishes = (await first.ExpectAsync(2)).Cast<MqttPublishPacket>().ToList();
-        first.Answer(new MqttPubRecPacket { PacketIdentifier = publishes[0].PacketIdentifier });
-        await first.ExpectAsync<MqttPubRelPacket>();
-        first.Break();
-        await Assert.ThrowsAsync<LinkLostException>(() => run);
-        _state.Invalidate();
+        var sequences = await TwoInFlightTheFirstReleasedThenTheLinkBreaksAsync();
 
         var second = new ScriptedBroker(sessionPresent: true);
-        (_, run, var stop) = Start(second);
+        var (_, run, stop) = Start(second);
         var resent = await second.ExpectAsync(2);
 
         var release = Assert.Single(resent.OfType<MqttPubRelPacket>());
@@ -137,18 +129,10 @@ public sealed class DeliverySessionTests : IAsyncLifetime
     [Fact]
     public async Task Without_the_session_the_messages_in_flight_are_published_anew_and_their_pubrecs_forgotten_on_disk()
     {
-        var sequences = await AppendAsync(2, MqttQualityOfServiceLevel.ExactlyOnce);
-        var first = new ScriptedBroker();
-        var (_, run, _) = Start(first);
-        var publishes = (await first.ExpectAsync(2)).Cast<MqttPublishPacket>().ToList();
-        first.Answer(new MqttPubRecPacket { PacketIdentifier = publishes[0].PacketIdentifier });
-        await first.ExpectAsync<MqttPubRelPacket>();
-        first.Break();
-        await Assert.ThrowsAsync<LinkLostException>(() => run);
-        _state.Invalidate();
+        var sequences = await TwoInFlightTheFirstReleasedThenTheLinkBreaksAsync();
 
         var second = new ScriptedBroker(sessionPresent: false);
-        (_, run, var stop) = Start(second);
+        var (_, run, stop) = Start(second);
         var anew = (await second.ExpectAsync(2)).Cast<MqttPublishPacket>().ToList();
 
         Assert.Equal(sequences.Select(PacketIds.Of), anew.Select(p => p.PacketIdentifier));
@@ -262,6 +246,24 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         await run.WaitAsync(Patience);
         Assert.Equal(sequences.Length - 1, _writer.Snapshot.PendingMessages);
         stop.Dispose();
+    }
+
+    /// <summary>
+    /// Two QoS 2 messages in flight, the first one's PUBREC recorded and released, and then the link breaks: the state a
+    /// reconnect resumes from. Returns their sequences.
+    /// </summary>
+    private async Task<long[]> TwoInFlightTheFirstReleasedThenTheLinkBreaksAsync()
+    {
+        var sequences = await AppendAsync(2, MqttQualityOfServiceLevel.ExactlyOnce);
+        var first = new ScriptedBroker();
+        var (_, run, _) = Start(first);
+        var publishes = (await first.ExpectAsync(2)).Cast<MqttPublishPacket>().ToList();
+        first.Answer(new MqttPubRecPacket { PacketIdentifier = publishes[0].PacketIdentifier });
+        await first.ExpectAsync<MqttPubRelPacket>();
+        first.Break();
+        await Assert.ThrowsAsync<LinkLostException>(() => run);
+        _state.Invalidate();
+        return sequences;
     }
 
     private (DeliverySession Session, Task Run, CancellationTokenSource Stop) Start(IBrokerLink broker, int maxInFlight = 10)
