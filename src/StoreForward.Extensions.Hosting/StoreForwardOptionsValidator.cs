@@ -12,7 +12,7 @@ internal sealed class StoreForwardOptionsValidator : IValidateOptions<StoreForwa
     {
         try
         {
-            options.Validate();
+            OptionsValidation.Validate(options);
             return ValidateOptionsResult.Success;
         }
         catch (ArgumentException e)

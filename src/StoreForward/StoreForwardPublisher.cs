@@ -121,7 +121,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        OptionsValidation.Validate(options);
 
         // Opening can replay a write-ahead log; keep that off the caller's thread.
         var (store, quarantined) = await Task.Run(() => OpenStore(options), cancellationToken).ConfigureAwait(false);

@@ -58,7 +58,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     {
         Counters = new DeliveryCounters(metrics);
         _options = options;
-        _servers = options.Endpoints();
+        _servers = OptionsValidation.Endpoints(options);
         _failbackInterval = options.FailbackInterval;
         _writer = writer;
         _deadLettered = deadLettered;

@@ -62,7 +62,7 @@ public sealed class OptionsValidationTests
         options.ProtocolVersion = MqttProtocolVersion.V311;
         options.SessionExpiry = TimeSpan.Zero;
 
-        options.Validate();
+        OptionsValidation.Validate(options);
     }
 
     [Theory]
@@ -89,18 +89,18 @@ public sealed class OptionsValidationTests
 
         Assert.Equal(
             ["mqtts://primary:8883", "mqtt://standby:1883"],
-            options.Endpoints().Select(e => e.ToString()));
+            OptionsValidation.Endpoints(options).Select(e => e.ToString()));
     }
 
     [Fact]
     public void Without_servers_the_endpoint_is_Host_and_Port_or_their_defaults()
     {
         var options = Valid();
-        Assert.Equal("mqtt://localhost:1883", Assert.Single(options.Endpoints()).ToString());
+        Assert.Equal("mqtt://localhost:1883", Assert.Single(OptionsValidation.Endpoints(options)).ToString());
 
         options.Host = "broker";
         options.Port = 1884;
-        Assert.Equal("mqtt://broker:1884", Assert.Single(options.Endpoints()).ToString());
+        Assert.Equal("mqtt://broker:1884", Assert.Single(OptionsValidation.Endpoints(options)).ToString());
     }
 
     [Theory]
@@ -147,10 +147,10 @@ public sealed class OptionsValidationTests
         var options = Valid();
         options.Tls.TargetHost = "broker.plant";
         options.Servers = ["mqtt://a:1883"];
-        Assert.Contains("Tls.Enabled", Assert.Throws<ArgumentException>(options.Validate).Message, StringComparison.Ordinal);
+        Assert.Contains("Tls.Enabled", Assert.Throws<ArgumentException>(() => OptionsValidation.Validate(options)).Message, StringComparison.Ordinal);
 
         options.Servers = ["mqtt://a:1883", "mqtts://b:8883"];
-        options.Validate();
+        OptionsValidation.Validate(options);
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public sealed class OptionsValidationTests
         options.Tls.Enabled = true;
         options.Servers = ["mqtt://a:1883", "mqtt://b:1883"];
 
-        var error = Assert.Throws<ArgumentException>(options.Validate);
+        var error = Assert.Throws<ArgumentException>(() => OptionsValidation.Validate(options));
 
         Assert.Contains("StoreForwardOptions.Tls.Enabled is true, but every entry of Servers is mqtt://", error.Message, StringComparison.Ordinal);
     }
@@ -191,7 +191,7 @@ public sealed class OptionsValidationTests
         var options = configuration.GetSection("StoreForward").Get<StoreForwardOptions>()
             ?? throw new InvalidOperationException("The StoreForward section is missing.");
 
-        options.Validate();
+        OptionsValidation.Validate(options);
         Assert.Equal("plant-7-gateway", options.ClientId);
         Assert.Equal(["mqtts://a:8883"], options.Servers);
         Assert.Equal(TimeSpan.FromSeconds(30), options.KeepAlive);

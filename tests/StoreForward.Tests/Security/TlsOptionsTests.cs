@@ -18,17 +18,17 @@ public sealed class TlsOptionsTests : IDisposable
         return options;
     }
 
-    private static ArgumentException Refused(StoreForwardOptions options) => Assert.ThrowsAny<ArgumentException>(options.Validate);
+    private static ArgumentException Refused(StoreForwardOptions options) => Assert.ThrowsAny<ArgumentException>(() => OptionsValidation.Validate(options));
 
     [Fact]
     public void Complete_settings_pass()
     {
-        Options(tls =>
+        OptionsValidation.Validate(Options(tls =>
         {
             tls.CaFile = _pki.CaFile;
             tls.ClientCertificateFile = _pki.ClientPfxFile;
             tls.ClientCertificatePassword = TestPki.PfxPassword;
-        }).Validate();
+        }));
     }
 
     public static TheoryData<string, Action<StoreForwardTlsOptions>> EachTlsSetting => new()
@@ -55,7 +55,7 @@ public sealed class TlsOptionsTests : IDisposable
     }
 
     [Fact]
-    public void Tls_left_off_with_default_settings_is_plain_tcp_and_valid() => Options(_ => { }, enabled: false).Validate();
+    public void Tls_left_off_with_default_settings_is_plain_tcp_and_valid() => OptionsValidation.Validate(Options(_ => { }, enabled: false));
 
     [Fact]
     public void Tls_older_than_1_2_is_refused()
