@@ -1,6 +1,5 @@
 using System.Globalization;
 using MQTTnet.Protocol;
-using StoreForward.Outbox;
 
 namespace StoreForward;
 
@@ -42,17 +41,19 @@ public enum DeadLetterReason
 /// </remarks>
 public sealed class DeadLetter
 {
-    private DeadLetter(OutboxMessage message, DeadLetterReason reason, int? reasonCode, string detail)
+    internal DeadLetter(
+        long sequence, string topic, DeadLetterReason reason, int? reasonCode, string detail,
+        ReadOnlyMemory<byte> payload, MqttQualityOfServiceLevel qos, bool retain, DateTimeOffset storedAt)
     {
-        Sequence = message.Sequence;
-        Topic = message.Topic;
+        Sequence = sequence;
+        Topic = topic;
         Reason = reason;
         ReasonCode = reasonCode;
         Detail = detail;
-        Payload = message.Payload;
-        Qos = message.Qos;
-        Retain = message.Retain;
-        StoredAt = message.StoredAt;
+        Payload = payload;
+        Qos = qos;
+        Retain = retain;
+        StoredAt = storedAt;
     }
 
     /// <summary>The sequence from the message's <see cref="PublishReceipt"/>.</summary>
@@ -81,9 +82,6 @@ public sealed class DeadLetter
 
     /// <summary>When the message was first stored (kept when it is requeued).</summary>
     public DateTimeOffset StoredAt { get; }
-
-    internal static DeadLetter Of(OutboxMessage message, DeadLetterReason reason, int? reasonCode, string detail) =>
-        new(message, reason, reasonCode, detail);
 
     /// <summary>The sequence, topic, reason (with the broker's code) and detail, for a log line; not the payload.</summary>
     public override string ToString() =>

@@ -18,7 +18,7 @@ public sealed class ResultTypeTests
         var storedAt = new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.Zero);
         var message = new OutboxMessage(42, "plant/line1", [1, 2, 3], MqttQualityOfServiceLevel.ExactlyOnce, retain: true, storedAt);
 
-        var letter = DeadLetter.Of(message, DeadLetterReason.RejectedByBroker, 0x87, "not authorised");
+        var letter = message.ToDeadLetter(DeadLetterReason.RejectedByBroker, 0x87, "not authorised");
 
         Assert.Equal(
             (42L, "plant/line1", DeadLetterReason.RejectedByBroker, (int?)0x87, "not authorised", MqttQualityOfServiceLevel.ExactlyOnce, true, storedAt),

@@ -46,6 +46,10 @@ internal sealed class OutboxMessage(
     /// <summary>Bytes this message counts for in <see cref="OutboxStatus.PendingBytes"/>.</summary>
     public long Size { get; init; } = StoredSize(topic, payload.Length);
 
+    /// <summary>This message set aside with <paramref name="reason"/>: the whole message, for inspection and requeue.</summary>
+    public DeadLetter ToDeadLetter(DeadLetterReason reason, int? reasonCode, string detail) =>
+        new(Sequence, Topic, reason, reasonCode, detail, Payload, Qos, Retain, StoredAt);
+
     public static long StoredSize(string topic, int payloadLength) => System.Text.Encoding.UTF8.GetByteCount(topic) + (long)payloadLength;
 
     public override string ToString() => $"#{Sequence} {Topic} q{(int)Qos} {State}";

@@ -53,14 +53,14 @@ internal sealed partial class OutboxStore
             var code = d["code"].IsNull ? (int?)null : StoredField.Int32(d["code"], "code", 0, 255);
             var detail = StoredField.String(d["detail"], "detail");
             if (error is null || reason == DeadLetterReason.Unreadable)
-                return DeadLetter.Of(message, reason, code, detail);
+                return message.ToDeadLetter(reason, code, detail);
         }
         catch (Exception e) when (StoredField.IsUnreadable(e))
         {
             error ??= e;
         }
 
-        return DeadLetter.Of(message, DeadLetterReason.Unreadable, null, UnreadableDetail(error));
+        return message.ToDeadLetter(DeadLetterReason.Unreadable, null, UnreadableDetail(error));
     }
 
     /// <summary>

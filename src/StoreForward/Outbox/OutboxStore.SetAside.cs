@@ -24,7 +24,7 @@ internal sealed partial class OutboxStore
             };
             _deadLetters.Upsert(document);
             _staged.DeadLetters++;
-            _setAside.Add(DeadLetter.Of(message, DeadLetterReason.Unreadable, null, detail));
+            _setAside.Add(message.ToDeadLetter(DeadLetterReason.Unreadable, null, detail));
         }
 
         _unreadable.Clear();

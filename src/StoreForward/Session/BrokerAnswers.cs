@@ -140,7 +140,7 @@ internal sealed class BrokerAnswers(
     }
 
     private static DeadLetter Rejected(OutboxMessage message, string packet, int reasonCode, string? reasonString) =>
-        DeadLetter.Of(message, DeadLetterReason.RejectedByBroker, reasonCode,
+        message.ToDeadLetter(DeadLetterReason.RejectedByBroker, reasonCode,
             $"The broker answered {packet} with reason code 0x{reasonCode:X2}{(string.IsNullOrEmpty(reasonString) ? "" : ": " + reasonString)}.");
 
     /// <summary>We subscribe to nothing, but a session from an earlier life may still deliver; acknowledge so it drains.</summary>

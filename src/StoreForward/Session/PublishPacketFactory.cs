@@ -28,10 +28,10 @@ internal sealed class PublishPacketFactory(IBrokerLink link, TimeProvider time, 
         var limits = link.Limits;
         var qos = SendQos(message);
         if (qos > limits.MaximumQos)
-            return DeadLetter.Of(message, DeadLetterReason.QosNotSupported, null,
+            return message.ToDeadLetter(DeadLetterReason.QosNotSupported, null,
                 $"QoS {(int)qos} is above the broker's Maximum QoS {(int)limits.MaximumQos} (StoreForwardOptions.QosAboveMaximum = Downgrade sends it at QoS {(int)limits.MaximumQos} instead).");
         if (message.Retain && !limits.RetainAvailable)
-            return DeadLetter.Of(message, DeadLetterReason.RetainNotSupported, null,
+            return message.ToDeadLetter(DeadLetterReason.RetainNotSupported, null,
                 "The message is retained but the broker does not support retained messages.");
 
         // Properties, the expiry interval (identifier and 4 bytes) and the identity stamp count towards the size on MQTT 5.
@@ -39,7 +39,7 @@ internal sealed class PublishPacketFactory(IBrokerLink link, TimeProvider time, 
             + (identity is null || !_v5 ? 0 : MessageIdentity.EncodedLength(identity, message.Sequence));
         var size = PublishPacketSize.Of(message.Topic, message.Payload.Length, qos, link.ProtocolVersion, propertyBytes);
         if (limits.MaximumPacketSize != 0 && size > limits.MaximumPacketSize)
-            return DeadLetter.Of(message, DeadLetterReason.PacketTooLarge, null,
+            return message.ToDeadLetter(DeadLetterReason.PacketTooLarge, null,
                 $"The PUBLISH packet is {size} bytes, above the broker's Maximum Packet Size of {limits.MaximumPacketSize} bytes.");
         return null;
     }

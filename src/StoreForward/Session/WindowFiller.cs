@@ -120,7 +120,7 @@ internal sealed class WindowFiller(
                 // Resent on that many connections and never acknowledged: a message that costs us the link each time
                 // would block the queue forever.
                 state.EndFlight(again);
-                turn.DeadLetter(again, DeadLetter.Of(again, DeadLetterReason.MaxDeliveryAttemptsExceeded, null,
+                turn.DeadLetter(again, again.ToDeadLetter(DeadLetterReason.MaxDeliveryAttemptsExceeded, null,
                     $"The message was resent on {again.Attempts} connections after the first without an acknowledgement (MaxDeliveryAttempts {maxAttempts})."));
                 return;
             }

@@ -53,7 +53,7 @@ public abstract class CliTest : StoreTest
 
         store.BeginBatch();
         foreach (var message in store.ReadAfter(0, 2))
-            store.MoveToDeadLetters(message, DeadLetter.Of(message, DeadLetterReason.RejectedByBroker, 0x87, "Not authorized"));
+            store.MoveToDeadLetters(message, message.ToDeadLetter(DeadLetterReason.RejectedByBroker, 0x87, "Not authorized"));
         store.MarkSentThrough(5);
         store.MarkReleased(5);
         store.CommitBatch();

@@ -313,7 +313,7 @@ public sealed class SalvageCommandTests : CliTest
         // A message refused again is set aside as any other.
         salvaged.BeginBatch();
         var refused = salvaged.ReadAfter(0, 1).Single();
-        salvaged.MoveToDeadLetters(refused, DeadLetter.Of(refused, DeadLetterReason.RejectedByBroker, 0x87, "Not authorized"));
+        salvaged.MoveToDeadLetters(refused, refused.ToDeadLetter(DeadLetterReason.RejectedByBroker, 0x87, "Not authorized"));
         salvaged.CommitBatch();
         Assert.Equal([1L, 2L, 3L], salvaged.ReadAllDeadLetters().Select(l => l.Letter.Sequence));
     }

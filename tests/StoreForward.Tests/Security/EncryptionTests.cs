@@ -33,7 +33,7 @@ public sealed class EncryptionTests : StoreTest
         store.CommitBatch();
         store.BeginBatch();
         var first = store.ReadAfter(1, 1).Single();
-        store.MoveToDeadLetters(first, DeadLetter.Of(first, DeadLetterReason.RejectedByBroker, 0x87, "Not authorized"));
+        store.MoveToDeadLetters(first, first.ToDeadLetter(DeadLetterReason.RejectedByBroker, 0x87, "Not authorized"));
         store.CommitBatch();
     }
 
