@@ -26,10 +26,17 @@ internal sealed class OutboxMessage(
 
     public DateTimeOffset StoredAt { get; } = storedAt;
 
-    public DeliveryState State { get; set; }
+    /// <summary>
+    /// Where the store's marks left the message when it was read (never sent, published, or PUBREC recorded); set by the
+    /// store as it reads. The delivery session keeps its own, changing state in its flight record.
+    /// </summary>
+    public DeliveryState State { get; internal set; }
 
-    /// <summary>On how many connections after the first the message was resent (see <see cref="StoreForwardOptions.MaxDeliveryAttempts"/>).</summary>
-    public int Attempts { get; set; }
+    /// <summary>
+    /// On how many connections after the first the message was resent, as stored (see
+    /// <see cref="StoreForwardOptions.MaxDeliveryAttempts"/>); set by the store as it reads.
+    /// </summary>
+    public int Attempts { get; internal set; }
 
     /// <summary>When the message expires: it is never sent after that. Null: it never expires.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }

@@ -83,15 +83,16 @@ internal sealed class BrokerAnswers(
     /// </summary>
     private void Acknowledged(SessionTurn turn, ushort packetId, bool complete, int reasonCode, string? reasonString)
     {
-        if (!state.TryGetInFlight(packetId, out var message) || IsQuotaExceeded(reasonCode, complete ? "PUBCOMP" : "PUBACK"))
+        if (!state.TryGetInFlight(packetId, out var flight) || IsQuotaExceeded(reasonCode, complete ? "PUBCOMP" : "PUBACK"))
             return;
 
         // A PUBCOMP completes only a released message; one for a message the broker may still hold awaiting PUBREL (a late
         // answer to a PUBREL for an id we had finished) must not drop it. A released message waits for its PUBCOMP.
-        if (complete != (message.State == DeliveryState.Released))
+        if (complete != (flight.State == DeliveryState.Released))
             return;
         _answered = true;
-        state.EndFlight(message);
+        state.EndFlight(flight);
+        var message = flight.Message;
         if (v5 && reasonCode >= 0x80)
         {
             turn.DeadLetter(message, Rejected(message, "PUBACK", reasonCode, reasonString));
@@ -112,7 +113,7 @@ internal sealed class BrokerAnswers(
     /// <summary>PUBREC: persist "released" before PUBREL goes out, so a restart sends PUBREL and never the PUBLISH again.</summary>
     private void Received(SessionTurn turn, MqttPubRecPacket pubRec)
     {
-        if (!state.TryGetInFlight(pubRec.PacketIdentifier, out var message) || message.Qos != MqttQualityOfServiceLevel.ExactlyOnce)
+        if (!state.TryGetInFlight(pubRec.PacketIdentifier, out var flight) || flight.Message.Qos != MqttQualityOfServiceLevel.ExactlyOnce)
         {
             // The broker may still hold the id from a flight this side has finished; releasing it lets the broker finish too.
             turn.Answers.Add(new MqttPubRelPacket { PacketIdentifier = pubRec.PacketIdentifier, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
@@ -125,18 +126,18 @@ internal sealed class BrokerAnswers(
         _answered = true;
         if (v5 && (int)pubRec.ReasonCode >= 0x80)
         {
-            state.EndFlight(message);
-            turn.DeadLetter(message, Rejected(message, "PUBREC", (int)pubRec.ReasonCode, pubRec.ReasonString));
+            state.EndFlight(flight);
+            turn.DeadLetter(flight.Message, Rejected(flight.Message, "PUBREC", (int)pubRec.ReasonCode, pubRec.ReasonString));
             return;
         }
 
-        if (message.State == DeliveryState.Published)
+        if (flight.State == DeliveryState.Published)
         {
-            message.State = DeliveryState.Released;
-            turn.Released(message);
+            flight.State = DeliveryState.Released;
+            turn.Released(flight.Message);
         }
 
-        turn.Answers.Add(new MqttPubRelPacket { PacketIdentifier = PacketIds.Of(message.Sequence) });
+        turn.Answers.Add(new MqttPubRelPacket { PacketIdentifier = flight.PacketId });
     }
 
     private static DeadLetter Rejected(OutboxMessage message, string packet, int reasonCode, string? reasonString) =>

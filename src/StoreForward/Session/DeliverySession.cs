@@ -213,11 +213,10 @@ internal sealed class DeliverySession
             // the broker no longer has.
             var turn = new SessionTurn();
             var returned = 0;
-            foreach (var message in _state.ReturnInFlightToQueue())
+            foreach (var flight in _state.ReturnInFlightToQueue())
             {
-                if (message.State == DeliveryState.Released)
-                    turn.ForgetReleased(message);
-                message.State = DeliveryState.Queued;
+                if (flight.State == DeliveryState.Released)
+                    turn.ForgetReleased(flight.Message);
                 returned++;
             }
 

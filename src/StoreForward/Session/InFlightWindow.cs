@@ -1,5 +1,3 @@
-using StoreForward.Outbox;
-
 namespace StoreForward.Session;
 
 /// <summary>
@@ -14,7 +12,7 @@ namespace StoreForward.Session;
 /// </remarks>
 internal sealed class InFlightWindow(SessionState state, int size)
 {
-    private readonly Queue<OutboxMessage> _resend = new();
+    private readonly Queue<Flight> _resend = new();
     private int _acknowledgementsNotDurable;
 
     /// <summary>Most publishes this connection keeps unacknowledged.</summary>
@@ -31,13 +29,13 @@ internal sealed class InFlightWindow(SessionState state, int size)
         Outstanding + Math.Max(0, _acknowledgementsNotDurable + acknowledgedThisTurn - size);
 
     /// <summary>Queues what was in flight before this connection, in sequence order, to be sent again first.</summary>
-    public void Resend(IEnumerable<OutboxMessage> inFlight)
+    public void Resend(IEnumerable<Flight> inFlight)
     {
-        foreach (var message in inFlight)
-            _resend.Enqueue(message);
+        foreach (var flight in inFlight)
+            _resend.Enqueue(flight);
     }
 
-    public OutboxMessage NextResend() => _resend.Dequeue();
+    public Flight NextResend() => _resend.Dequeue();
 
     /// <summary>A commit of <paramref name="count"/> acknowledged messages' removals was handed to the writer.</summary>
     public void AcknowledgementsCommitting(int count) => _acknowledgementsNotDurable += count;

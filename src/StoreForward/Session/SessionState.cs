@@ -21,8 +21,8 @@ namespace StoreForward.Session;
 /// </remarks>
 internal sealed class SessionState
 {
-    private readonly SortedDictionary<long, OutboxMessage> _inFlight = [];
-    private readonly Dictionary<ushort, OutboxMessage> _byPacketId = [];
+    private readonly SortedDictionary<long, Flight> _inFlight = [];
+    private readonly Dictionary<ushort, Flight> _byPacketId = [];
     private readonly LinkedList<OutboxMessage> _ready = new();
     private bool _loaded;
     private Task<List<OutboxMessage>>? _readAhead;
@@ -42,7 +42,7 @@ internal sealed class SessionState
 
     public int InFlightCount => _inFlight.Count;
 
-    public IEnumerable<OutboxMessage> InFlightInOrder => _inFlight.Values;
+    public IEnumerable<Flight> InFlightInOrder => _inFlight.Values;
 
     /// <summary>Reads the sent head of the outbox once: what may have been in flight when the app last stopped.</summary>
     public async Task EnsureLoadedAsync(GroupCommitWriter writer)
@@ -56,12 +56,11 @@ internal sealed class SessionState
             if (message.Qos == MQTTnet.Protocol.MqttQualityOfServiceLevel.AtMostOnce)
             {
                 // A QoS 0 message leaves the store before it is sent, so one still here was never sent.
-                message.State = DeliveryState.Queued;
                 _ready.AddLast(message);
             }
             else
             {
-                Add(message);
+                Add(Flight.Resumed(message));
             }
         }
 
@@ -127,7 +126,7 @@ internal sealed class SessionState
 
     public void DropReadyHead() => _ready.RemoveFirst();
 
-    public bool TryGetInFlight(ushort packetId, out OutboxMessage message) => _byPacketId.TryGetValue(packetId, out message!);
+    public bool TryGetInFlight(ushort packetId, out Flight flight) => _byPacketId.TryGetValue(packetId, out flight!);
 
     /// <summary>
     /// Whether <paramref name="message"/> may fly now: its id must not belong to a message that is in flight or whose
@@ -136,37 +135,33 @@ internal sealed class SessionState
     public bool CanStartFlight(OutboxMessage message, long oldestCommitted) =>
         PacketIds.IsFree(message.Sequence, oldestCommitted) && !_byPacketId.ContainsKey(PacketIds.Of(message.Sequence));
 
-    public void StartFlight(OutboxMessage message)
-    {
-        message.State = DeliveryState.Published;
-        Add(message);
-    }
+    public void StartFlight(OutboxMessage message) => Add(Flight.First(message));
 
     /// <summary>The broker completed (or refused) the message: its packet id is free once the removal is committed.</summary>
-    public void EndFlight(OutboxMessage message)
+    public void EndFlight(Flight flight)
     {
-        _inFlight.Remove(message.Sequence);
-        _byPacketId.Remove(PacketIds.Of(message.Sequence));
+        _inFlight.Remove(flight.Sequence);
+        _byPacketId.Remove(flight.PacketId);
     }
 
     /// <summary>
     /// The broker lost our session: every in-flight message goes back to the front of the queue to be published anew.
-    /// Returns them so the caller can persist the change (forget recorded PUBRECs) before anything is sent.
+    /// Returns their flights so the caller can persist the change (forget recorded PUBRECs) before anything is sent.
     /// </summary>
-    public List<OutboxMessage> ReturnInFlightToQueue()
+    public List<Flight> ReturnInFlightToQueue()
     {
         var returned = _inFlight.Values.ToList();
         for (var i = returned.Count - 1; i >= 0; i--)
-            _ready.AddFirst(returned[i]);
+            _ready.AddFirst(returned[i].Message);
 
         _inFlight.Clear();
         _byPacketId.Clear();
         return returned;
     }
 
-    private void Add(OutboxMessage message)
+    private void Add(Flight flight)
     {
-        _inFlight.Add(message.Sequence, message);
-        _byPacketId.Add(PacketIds.Of(message.Sequence), message);
+        _inFlight.Add(flight.Sequence, flight);
+        _byPacketId.Add(flight.PacketId, flight);
     }
 }

@@ -106,7 +106,7 @@ internal sealed class SessionTurn
     }
 
     /// <summary>An in-flight message is sent again on a new connection: its attempt count is kept in the store.</summary>
-    public void RecordAttempts(OutboxMessage message) => _changes.Add(new Change(ChangeKind.RecordAttempts, message, null));
+    public void RecordAttempts(Flight flight) => _changes.Add(new Change(ChangeKind.RecordAttempts, flight.Message, null, flight.Attempts));
 
     /// <summary>A message expired before it was sent: it leaves the store unsent, counted.</summary>
     public void Expired(OutboxMessage message) => _changes.Add(new Change(ChangeKind.Expired, message, null));
@@ -120,7 +120,7 @@ internal sealed class SessionTurn
     /// <summary>Applies the changes in the order they were decided; runs on the writer thread inside one transaction.</summary>
     public bool ApplyTo(OutboxStore store)
     {
-        foreach (var (kind, message, deadLetter) in _changes)
+        foreach (var (kind, message, deadLetter, attempts) in _changes)
         {
             switch (kind)
             {
@@ -140,7 +140,7 @@ internal sealed class SessionTurn
                     store.RemoveExpired(message);
                     break;
                 case ChangeKind.RecordAttempts:
-                    store.RecordAttempts(message.Sequence, message.Attempts);
+                    store.RecordAttempts(message.Sequence, attempts);
                     break;
             }
         }
@@ -159,5 +159,5 @@ internal sealed class SessionTurn
         RecordAttempts,
     }
 
-    private readonly record struct Change(ChangeKind Kind, OutboxMessage Message, DeadLetter? DeadLetter);
+    private readonly record struct Change(ChangeKind Kind, OutboxMessage Message, DeadLetter? DeadLetter, int Attempts = 0);
 }

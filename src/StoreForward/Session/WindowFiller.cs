@@ -88,27 +88,28 @@ internal sealed class WindowFiller(
     }
 
     /// <summary>A message that was in flight before this connection.</summary>
-    private void Resend(SessionTurn turn, OutboxMessage again)
+    private void Resend(SessionTurn turn, Flight again)
     {
-        if (again.State == DeliveryState.Published && publishes.Refused(again) is { } nowRefused)
+        var message = again.Message;
+        if (again.State == DeliveryState.Published && publishes.Refused(message) is { } nowRefused)
         {
             // The broker's limits fell since the first send; resending would only get us disconnected again.
             state.EndFlight(again);
-            turn.DeadLetter(again, nowRefused);
+            turn.DeadLetter(message, nowRefused);
             return;
         }
 
         if (again.State == DeliveryState.Released)
         {
-            turn.Answers.Add(new MqttPubRelPacket { PacketIdentifier = PacketIds.Of(again.Sequence) });
+            turn.Answers.Add(new MqttPubRelPacket { PacketIdentifier = again.PacketId });
             return;
         }
 
-        if (publishes.SendQos(again) == MqttQualityOfServiceLevel.AtMostOnce)
+        if (publishes.SendQos(message) == MqttQualityOfServiceLevel.AtMostOnce)
         {
             // This broker takes QoS 0 only: sent once more, without an id, and gone from the store first.
             state.EndFlight(again);
-            SendAtMostOnce(turn, again);
+            SendAtMostOnce(turn, message);
             return;
         }
 
@@ -120,7 +121,7 @@ internal sealed class WindowFiller(
                 // Resent on that many connections and never acknowledged: a message that costs us the link each time
                 // would block the queue forever.
                 state.EndFlight(again);
-                turn.DeadLetter(again, again.ToDeadLetter(DeadLetterReason.MaxDeliveryAttemptsExceeded, null,
+                turn.DeadLetter(message, message.ToDeadLetter(DeadLetterReason.MaxDeliveryAttemptsExceeded, null,
                     $"The message was resent on {again.Attempts} connections after the first without an acknowledgement (MaxDeliveryAttempts {maxAttempts})."));
                 return;
             }
@@ -129,7 +130,7 @@ internal sealed class WindowFiller(
             turn.RecordAttempts(again);
         }
 
-        turn.Publishes.Add(publishes.Create(again, dup: true));
+        turn.Publishes.Add(publishes.Create(message, dup: true));
     }
 
     /// <summary>A message sent at QoS 0 leaves the store before it is sent: at most once. Counted when downgraded.</summary>
