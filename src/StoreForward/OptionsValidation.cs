@@ -14,8 +14,8 @@ internal static class OptionsValidation
 
     private static ArgumentException Refusal(string message, string name) => new(message, name);
 
-    /// <summary>Checks every setting and throws an <see cref="ArgumentException"/> that names the first bad one; returns the servers.</summary>
-    public static IReadOnlyList<Transport.BrokerEndpoint> Validate(StoreForwardOptions options)
+    /// <summary>Checks every setting and throws an <see cref="ArgumentException"/> that names the first bad one.</summary>
+    public static void Validate(StoreForwardOptions options)
     {
         if (string.IsNullOrWhiteSpace(options.ClientId))
             throw Bad(nameof(StoreForwardOptions.ClientId), "must not be empty: a persistent session needs a static client id.");
@@ -87,7 +87,6 @@ internal static class OptionsValidation
             throw Bad(nameof(StoreForwardOptions.ReconnectMaxDelay), "must not be less than ReconnectInitialDelay.");
         if (options.TimeProvider is null)
             throw Bad(nameof(StoreForwardOptions.TimeProvider), "must not be null.");
-        return endpoints;
     }
 
     /// <summary>

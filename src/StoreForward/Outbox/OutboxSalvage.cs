@@ -107,10 +107,7 @@ internal sealed class OutboxSalvage : IDisposable
         // Checked by TargetProblem; something put there since must not get the marker that would have it deleted.
         if (Path.Exists(work))
             throw new IOException($"'{work}', where the salvage works, appeared while it started; move it away.");
-        if (OperatingSystem.IsWindows())
-            Directory.CreateDirectory(work);
-        else
-            Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        StoreFileAccess.CreateDirectory(work);
         try
         {
             File.WriteAllText(Path.Combine(work, WorkMarker), $"storeforward salvage of '{damaged}' works here; it deletes this directory when it ends.{Environment.NewLine}");
