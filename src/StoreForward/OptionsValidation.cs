@@ -56,7 +56,7 @@ internal static class OptionsValidation
             throw Bad(nameof(StoreForwardOptions.Password), "must be at most 65,535 UTF-8 bytes.");
         if (options.Password is not null && options.Username is null && options.ProtocolVersion == MqttProtocolVersion.V311)
             throw Bad(nameof(StoreForwardOptions.Password), "needs a Username on MQTT 3.1.1, which cannot send a password alone.");
-        Transport.BrokerTls.Validate(options, endpoints);
+        Transport.BrokerTls.Validate(options.Tls ?? throw Bad(nameof(StoreForwardOptions.Tls), "must not be null."), endpoints);
         if (options.MaxInFlight is < 1 or > 65_535)
             throw Bad(nameof(StoreForwardOptions.MaxInFlight), $"must be between 1 and 65535, but is {options.MaxInFlight}.");
         if (options.MaxPayloadBytes < 0 || options.MaxPayloadBytes > StoreForwardOptions.MaxStorablePayloadBytes)

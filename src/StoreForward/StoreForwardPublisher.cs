@@ -27,13 +27,13 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     {
         _options = options;
         _limits = new OutboxLimits(options.MaxPendingMessages, options.MaxPendingBytes, options.OverflowPolicy);
-        _logger = Diagnostics.Log.For(options);
+        _logger = Diagnostics.Log.For(options.LoggerFactory);
         _coalescedTopics = [.. options.CoalescedTopics];
         _metrics = new Diagnostics.StoreForwardMetrics(options.ClientId, () => _writer!.Snapshot, options.TimeProvider);
         _writer = new GroupCommitWriter(store, options.TimeProvider, _metrics);
         _writer.Committed += _drainWaiters.OnCommitted;
         _writer.SetAside += RaiseDeadLettered;
-        _engine = new DeliveryEngine(options, _writer, RaiseDeadLettered, randomizer, onRetry, _metrics);
+        _engine = new DeliveryEngine(LayerSettings.Engine(options), _writer, RaiseDeadLettered, randomizer, onRetry, _metrics);
     }
 
     /// <summary>
@@ -47,7 +47,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// age; published, acknowledged, expired, dropped and dead-lettered messages; connects and lost sessions; commit and
     /// delivery durations), every measurement tagged <c>storeforward.client_id</c>. See docs/metrics.md.
     /// </summary>
-    public const string MeterName = "StoreForward";
+    public const string MeterName = Diagnostics.StoreForwardMetrics.MeterName;
 
     /// <summary>
     /// Raised after <see cref="OverflowPolicy.DropOldest"/> dropped an unsent message to make room, once the drop is

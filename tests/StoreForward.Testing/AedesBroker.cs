@@ -151,19 +151,10 @@ public sealed class AedesBroker : IAsyncDisposable
 
     public override string ToString() => $"aedes {Host}:{Port}";
 
-    /// <summary>
-    /// tests/aedes/broker.js of the checkout the tests run from: the folder holding StoreForward.sln, found by walking up
-    /// from the test assembly's folder.
-    /// </summary>
+    /// <summary>tests/aedes/broker.js of the checkout the tests run from.</summary>
     private static string FindScript()
     {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "StoreForward.sln")))
-            directory = directory.Parent;
-        if (directory is null)
-            throw new InvalidOperationException($"No StoreForward.sln above {AppContext.BaseDirectory}: cannot find tests/aedes/broker.js.");
-
-        var aedesFolder = Path.Combine(directory.FullName, "tests", "aedes");
+        var aedesFolder = Path.Combine(Checkout.Root, "tests", "aedes");
         var script = Path.Combine(aedesFolder, "broker.js");
         if (!File.Exists(script))
             throw new InvalidOperationException($"{script} is missing.");
@@ -171,7 +162,7 @@ public sealed class AedesBroker : IAsyncDisposable
         {
             throw new InvalidOperationException(
                 $"The aedes broker is not installed: {Path.Combine(aedesFolder, "node_modules")} is missing. " +
-                $"Run `{InstallCommand}` in {directory.FullName} (tests/run.sh does so by itself).");
+                $"Run `{InstallCommand}` in {Checkout.Root} (tests/run.sh does so by itself).");
         }
 
         return script;

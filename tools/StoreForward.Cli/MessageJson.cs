@@ -29,6 +29,14 @@ internal sealed record MessageJson(
     int? ReasonCode,
     string? Detail)
 {
+    /// <summary>The tool's names for the stored marks, as <c>stats</c> counts them; scripts read them, so they stay.</summary>
+    private static string StateName(StoredMark mark) => mark switch
+    {
+        StoredMark.Unsent => "queued",
+        StoredMark.Sent => "published",
+        _ => "released",
+    };
+
     public static MessageJson Of(OutboxMessage message, DeadLetter? letter = null)
     {
         var properties = message.Properties;
@@ -37,7 +45,7 @@ internal sealed record MessageJson(
             message.Topic,
             (int)message.Qos,
             message.Retain,
-            letter is null ? JsonNamingPolicy.CamelCase.ConvertName(message.State.ToString()) : null,
+            letter is null ? StateName(message.Mark) : null,
             message.StoredAt,
             message.ExpiresAt,
             message.Payload.Length,

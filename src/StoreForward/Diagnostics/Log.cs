@@ -11,7 +11,7 @@ internal static partial class Log
 {
     public const string Category = "StoreForward";
 
-    public static ILogger For(StoreForwardOptions options) => options.LoggerFactory?.CreateLogger(Category) ?? NullLogger.Instance;
+    public static ILogger For(ILoggerFactory? factory) => factory?.CreateLogger(Category) ?? NullLogger.Instance;
 
     [LoggerMessage(EventId = 1, EventName = "StoreOpened", Level = LogLevel.Information,
         Message = "Outbox {StorePath} opened with {PendingMessages} pending messages ({PendingBytes} bytes)")]

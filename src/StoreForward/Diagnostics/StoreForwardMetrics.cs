@@ -9,7 +9,10 @@ namespace StoreForward.Diagnostics;
 /// </summary>
 internal sealed class StoreForwardMetrics : ICommitObserver, IDisposable
 {
-    private readonly Meter _meter = new(StoreForwardPublisher.MeterName, typeof(StoreForwardMetrics).Assembly.GetName().Version?.ToString());
+    /// <summary>The meter's name, public as <see cref="StoreForwardPublisher.MeterName"/>.</summary>
+    public const string MeterName = "StoreForward";
+
+    private readonly Meter _meter = new(MeterName, typeof(StoreForwardMetrics).Assembly.GetName().Version?.ToString());
     private readonly KeyValuePair<string, object?> _client;
     private readonly Counter<long> _published;
     private readonly Counter<long> _acknowledged;

@@ -27,10 +27,11 @@ internal sealed class OutboxMessage(
     public DateTimeOffset StoredAt { get; } = storedAt;
 
     /// <summary>
-    /// Where the store's marks left the message when it was read (never sent, published, or PUBREC recorded); set by the
-    /// store as it reads. The delivery session keeps its own, changing state in its flight record.
+    /// What the store's marks said about the message when it was read (unsent, sent, or its PUBREC recorded); set by the
+    /// store as it reads. The delivery session keeps its own, changing delivery state in its flight
+    /// record.
     /// </summary>
-    public DeliveryState State { get; internal set; }
+    public StoredMark Mark { get; internal set; }
 
     /// <summary>
     /// On how many connections after the first the message was resent, as stored (see
@@ -59,5 +60,5 @@ internal sealed class OutboxMessage(
 
     public static long StoredSize(string topic, int payloadLength) => System.Text.Encoding.UTF8.GetByteCount(topic) + (long)payloadLength;
 
-    public override string ToString() => $"#{Sequence} {Topic} q{(int)Qos} {State}";
+    public override string ToString() => $"#{Sequence} {Topic} q{(int)Qos} {Mark}";
 }

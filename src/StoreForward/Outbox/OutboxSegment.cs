@@ -158,7 +158,7 @@ internal sealed class OutboxSegment(long first)
             StoredField.Boolean(fields["r"], "r"),
             StoredField.Time(fields["ts"], "ts"))
         {
-            State = DeliveryState.Queued,
+            Mark = StoredMark.Unsent,
             SegmentFirst = first,
             SegmentLength = LengthOf(segment),
             ExpiresAt = ExpiresAtOf(fields),

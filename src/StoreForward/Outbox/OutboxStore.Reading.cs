@@ -33,7 +33,7 @@ internal sealed partial class OutboxStore
 
     /// <summary>
     /// Reads every stored message that may have been sent: the in-flight head of the queue, each
-    /// <see cref="DeliveryState.Released"/> when its PUBREC was recorded and <see cref="DeliveryState.Published"/> otherwise.
+    /// <see cref="StoredMark.PubrecRecorded"/> when its PUBREC was recorded and <see cref="StoredMark.Sent"/> otherwise.
     /// </summary>
     public List<OutboxMessage> ReadSentRegion()
     {
@@ -48,8 +48,8 @@ internal sealed partial class OutboxStore
     /// <summary>Sets the delivery state and resend count that the store recorded for <paramref name="message"/>.</summary>
     private OutboxMessage WithStoredState(OutboxMessage message)
     {
-        message.State = message.Sequence > _committed.SentThrough ? DeliveryState.Queued
-            : _released.Contains(message.Sequence) ? DeliveryState.Released : DeliveryState.Published;
+        message.Mark = message.Sequence > _committed.SentThrough ? StoredMark.Unsent
+            : _released.Contains(message.Sequence) ? StoredMark.PubrecRecorded : StoredMark.Sent;
         message.Attempts = _attempts.GetValueOrDefault(message.Sequence);
         return message;
     }

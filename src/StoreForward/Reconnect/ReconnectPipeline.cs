@@ -5,12 +5,12 @@ namespace StoreForward.Reconnect;
 
 /// <summary>
 /// Builds the Polly pipeline that retries a connection forever: exponential backoff from
-/// <see cref="StoreForwardOptions.ReconnectInitialDelay"/> up to <see cref="StoreForwardOptions.ReconnectMaxDelay"/>, with
-/// jitter, until the engine stops. Time and randomness are injected so that tests can replay the exact delays.
+/// <see cref="ReconnectSettings.InitialDelay"/> up to <see cref="ReconnectSettings.MaxDelay"/>, with jitter, until the
+/// engine stops. Time and randomness are injected so that tests can replay the exact delays.
 /// </summary>
 internal static class ReconnectPipeline
 {
-    public static ResiliencePipeline Create(StoreForwardOptions options, Func<double>? randomizer = null, Action<TimeSpan, Exception?>? onRetry = null)
+    public static ResiliencePipeline Create(ReconnectSettings settings, Func<double>? randomizer = null, Action<TimeSpan, Exception?>? onRetry = null)
     {
         var retry = new RetryStrategyOptions
         {
@@ -19,9 +19,9 @@ internal static class ReconnectPipeline
                 args.Outcome.Exception is not null && !args.Context.CancellationToken.IsCancellationRequested),
             MaxRetryAttempts = int.MaxValue,
             BackoffType = DelayBackoffType.Exponential,
-            UseJitter = options.ReconnectJitter,
-            Delay = options.ReconnectInitialDelay,
-            MaxDelay = options.ReconnectMaxDelay,
+            UseJitter = settings.Jitter,
+            Delay = settings.InitialDelay,
+            MaxDelay = settings.MaxDelay,
             OnRetry = args =>
             {
                 onRetry?.Invoke(args.RetryDelay, args.Outcome.Exception);
@@ -31,7 +31,7 @@ internal static class ReconnectPipeline
         if (randomizer is not null)
             retry.Randomizer = randomizer;
 
-        return new ResiliencePipelineBuilder { TimeProvider = options.TimeProvider }
+        return new ResiliencePipelineBuilder { TimeProvider = settings.Time }
             .AddRetry(retry)
             .Build();
     }

@@ -32,7 +32,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
 
     private readonly IReadOnlyList<BrokerEndpoint> _servers;
 
-    private readonly StoreForwardOptions _options;
+    private readonly EngineSettings _settings;
     private readonly GroupCommitWriter _writer;
     private readonly ResiliencePipeline _pipeline;
     private readonly SessionState _state = new();
@@ -49,7 +49,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     private int? _handedOverFrom;
 
     public DeliveryEngine(
-        StoreForwardOptions options,
+        EngineSettings settings,
         GroupCommitWriter writer,
         Action<IReadOnlyList<DeadLetter>> deadLettered,
         Func<double>? randomizer = null,
@@ -57,13 +57,13 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         Diagnostics.StoreForwardMetrics? metrics = null)
     {
         Counters = new DeliveryCounters(metrics);
-        _options = options;
-        _servers = OptionsValidation.Endpoints(options);
-        _failbackInterval = options.FailbackInterval;
+        _settings = settings;
+        _servers = settings.Servers;
+        _failbackInterval = settings.FailbackInterval;
         _writer = writer;
         _deadLettered = deadLettered;
-        _logger = Log.For(options);
-        _pipeline = ReconnectPipeline.Create(options, randomizer, (delay, error) =>
+        _logger = settings.Logger;
+        _pipeline = ReconnectPipeline.Create(settings.Reconnect, randomizer, (delay, error) =>
         {
             Log.Backoff(_logger, delay);
             onRetry?.Invoke(delay, error);
@@ -97,14 +97,14 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         if (_handedOverFrom is { } left)
         {
             // A return that worked resets the interval; one that ended where it started doubles it, up to an hour.
-            _failbackInterval = index < left ? _options.FailbackInterval : FailbackRetreat.Next(_failbackInterval!.Value);
+            _failbackInterval = index < left ? _settings.FailbackInterval : FailbackRetreat.Next(_failbackInterval!.Value);
             _handedOverFrom = null;
         }
 
         var server = connection.Endpoint.ToString();
-        var session = new DeliverySession(connection, _state, _writer, _options, Counters, _deadLettered);
+        var session = new DeliverySession(connection, _state, _writer, _settings.Session, Counters, _deadLettered);
         Log.Connected(_logger, connection.Endpoint, connection.ProtocolVersion, connection.Limits.SessionPresent, session.Window);
-        var startedAt = _options.TimeProvider.GetTimestamp();
+        var startedAt = _settings.Time.GetTimestamp();
         Volatile.Write(ref _session, session);
         Counters.IsConnected = true;
         Counters.Server = server;
@@ -122,7 +122,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         {
             Counters.LastError = Describe(e);
             Log.Disconnected(_logger, connection.Endpoint, Counters.LastError);
-            if (_options.TimeProvider.GetElapsedTime(startedAt) < StableSession)
+            if (_settings.Time.GetElapsedTime(startedAt) < StableSession)
                 throw;
         }
         finally
@@ -183,10 +183,10 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         {
             while (true)
             {
-                await Task.Delay(interval, _options.TimeProvider, token).ConfigureAwait(false);
+                await Task.Delay(interval, _settings.Time, token).ConfigureAwait(false);
                 for (var i = 0; i < connectedIndex; i++)
                 {
-                    if (await ServerProbe.AnswersAsync(_servers[i], _options.ConnectTimeout, _options.TimeProvider, token).ConfigureAwait(false))
+                    if (await ServerProbe.AnswersAsync(_servers[i], _settings.Connection.ConnectTimeout, _settings.Time, token).ConfigureAwait(false))
                     {
                         Log.FailingBack(_logger, _servers[i], _servers[connectedIndex]);
                         _handedOverFrom = connectedIndex;
@@ -227,7 +227,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
     /// </summary>
     private async Task<MqttConnection> ConnectAsync(BrokerEndpoint server, CancellationToken stop)
     {
-        var key = _servers.Count == 1 || _options.ServersShareSessions ? SharedSessionKey : server.SessionKey;
+        var key = _servers.Count == 1 || _settings.ServersShareSessions ? SharedSessionKey : server.SessionKey;
         var sessionWith = await _writer.RunAsync(store => store.SessionServer).ConfigureAwait(false);
 
         // A store from before the broker was recorded ("") has its session with the one broker it was configured for:
@@ -247,8 +247,8 @@ internal sealed class DeliveryEngine : IAsyncDisposable
                 _state.BrokerQuota = null;
             }
 
-            await using (var clean = await MqttConnection.ConnectAsync(_options, server, cleanStart: true, stop).ConfigureAwait(false))
-                await clean.CloseGracefullyAsync(_options.ConnectTimeout).ConfigureAwait(false);
+            await using (var clean = await MqttConnection.ConnectAsync(_settings.Connection, server, cleanStart: true, stop).ConfigureAwait(false))
+                await clean.CloseGracefullyAsync(_settings.Connection.ConnectTimeout).ConfigureAwait(false);
         }
 
         if (sessionWith != key)
@@ -260,7 +260,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
             }).ConfigureAwait(false);
         }
 
-        return await MqttConnection.ConnectAsync(_options, server, cleanStart: false, stop).ConfigureAwait(false);
+        return await MqttConnection.ConnectAsync(_settings.Connection, server, cleanStart: false, stop).ConfigureAwait(false);
     }
 
     /// <summary>The message with its causes: MQTTnet wraps "connection refused" in a generic "error while connecting".</summary>
@@ -285,7 +285,7 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         if (Volatile.Read(ref _session) is { } session)
         {
             session.WindDown();
-            await _loop.WaitAsync(StopDrainTimeout, _options.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await _loop.WaitAsync(StopDrainTimeout, _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);

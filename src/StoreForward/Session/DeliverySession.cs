@@ -51,7 +51,7 @@ internal sealed class DeliverySession
         IBrokerLink link,
         SessionState state,
         GroupCommitWriter writer,
-        StoreForwardOptions options,
+        SessionSettings settings,
         DeliveryCounters counters,
         Action<IReadOnlyList<DeadLetter>> deadLettered)
     {
@@ -60,16 +60,16 @@ internal sealed class DeliverySession
         _writer = writer;
         _counters = counters;
         _deadLettered = deadLettered;
-        _time = options.TimeProvider;
-        _logger = Diagnostics.Log.For(options);
+        _time = settings.Time;
+        _logger = settings.Logger;
         var v5 = link.ProtocolVersion == MqttProtocolVersion.V500;
-        _window = new InFlightWindow(state, Math.Min(Math.Min(options.MaxInFlight, link.Limits.ReceiveMaximum), state.BrokerQuota ?? int.MaxValue));
-        var publishes = new PublishPacketFactory(link, _time, options.QosAboveMaximum == QosAboveMaximum.Downgrade, options.StampMessageIdentity ? options.ClientId : null);
+        _window = new InFlightWindow(state, Math.Min(Math.Min(settings.MaxInFlight, link.Limits.ReceiveMaximum), state.BrokerQuota ?? int.MaxValue));
+        var publishes = new PublishPacketFactory(link, _time, settings.DowngradeAboveMaximumQos, settings.IdentityStamp);
         var downgrades = new QosDowngrades(link, counters, _logger);
         _answers = new BrokerAnswers(state, _window, publishes, downgrades, counters, _time, v5);
-        _filler = new WindowFiller(state, _window, writer, publishes, downgrades, counters, _time, options.MaxDeliveryAttempts);
+        _filler = new WindowFiller(state, _window, writer, publishes, downgrades, counters, _time, settings.MaxDeliveryAttempts);
         _ackClock = new AckClock(_time);
-        _watchdog = new LinkWatchdog(link, _time, link.Limits.ServerKeepAlive ?? options.KeepAlive, options.AckTimeout, _ackClock);
+        _watchdog = new LinkWatchdog(link, _time, link.Limits.ServerKeepAlive ?? settings.KeepAlive, settings.AckTimeout, _ackClock);
         _sender = new PacketSender(link, _ackClock, () => _receiveFailure, error => _events.Writer.TryWrite(SessionEvent.LinkFailed(error)));
     }
 

@@ -30,7 +30,8 @@ internal sealed class Flight
     public int Attempts { get; set; }
 
     /// <summary>A message read back from the store's sent region: where its stored marks left it.</summary>
-    public static Flight Resumed(OutboxMessage message) => new(message, message.State, message.Attempts);
+    public static Flight Resumed(OutboxMessage message) =>
+        new(message, message.Mark == StoredMark.PubrecRecorded ? DeliveryState.Released : DeliveryState.Published, message.Attempts);
 
     /// <summary>A message whose first PUBLISH goes out now.</summary>
     public static Flight First(OutboxMessage message) => new(message, DeliveryState.Published, 0);

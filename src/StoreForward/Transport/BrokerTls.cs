@@ -46,11 +46,10 @@ internal sealed class BrokerTls : IDisposable
     /// Checks the TLS settings and reads their files; throws an <see cref="ArgumentException"/> naming the problem. TLS
     /// settings that no server uses are a mistake too: the connections would be plain TCP.
     /// </summary>
-    public static void Validate(StoreForwardOptions options, IReadOnlyList<BrokerEndpoint> endpoints)
+    public static void Validate(StoreForwardTlsOptions tls, IReadOnlyList<BrokerEndpoint> endpoints)
     {
-        var tls = options.Tls ?? throw new ArgumentException("StoreForwardOptions.Tls must not be null.", nameof(options));
         if (endpoints.FirstOrDefault(e => e.UseTls) is { } endpoint)
-            Load(options, endpoint)?.Dispose();
+            Load(tls, endpoint)?.Dispose();
         else if (tls.Enabled)
             throw Bad("Enabled", "is true, but every entry of Servers is mqtt://, so no connection would use TLS: write the entries as host:port or mqtts://host:port, or set Tls.Enabled = false.");
         else if (tls.HasSettings)
@@ -58,11 +57,10 @@ internal sealed class BrokerTls : IDisposable
     }
 
     /// <summary>The settings for a connection attempt to <paramref name="endpoint"/>, or null when it is plain TCP.</summary>
-    public static BrokerTls? Load(StoreForwardOptions options, BrokerEndpoint endpoint)
+    public static BrokerTls? Load(StoreForwardTlsOptions tls, BrokerEndpoint endpoint)
     {
         if (!endpoint.UseTls)
             return null;
-        var tls = options.Tls;
 
         if (tls.Protocols == SslProtocols.None
             || (tls.Protocols & ~(SslProtocols.Tls12 | SslProtocols.Tls13)) != 0)

@@ -53,21 +53,21 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
     /// broker to discard what it keeps under this ClientId. Throws <see cref="MqttConnectionRefusedException"/>
     /// when the broker refuses, and <see cref="TimeoutException"/> when it takes longer than the connect timeout.
     /// </summary>
-    public static async Task<MqttConnection> ConnectAsync(StoreForwardOptions options, BrokerEndpoint endpoint, bool cleanStart, CancellationToken cancellationToken)
+    public static async Task<MqttConnection> ConnectAsync(ConnectionSettings settings, BrokerEndpoint endpoint, bool cleanStart, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(options.ConnectTimeout, options.TimeProvider);
+        using var timeout = new CancellationTokenSource(settings.ConnectTimeout, settings.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var adapters = new BatchingAdapterFactory();
         var client = Factory.CreateLowLevelMqttClient(adapters);
         BrokerTls? tls = null;
         try
         {
-            tls = BrokerTls.Load(options, endpoint);
+            tls = BrokerTls.Load(settings.Tls, endpoint);
             var builder = new MqttClientOptionsBuilder()
                 .WithTcpServer(endpoint.Host, endpoint.Port)
-                .WithProtocolVersion(options.ProtocolVersion)
-                .WithTimeout(options.ConnectTimeout);
-            tls?.Apply(builder, options.TimeProvider.GetUtcNow());
+                .WithProtocolVersion(settings.ProtocolVersion)
+                .WithTimeout(settings.ConnectTimeout);
+            tls?.Apply(builder, settings.Time.GetUtcNow());
             try
             {
                 await client.ConnectAsync(builder.Build(), linked.Token).ConfigureAwait(false);
@@ -77,11 +77,11 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
                 throw tls.Explain(e);
             }
 
-            var connection = new MqttConnection(client, adapters, options.TimeProvider, options.ProtocolVersion, endpoint, tls);
+            var connection = new MqttConnection(client, adapters, settings.Time, settings.ProtocolVersion, endpoint, tls);
             MqttPacket answer;
             try
             {
-                await connection.SendAsync(CreateConnectPacket(options, cleanStart), linked.Token).ConfigureAwait(false);
+                await connection.SendAsync(CreateConnectPacket(settings, cleanStart), linked.Token).ConfigureAwait(false);
                 answer = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (tls is not null && e is not OperationCanceledException)
@@ -92,15 +92,15 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
             if (answer is not MqttConnAckPacket connAck)
                 throw new MqttProtocolException($"The broker answered CONNECT with {answer.GetType().Name} instead of CONNACK.");
 
-            ThrowIfRefused(connAck, options.ProtocolVersion, endpoint);
-            connection.Limits = BrokerLimits.From(connAck, options.ProtocolVersion, options.BrokerMaximumQos);
+            ThrowIfRefused(connAck, settings.ProtocolVersion, endpoint);
+            connection.Limits = BrokerLimits.From(connAck, settings.ProtocolVersion, settings.BrokerMaximumQos);
             return connection;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             client.Dispose();
             tls?.Dispose();
-            throw new TimeoutException($"Connecting to {endpoint} took longer than {options.ConnectTimeout}.");
+            throw new TimeoutException($"Connecting to {endpoint} took longer than {settings.ConnectTimeout}.");
         }
         catch
         {
@@ -110,16 +110,16 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
         }
     }
 
-    private static MqttConnectPacket CreateConnectPacket(StoreForwardOptions options, bool cleanStart) =>
+    private static MqttConnectPacket CreateConnectPacket(ConnectionSettings settings, bool cleanStart) =>
         new()
         {
-            ClientId = options.ClientId,
+            ClientId = settings.ClientId,
             CleanSession = cleanStart,
-            KeepAlivePeriod = (ushort)options.KeepAlive.TotalSeconds,
+            KeepAlivePeriod = (ushort)settings.KeepAlive.TotalSeconds,
             // A clean connection only wipes the old session; it must not leave a new one behind.
-            SessionExpiryInterval = options.ProtocolVersion == MqttProtocolVersion.V500 && !cleanStart ? options.SessionExpirySeconds : 0,
-            Username = options.Username,
-            Password = options.Password is null ? null : Encoding.UTF8.GetBytes(options.Password),
+            SessionExpiryInterval = settings.ProtocolVersion == MqttProtocolVersion.V500 && !cleanStart ? settings.SessionExpirySeconds : 0,
+            Username = settings.Username,
+            Password = settings.Password is null ? null : Encoding.UTF8.GetBytes(settings.Password),
         };
 
     private static void ThrowIfRefused(MqttConnAckPacket connAck, MqttProtocolVersion version, BrokerEndpoint endpoint)

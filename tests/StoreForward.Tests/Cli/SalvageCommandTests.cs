@@ -16,10 +16,10 @@ public sealed class SalvageCommandTests : CliTest
     private string IntoPath => Directory.File("salvaged.db");
 
     /// <summary>What a store holds, message by message, to compare a salvaged store with its original.</summary>
-    private sealed record Stored(long Sequence, string Topic, string Payload, MqttQualityOfServiceLevel Qos, bool Retain, DateTimeOffset StoredAt, DateTimeOffset? ExpiresAt, string? ContentType, DeliveryState State);
+    private sealed record Stored(long Sequence, string Topic, string Payload, MqttQualityOfServiceLevel Qos, bool Retain, DateTimeOffset StoredAt, DateTimeOffset? ExpiresAt, string? ContentType, StoredMark Mark);
 
     private static List<Stored> Contents(OutboxStore store) =>
-        [.. store.ReadAll().Select(m => new Stored(m.Sequence, m.Topic, Convert.ToHexString(m.Payload), m.Qos, m.Retain, m.StoredAt, m.ExpiresAt, m.Properties?.ContentType, m.State))];
+        [.. store.ReadAll().Select(m => new Stored(m.Sequence, m.Topic, Convert.ToHexString(m.Payload), m.Qos, m.Retain, m.StoredAt, m.ExpiresAt, m.Properties?.ContentType, m.Mark))];
 
     private static List<Stored> Contents(string path, byte[]? key = null)
     {
@@ -70,7 +70,7 @@ public sealed class SalvageCommandTests : CliTest
     private static void AssertSubsetOf(List<Stored> original, List<Stored> salvaged)
     {
         var bySequence = original.ToDictionary(m => m.Sequence);
-        Assert.All(salvaged, m => Assert.Equal(bySequence[m.Sequence] with { State = m.State }, m));
+        Assert.All(salvaged, m => Assert.Equal(bySequence[m.Sequence] with { Mark = m.Mark }, m));
         Assert.Equal(salvaged.OrderBy(m => m.Sequence), salvaged);
     }
 
@@ -98,7 +98,7 @@ public sealed class SalvageCommandTests : CliTest
         Assert.False(System.IO.Directory.Exists(OutboxSalvage.WorkDirectoryOf(IntoPath)));
         using var salvaged = OutboxStore.Open(IntoPath);
         Assert.Equal(original, Contents(salvaged));
-        Assert.Contains(Contents(salvaged), m => m is { Sequence: 5, State: DeliveryState.Released });
+        Assert.Contains(Contents(salvaged), m => m is { Sequence: 5, Mark: StoredMark.PubrecRecorded });
         Assert.Equal([1L, 2L], salvaged.ReadAllDeadLetters().Select(l => l.Letter.Sequence));
         Assert.Equal("Not authorized", salvaged.ReadAllDeadLetters().First().Letter.Detail);
         Assert.Equal(11, salvaged.Snapshot.LastSequence);
@@ -191,7 +191,7 @@ public sealed class SalvageCommandTests : CliTest
         Assert.Equal(sessionKept ? 0 : 2, result.Json.GetProperty("publishedAnew").GetInt64());
         using var salvaged = OutboxStore.Open(IntoPath);
         Assert.Equal(sessionKept ? "broker" : null, salvaged.SessionServer);
-        Assert.Equal(sessionKept ? DeliveryState.Released : DeliveryState.Published, salvaged.ReadAll().Single(m => m.Sequence == 5).State);
+        Assert.Equal(sessionKept ? StoredMark.PubrecRecorded : StoredMark.Sent, salvaged.ReadAll().Single(m => m.Sequence == 5).Mark);
         Assert.Equal(new long[] { 3, 4, 5, 6, 7, 8, 9, 10, 11 }.Where(s => s != damaged), salvaged.ReadAll().Select(m => m.Sequence));
         Assert.Contains(salvaged.ReadAllDeadLetters(), l => l.Letter.Sequence == damaged && l.Letter.Reason == DeadLetterReason.Unreadable);
         Assert.StartsWith($"dead letter {damaged}: ", Assert.Single(salvaged.Verify()), StringComparison.Ordinal);
@@ -246,7 +246,7 @@ public sealed class SalvageCommandTests : CliTest
         // The app that quarantined it started a fresh store, which cleared the broker's session: it is not resumed, and
         // the PUBREC recorded in it (message 5) is forgotten, so message 5 is published anew.
         Assert.Contains("a fresh one", result.Out, StringComparison.Ordinal);
-        Assert.Equal(original.Select(m => m.Sequence == 5 ? m with { State = DeliveryState.Published } : m), Contents(IntoPath));
+        Assert.Equal(original.Select(m => m.Sequence == 5 ? m with { Mark = StoredMark.Sent } : m), Contents(IntoPath));
         using var salvaged = OutboxStore.Open(IntoPath);
         Assert.Null(salvaged.SessionServer);
     }
@@ -305,7 +305,7 @@ public sealed class SalvageCommandTests : CliTest
         Assert.Equal(original.Select(m => m.Sequence), salvaged.ReadAll().Select(m => m.Sequence));
         Assert.Equal(original.Count, result.Json.GetProperty("messages").GetInt64());
         Assert.Equal(original.Count, salvaged.Snapshot.PendingMessages);
-        Assert.All(Contents(salvaged), m => Assert.Equal(DeliveryState.Queued, m.State));
+        Assert.All(Contents(salvaged), m => Assert.Equal(StoredMark.Unsent, m.Mark));
         Assert.Equal([1L, 2L], salvaged.ReadAllDeadLetters().Select(l => l.Letter.Sequence));
         Assert.Equal(2, salvaged.Snapshot.DeadLetters);
         Assert.Empty(salvaged.Verify());
@@ -487,7 +487,7 @@ public sealed class SalvageCommandTests : CliTest
         using var salvaged = OutboxStore.Open(IntoPath);
         Assert.Null(salvaged.SessionServer);
         Assert.Equal(5, salvaged.SentThrough);
-        Assert.DoesNotContain(Contents(salvaged), m => m.State == DeliveryState.Released);
+        Assert.DoesNotContain(Contents(salvaged), m => m.Mark == StoredMark.PubrecRecorded);
     }
 
     [Fact]

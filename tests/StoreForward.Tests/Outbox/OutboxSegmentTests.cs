@@ -110,7 +110,7 @@ public sealed class OutboxSegmentTests : StoreTest
 
         Assert.Equal(1, store.Snapshot.PendingMessages);
         Assert.Equal(2, store.Snapshot.OldestSequence);
-        Assert.Equal([(2L, DeliveryState.Released)], store.ReadSentRegion().Select(m => (m.Sequence, m.State)));
+        Assert.Equal([(2L, StoredMark.PubrecRecorded)], store.ReadSentRegion().Select(m => (m.Sequence, m.Mark)));
 
         // The cache of live counts was rolled back too: this removal is the segment's last.
         Remove(store, [messages[1]]);
@@ -158,7 +158,7 @@ public sealed class OutboxSegmentTests : StoreTest
             Assert.Equal(1, store.Snapshot.OldestSequence);
             Assert.Equal(DateTimeOffset.UnixEpoch.AddSeconds(1), store.Snapshot.OldestStoredAt);
             var sent = store.ReadSentRegion();
-            Assert.Equal([(1L, DeliveryState.Released), (2L, DeliveryState.Published)], sent.Select(m => (m.Sequence, m.State)));
+            Assert.Equal([(1L, StoredMark.PubrecRecorded), (2L, StoredMark.Sent)], sent.Select(m => (m.Sequence, m.Mark)));
             Assert.Equal("3", Encoding.UTF8.GetString(Assert.Single(store.ReadAfter(2, 10)).Payload));
 
             Remove(store, [sent[0]]);

@@ -214,14 +214,14 @@ public sealed class OutboxStoreTests : StoreTest
             var head = store.ReadSentRegion();
 
             Assert.Equal(2, store.SentThrough);
-            Assert.Equal([(1L, DeliveryState.Released), (2L, DeliveryState.Published)], head.Select(m => (m.Sequence, m.State)));
+            Assert.Equal([(1L, StoredMark.PubrecRecorded), (2L, StoredMark.Sent)], head.Select(m => (m.Sequence, m.Mark)));
 
             // Removing the message removes its PUBREC record with it.
             store.BeginBatch();
             store.Remove(head[0]);
             store.MarkSentThrough(1);
             store.CommitBatch();
-            Assert.Equal([(2L, DeliveryState.Published)], store.ReadSentRegion().Select(m => (m.Sequence, m.State)));
+            Assert.Equal([(2L, StoredMark.Sent)], store.ReadSentRegion().Select(m => (m.Sequence, m.Mark)));
         }
     }
 
@@ -244,8 +244,8 @@ public sealed class OutboxStoreTests : StoreTest
         using (var store = OutboxStore.Open(StorePath))
         {
             Assert.Equal(
-                [(1L, DeliveryState.Released), (2L, DeliveryState.Published), (3L, DeliveryState.Released), (4L, DeliveryState.Published)],
-                store.ReadSentRegion().Select(m => (m.Sequence, m.State)));
+                [(1L, StoredMark.PubrecRecorded), (2L, StoredMark.Sent), (3L, StoredMark.PubrecRecorded), (4L, StoredMark.Sent)],
+                store.ReadSentRegion().Select(m => (m.Sequence, m.Mark)));
         }
 
         using (var db = new LiteDatabase(StorePath))
@@ -255,7 +255,7 @@ public sealed class OutboxStoreTests : StoreTest
         }
 
         using (var store = OutboxStore.Open(StorePath))
-            Assert.Equal([1L, 3L], store.ReadSentRegion().Where(m => m.State == DeliveryState.Released).Select(m => m.Sequence));
+            Assert.Equal([1L, 3L], store.ReadSentRegion().Where(m => m.Mark == StoredMark.PubrecRecorded).Select(m => m.Sequence));
     }
 
     [Fact]
@@ -503,12 +503,12 @@ public sealed class OutboxStoreTests : StoreTest
         store.RollbackBatch();
 
         Assert.Equal(1, store.Snapshot.PendingMessages);
-        Assert.Equal(DeliveryState.Published, Assert.Single(store.ReadSentRegion()).State);
+        Assert.Equal(StoredMark.Sent, Assert.Single(store.ReadSentRegion()).Mark);
         store.BeginBatch();
         Assert.Equal(2, store.Append("t", "x"u8, MqttQualityOfServiceLevel.AtLeastOnce, false, DateTimeOffset.UnixEpoch));
         store.CommitBatch();
         Assert.Equal(2, store.ReadAfter(0, 10).Count);
-        Assert.Equal(DeliveryState.Published, Assert.Single(store.ReadSentRegion()).State);
+        Assert.Equal(StoredMark.Sent, Assert.Single(store.ReadSentRegion()).Mark);
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public sealed class ReconnectBackoffTests : IDisposable
     {
         var time = (FakeTimeProvider)options.TimeProvider;
         var delays = new List<TimeSpan>();
-        var pipeline = ReconnectPipeline.Create(options, randomizer, (delay, _) => { lock (delays) delays.Add(delay); });
+        var pipeline = ReconnectPipeline.Create(LayerSettings.Engine(options).Reconnect, randomizer, (delay, _) => { lock (delays) delays.Add(delay); });
         using var stop = new CancellationTokenSource();
         var running = pipeline.ExecuteAsync(_ => throw new TimeoutException("broker down"), stop.Token).AsTask();
 

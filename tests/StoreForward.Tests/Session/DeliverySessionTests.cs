@@ -276,7 +276,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
             KeepAlive = TimeSpan.FromMinutes(10),
             AckTimeout = TimeSpan.FromMinutes(10),
         };
-        var session = new DeliverySession(broker, _state, _writer, options, _counters, d =>
+        var session = new DeliverySession(broker, _state, _writer, LayerSettings.Engine(options).Session, _counters, d =>
         {
             lock (_deadLetters)
                 _deadLetters.AddRange(d);

@@ -68,10 +68,10 @@ internal sealed class PeekCommand(CliEnvironment environment) : StoreCommand<Pee
         return ExitCodes.Ok;
     }
 
-    private static string StateName(OutboxMessage message) => message.State switch
+    private static string StateName(OutboxMessage message) => message.Mark switch
     {
-        DeliveryState.Published => "in flight",
-        DeliveryState.Released => "PUBREC'd",
+        StoredMark.Sent => "in flight",
+        StoredMark.PubrecRecorded => "PUBREC'd",
         _ => "queued",
     };
 }

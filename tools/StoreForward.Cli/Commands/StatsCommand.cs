@@ -64,12 +64,12 @@ internal sealed class StatsCommand(CliEnvironment environment) : StoreCommand<St
         foreach (var message in store.ReadAll())
         {
             progress.Report(++scanned.Read);
-            switch (message.State)
+            switch (message.Mark)
             {
-                case DeliveryState.Queued:
+                case StoredMark.Unsent:
                     scanned.Queued++;
                     break;
-                case DeliveryState.Released:
+                case StoredMark.PubrecRecorded:
                     scanned.InFlight++;
                     scanned.Released++;
                     break;

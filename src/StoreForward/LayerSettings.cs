@@ -1,0 +1,49 @@
+using StoreForward.Reconnect;
+using StoreForward.Session;
+using StoreForward.Transport;
+
+namespace StoreForward;
+
+/// <summary>
+/// Reads validated <see cref="StoreForwardOptions"/> into the values each inner layer takes. The layers below the public
+/// API take these settings, never the options object, so that no arrow points back up to the root.
+/// </summary>
+internal static class LayerSettings
+{
+    public static EngineSettings Engine(StoreForwardOptions options)
+    {
+        var logger = Diagnostics.Log.For(options.LoggerFactory);
+        return new EngineSettings(
+            OptionsValidation.Endpoints(options),
+            options.ServersShareSessions,
+            options.FailbackInterval,
+            new ConnectionSettings(
+                options.ClientId,
+                options.ProtocolVersion,
+                options.KeepAlive,
+                options.SessionExpirySeconds,
+                options.ConnectTimeout,
+                options.BrokerMaximumQos,
+                options.Username,
+                options.Password,
+                options.Tls,
+                options.TimeProvider),
+            Session(options, logger),
+            Reconnect(options),
+            logger);
+    }
+
+    private static SessionSettings Session(StoreForwardOptions options, Microsoft.Extensions.Logging.ILogger logger) =>
+        new(
+            options.MaxInFlight,
+            options.QosAboveMaximum == QosAboveMaximum.Downgrade,
+            options.StampMessageIdentity ? options.ClientId : null,
+            options.MaxDeliveryAttempts,
+            options.KeepAlive,
+            options.AckTimeout,
+            options.TimeProvider,
+            logger);
+
+    private static ReconnectSettings Reconnect(StoreForwardOptions options) =>
+        new(options.ReconnectInitialDelay, options.ReconnectMaxDelay, options.ReconnectJitter, options.TimeProvider);
+}
