@@ -1,4 +1,5 @@
 using MQTTnet.Formatter;
+using StoreForward.Transport;
 
 namespace StoreForward;
 
@@ -19,8 +20,8 @@ internal static class OptionsValidation
     {
         if (string.IsNullOrWhiteSpace(options.ClientId))
             throw Bad(nameof(StoreForwardOptions.ClientId), "must not be empty: a persistent session needs a static client id.");
-        if (System.Text.Encoding.UTF8.GetByteCount(options.ClientId) > 65_535 || options.ClientId.Contains('\0', StringComparison.Ordinal))
-            throw Bad(nameof(StoreForwardOptions.ClientId), "must be at most 65,535 UTF-8 bytes without U+0000.");
+        if (MqttStrings.Problem(options.ClientId) is { } clientIdProblem)
+            throw Bad(nameof(StoreForwardOptions.ClientId), $"'{MqttStrings.Shorten(options.ClientId)}' {clientIdProblem}.");
         if (options.Servers is null)
             throw Bad(nameof(StoreForwardOptions.Servers), "must not be null (empty: Host and Port).");
         if (options.Servers.Count > 0 && (options.Host is not null || options.Port is not null))
@@ -50,10 +51,10 @@ internal static class OptionsValidation
             throw Bad(nameof(StoreForwardOptions.AckTimeout), "must be more than zero.");
         if (options.ConnectTimeout <= TimeSpan.Zero)
             throw Bad(nameof(StoreForwardOptions.ConnectTimeout), "must be more than zero.");
-        if (options.Username is { } username && (System.Text.Encoding.UTF8.GetByteCount(username) > 65_535 || username.Contains('\0', StringComparison.Ordinal)))
-            throw Bad(nameof(StoreForwardOptions.Username), "must be at most 65,535 UTF-8 bytes without U+0000.");
-        if (options.Password is { } password && System.Text.Encoding.UTF8.GetByteCount(password) > 65_535)
-            throw Bad(nameof(StoreForwardOptions.Password), "must be at most 65,535 UTF-8 bytes.");
+        if (options.Username is { } username && MqttStrings.Problem(username) is { } usernameProblem)
+            throw Bad(nameof(StoreForwardOptions.Username), usernameProblem + ".");
+        if (options.Password is { } password && System.Text.Encoding.UTF8.GetByteCount(password) > MqttStrings.MaxBytes)
+            throw Bad(nameof(StoreForwardOptions.Password), $"must be at most {MqttStrings.MaxBytes:N0} UTF-8 bytes.");
         if (options.Password is not null && options.Username is null && options.ProtocolVersion == MqttProtocolVersion.V311)
             throw Bad(nameof(StoreForwardOptions.Password), "needs a Username on MQTT 3.1.1, which cannot send a password alone.");
         Transport.BrokerTls.Validate(options.Tls ?? throw Bad(nameof(StoreForwardOptions.Tls), "must not be null."), endpoints);

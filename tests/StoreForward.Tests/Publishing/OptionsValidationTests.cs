@@ -12,6 +12,13 @@ public sealed class OptionsValidationTests
     {
         { "ClientId", o => o.ClientId = "" },
         { "ClientId", o => o.ClientId = "   " },
+        { "ClientId", o => o.ClientId = "gateway\0" },
+        // An unpaired surrogate has no UTF-8 form: CONNECT would carry U+FFFD instead, another client's id.
+        { "ClientId", o => o.ClientId = "gateway-\uD800" },
+        { "ClientId", o => o.ClientId = new string('x', 65_536) },
+        { "Username", o => o.Username = "operator\0" },
+        { "Username", o => o.Username = "\uDC00operator" },
+        { "Password", o => (o.Username, o.Password) = ("u", new string('é', 32_768)) },
         { "Host", o => o.Host = "" },
         { "Port", o => o.Port = 0 },
         { "Port", o => o.Port = 70_000 },
