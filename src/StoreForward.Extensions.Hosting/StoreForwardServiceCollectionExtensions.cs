@@ -14,7 +14,9 @@ public static class StoreForwardServiceCollectionExtensions
     /// Registers a <see cref="StoreForwardPublisher"/> singleton configured from <paramref name="configuration"/> (for
     /// example <c>builder.Configuration.GetSection("StoreForward")</c>, which environment variables such as
     /// <c>StoreForward__Host</c> override), and a hosted service that starts it with the host and flushes it on shutdown.
-    /// The options are validated when the host starts: a bad value fails the start with a message naming it.
+    /// The options are validated when the host starts: a bad value fails the start with a message naming it. An
+    /// <see cref="IMqttCredentialsProvider"/> registered in the container supplies the credentials when the options give
+    /// none (no Username, Password or CredentialsProvider).
     /// </summary>
     /// <returns>The options builder, to configure or validate further.</returns>
     public static OptionsBuilder<StoreForwardOptions> AddStoreForward(this IServiceCollection services, IConfiguration configuration) =>
@@ -32,7 +34,9 @@ public static class StoreForwardServiceCollectionExtensions
     /// <paramref name="configuration"/> (for example <c>builder.Configuration.GetSection("StoreForward:Plant")</c>). The
     /// host starts it, validates its options (a failure names the publisher and the option) and flushes it on shutdown,
     /// every publisher concurrently within its own <see cref="StoreForwardHostingOptions.ShutdownFlushTimeout"/>. Two
-    /// publishers on one <see cref="StoreForwardOptions.StorePath"/> fail the start.
+    /// publishers on one <see cref="StoreForwardOptions.StorePath"/> fail the start. When its options give no credentials,
+    /// an <see cref="IMqttCredentialsProvider"/> registered keyed by <paramref name="name"/> supplies them, else an unkeyed
+    /// one.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="name">The publisher's name, once per host; <see cref="Options.Options.DefaultName"/> (empty) is the unnamed publisher.</param>
@@ -78,6 +82,14 @@ public static class StoreForwardServiceCollectionExtensions
         services.AddHostedService<StoreForwardHostedService>();
         return services.AddOptions<StoreForwardOptions>(name)
             .Configure<IServiceProvider>((options, provider) => options.LoggerFactory ??= provider.GetService<ILoggerFactory>())
+
+            // After every Configure, the app's included: credentials from the container serve a publisher whose options
+            // name none, the provider keyed by the publisher's name first, else the unkeyed one.
+            .PostConfigure<IServiceProvider>((options, provider) =>
+            {
+                if (options.CredentialsProvider is null && options.Username is null && options.Password is null)
+                    options.CredentialsProvider = provider.GetKeyedService<IMqttCredentialsProvider>(name) ?? provider.GetService<IMqttCredentialsProvider>();
+            })
             .ValidateOnStart();
     }
 }

@@ -51,12 +51,10 @@ internal static class OptionsValidation
             throw Bad(nameof(StoreForwardOptions.AckTimeout), "must be more than zero.");
         if (options.ConnectTimeout <= TimeSpan.Zero)
             throw Bad(nameof(StoreForwardOptions.ConnectTimeout), "must be more than zero.");
-        if (options.Username is { } username && MqttStrings.Problem(username) is { } usernameProblem)
-            throw Bad(nameof(StoreForwardOptions.Username), usernameProblem + ".");
-        if (options.Password is { } password && System.Text.Encoding.UTF8.GetByteCount(password) > MqttStrings.MaxBytes)
-            throw Bad(nameof(StoreForwardOptions.Password), $"must be at most {MqttStrings.MaxBytes:N0} UTF-8 bytes.");
-        if (options.Password is not null && options.Username is null && options.ProtocolVersion == MqttProtocolVersion.V311)
-            throw Bad(nameof(StoreForwardOptions.Password), "needs a Username on MQTT 3.1.1, which cannot send a password alone.");
+        if (CredentialRules.Problem(options.Username, options.Password, options.ProtocolVersion) is var (field, credentialProblem))
+            throw Bad(field, credentialProblem + ".");
+        if (options.CredentialsProvider is not null && (options.Username ?? options.Password) is not null)
+            throw Bad(nameof(StoreForwardOptions.CredentialsProvider), "is set together with Username or Password: give one (the provider's credentials would replace them).");
         Transport.BrokerTls.Validate(options.Tls ?? throw Bad(nameof(StoreForwardOptions.Tls), "must not be null."), endpoints);
         if (options.MaxInFlight is < 1 or > 65_535)
             throw Bad(nameof(StoreForwardOptions.MaxInFlight), $"must be between 1 and 65535, but is {options.MaxInFlight}.");

@@ -141,6 +141,13 @@ public sealed class StoreForwardOptions
     /// </summary>
     public string? Password { get; set; }
 
+    /// <summary>
+    /// Supplies user name and password before every connection attempt, for credentials that expire or rotate (tokens,
+    /// vault-managed passwords); null (default): <see cref="Username"/> and <see cref="Password"/>, which must then stay
+    /// null. What it returns is never logged or stored.
+    /// </summary>
+    public IMqttCredentialsProvider? CredentialsProvider { get; set; }
+
     /// <summary>TLS to the broker, off by default: see <see cref="StoreForwardTlsOptions"/>.</summary>
     public StoreForwardTlsOptions Tls { get; set; } = new();
 

@@ -13,8 +13,7 @@ namespace StoreForward.Transport;
 /// <param name="SessionExpirySeconds">MQTT 5's Session Expiry Interval for a persistent session.</param>
 /// <param name="ConnectTimeout">How long TCP, TLS and CONNACK together may take.</param>
 /// <param name="BrokerMaximumQos">A Maximum QoS the app knows the broker has, for brokers that do not say so in CONNACK.</param>
-/// <param name="Username">The user name CONNECT carries, or null.</param>
-/// <param name="Password">The password CONNECT carries (UTF-8), or null.</param>
+/// <param name="Credentials">Asked for the user name and password before every attempt.</param>
 /// <param name="Tls">The TLS settings for <c>mqtts://</c> servers (a plain bag of values; files are read per attempt).</param>
 /// <param name="Time">The clock for timeouts and the link's idle times.</param>
 internal sealed record ConnectionSettings(
@@ -24,11 +23,7 @@ internal sealed record ConnectionSettings(
     uint SessionExpirySeconds,
     TimeSpan ConnectTimeout,
     MqttQualityOfServiceLevel? BrokerMaximumQos,
-    string? Username,
-    string? Password,
+    IMqttCredentialsProvider Credentials,
     StoreForwardTlsOptions Tls,
     TimeProvider Time)
-{
-    /// <summary>Keeps the password out of logs and test output.</summary>
-    public override string ToString() => $"{ClientId} ({ProtocolVersion}, keep-alive {KeepAlive}, user {Username ?? "none"})";
-}
+;

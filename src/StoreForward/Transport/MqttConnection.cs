@@ -62,6 +62,7 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
         BrokerTls? tls = null;
         try
         {
+            var credentials = await CredentialsAsync(settings, endpoint, linked.Token).ConfigureAwait(false);
             tls = BrokerTls.Load(settings.Tls, endpoint);
             var builder = new MqttClientOptionsBuilder()
                 .WithTcpServer(endpoint.Host, endpoint.Port)
@@ -81,7 +82,7 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
             MqttPacket answer;
             try
             {
-                await connection.SendAsync(CreateConnectPacket(settings, cleanStart), linked.Token).ConfigureAwait(false);
+                await connection.SendAsync(CreateConnectPacket(settings, credentials, cleanStart), linked.Token).ConfigureAwait(false);
                 answer = await connection.ReceiveAsync(linked.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (tls is not null && e is not OperationCanceledException)
@@ -110,7 +111,32 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
         }
     }
 
-    private static MqttConnectPacket CreateConnectPacket(ConnectionSettings settings, bool cleanStart) =>
+    /// <summary>
+    /// The provider's credentials for this attempt, checked: a failing provider or one that returns what MQTT cannot send
+    /// fails the attempt with its message, which names the provider but never a credential.
+    /// </summary>
+    private static async Task<MqttCredentials> CredentialsAsync(ConnectionSettings settings, BrokerEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        var provider = settings.Credentials;
+        var name = provider is FixedCredentials ? "StoreForwardOptions.Username/Password" : $"The credentials provider {provider.GetType().Name}";
+        MqttCredentials? credentials;
+        try
+        {
+            credentials = await provider.GetCredentialsAsync(endpoint.ToString(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new InvalidOperationException($"{name} failed for {endpoint}.", e);
+        }
+
+        if (credentials is null)
+            throw new InvalidOperationException($"{name} returned no credentials (null) for {endpoint}.");
+        if (CredentialRules.Problem(credentials.Username, credentials.Password, settings.ProtocolVersion) is var (field, problem))
+            throw new InvalidOperationException($"{name} returned a {field} that {problem}.");
+        return credentials;
+    }
+
+    private static MqttConnectPacket CreateConnectPacket(ConnectionSettings settings, MqttCredentials credentials, bool cleanStart) =>
         new()
         {
             ClientId = settings.ClientId,
@@ -118,8 +144,8 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
             KeepAlivePeriod = (ushort)settings.KeepAlive.TotalSeconds,
             // A clean connection only wipes the old session; it must not leave a new one behind.
             SessionExpiryInterval = settings.ProtocolVersion == MqttProtocolVersion.V500 && !cleanStart ? settings.SessionExpirySeconds : 0,
-            Username = settings.Username,
-            Password = settings.Password is null ? null : Encoding.UTF8.GetBytes(settings.Password),
+            Username = credentials.Username,
+            Password = credentials.Password is null ? null : Encoding.UTF8.GetBytes(credentials.Password),
         };
 
     private static void ThrowIfRefused(MqttConnAckPacket connAck, MqttProtocolVersion version, BrokerEndpoint endpoint)

@@ -19,6 +19,8 @@ public sealed class OptionsValidationTests
         { "Username", o => o.Username = "operator\0" },
         { "Username", o => o.Username = "\uDC00operator" },
         { "Password", o => (o.Username, o.Password) = ("u", new string('é', 32_768)) },
+        { "Password", o => (o.Username, o.Password, o.ProtocolVersion) = (null, "p", MqttProtocolVersion.V311) },
+        { "CredentialsProvider", o => (o.Password, o.CredentialsProvider) = ("p", new Security.TestCredentialsProvider((_, _) => new MqttCredentials("u", "p"))) },
         { "Host", o => o.Host = "" },
         { "Port", o => o.Port = 0 },
         { "Port", o => o.Port = 70_000 },

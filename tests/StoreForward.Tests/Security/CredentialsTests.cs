@@ -8,13 +8,15 @@ namespace StoreForward.Tests.Security;
 
 /// <summary>
 /// User name and password against Mosquitto with a password file: a wrong password is refused clearly and retried with
-/// backoff, the password shows up nowhere (log, status, store), and the messages wait for the right one.
+/// backoff, the password shows up nowhere (log, status, store), and the messages wait for the right one; a credentials
+/// provider is asked before every connection, so a password rotated during an outage is used on the next.
 /// </summary>
 public sealed class CredentialsTests : SecurityTest, IDisposable
 {
     private const string User = "gateway";
     private const string RightPassword = "Ri9ht-Pa55-word";
     private const string WrongPassword = "Wr0ng-Pa55-word";
+    private const string NewPassword = "N3w-Pa55-word-after-rotation";
     private readonly string _passwordFile;
 
     public CredentialsTests()
@@ -60,6 +62,75 @@ public sealed class CredentialsTests : SecurityTest, IDisposable
 
         await AssertFixedDeliversAsync(WithPassword(RightPassword, version));
         AssertNotInStore(RightPassword);
+    }
+
+    [Fact]
+    public async Task A_provider_is_asked_before_every_connection_and_a_password_rotated_during_an_outage_is_used_on_the_next()
+    {
+        var provider = new TestCredentialsProvider((_, _) => new MqttCredentials(User, RightPassword));
+        var options = Options();
+        options.CredentialsProvider = provider;
+        var publisher = await StartPublisherAsync(options);
+        var before = await PublishManyAsync(publisher, 0, Messages / 2, MqttQualityOfServiceLevel.AtLeastOnce);
+        await publisher.FlushAsync().WaitAsync(Patience);
+        var callsBefore = provider.Calls.Count;
+
+        // The outage: the password is rotated at the broker and in the vault the provider reads.
+        await Broker.StopAsync();
+        SetPassword(NewPassword);
+        provider.Answer = (_, _) => new MqttCredentials(User, NewPassword);
+        var during = await PublishManyAsync(publisher, Messages / 2, Messages / 2, MqttQualityOfServiceLevel.AtLeastOnce);
+        await Broker.StartAgainAsync();
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        await AssertDeliveredAsync(0, [.. before, .. during], exactlyOnce: false);
+        Assert.True(provider.Calls.Count > callsBefore, "the provider was not asked again after the outage");
+        Assert.All(provider.Calls, server => Assert.Equal($"mqtt://127.0.0.1:{Broker.Port}", server));
+        await publisher.DisposeAsync();
+
+        // The rotation is real: the broker now refuses the old password.
+        var refusal = await RefusedAsync(WithPassword(RightPassword, MqttProtocolVersion.V500), MqttQualityOfServiceLevel.AtLeastOnce);
+        Assert.Contains("NotAuthorized", refusal.LastConnectionError, StringComparison.Ordinal);
+        Assert.DoesNotContain(NewPassword, refusal.Everything, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string> BadAnswers => new()
+    {
+        { "throws", "The credentials provider TestCredentialsProvider failed for mqtt://127.0.0.1:{0}. <- vault unreachable" },
+        { "null", "The credentials provider TestCredentialsProvider returned no credentials (null) for mqtt://127.0.0.1:{0}." },
+        { "bad user name", "The credentials provider TestCredentialsProvider returned a Username that contains U+0000 at position 4, which MQTT forbids." },
+        { "password alone on 3.1.1", "The credentials provider TestCredentialsProvider returned a Password that needs a Username on MQTT 3.1.1, which cannot send a password alone." },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadAnswers))]
+    public async Task A_provider_that_fails_counts_as_a_failed_attempt_named_in_the_status_and_the_messages_wait(string answer, string error)
+    {
+        var provider = new TestCredentialsProvider((_, _) => answer switch
+        {
+            "throws" => throw new InvalidOperationException("vault unreachable"),
+            "null" => null!,
+            "bad user name" => new MqttCredentials("gate\0way", RightPassword),
+            _ => new MqttCredentials(null, RightPassword),
+        });
+        var options = Options(version: answer == "password alone on 3.1.1" ? MqttProtocolVersion.V311 : MqttProtocolVersion.V500);
+        options.CredentialsProvider = provider;
+
+        var refusal = await RefusedAsync(options, MqttQualityOfServiceLevel.AtLeastOnce);
+
+        Assert.Equal(string.Format(System.Globalization.CultureInfo.InvariantCulture, error, Broker.Port), refusal.LastConnectionError);
+        Assert.DoesNotContain(RightPassword, refusal.Everything, StringComparison.Ordinal);
+        provider.Answer = (_, _) => new MqttCredentials(User, RightPassword);
+        options.ProtocolVersion = MqttProtocolVersion.V500;
+        options.LoggerFactory = null;
+        await AssertFixedDeliversAsync(options);
+    }
+
+    private void SetPassword(string password)
+    {
+        using var process = Process.Start(new ProcessStartInfo("mosquitto_passwd", ["-b", _passwordFile, User, password]) { RedirectStandardError = true })!;
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, process.StandardError.ReadToEnd());
     }
 
     /// <summary>The store's files, data and log, hold the password in no encoding a reader would try.</summary>
