@@ -38,6 +38,8 @@ internal static class LayerSettings
             options.QosAboveMaximum == QosAboveMaximum.Downgrade,
             options.StampMessageIdentity ? options.ClientId : null,
             options.MaxDeliveryAttempts,
+            options.MaxPublishRate,
+            options.MaxPublishByteRate,
             options.KeepAlive,
             options.AckTimeout,
             options.TimeProvider,

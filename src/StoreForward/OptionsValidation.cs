@@ -76,6 +76,10 @@ internal static class OptionsValidation
                 throw Bad(nameof(StoreForwardOptions.CoalescedTopics), $"holds an invalid topic filter: {problem}.");
         }
 
+        if (options.MaxPublishRate is < 1)
+            throw Bad(nameof(StoreForwardOptions.MaxPublishRate), $"must be at least 1 message per second (or null for no limit), but is {options.MaxPublishRate}.");
+        if (options.MaxPublishByteRate is < 1)
+            throw Bad(nameof(StoreForwardOptions.MaxPublishByteRate), $"must be at least 1 byte per second (or null for no limit), but is {options.MaxPublishByteRate}.");
         if (options.MaxDeliveryAttempts is < 1)
             throw Bad(nameof(StoreForwardOptions.MaxDeliveryAttempts), $"must be at least 1 (or null for no limit), but is {options.MaxDeliveryAttempts}.");
         if (!Enum.IsDefined(options.Qos0WhenOffline))

@@ -223,6 +223,22 @@ public sealed class StoreForwardOptions
     public int? MaxDeliveryAttempts { get; set; }
 
     /// <summary>
+    /// Most messages per second sent for the first time, or null (default): as fast as the broker takes them. For brokers
+    /// that disconnect a client above a rate (AWS IoT Core: 100 publishes per second per connection) and for small brokers
+    /// and bridges that a backlog would flood after an outage. Resends after a reconnect and PUBRELs are not held back, so
+    /// they never wait behind new messages. The rate is kept evenly (a rate that 100 divides is spread over 1/100 s
+    /// steps), with no burst after a quiet time beyond one step.
+    /// </summary>
+    public int? MaxPublishRate { get; set; }
+
+    /// <summary>
+    /// Most topic and payload bytes per second sent for the first time (AWS IoT Core: 512 KiB per second per connection),
+    /// or null (default): no limit. A message larger than what one step allows is sent when the bytes before it are paid
+    /// for, and the bytes it costs hold back the messages after it, so over time the rate holds whatever the sizes.
+    /// </summary>
+    public int? MaxPublishByteRate { get; set; }
+
+    /// <summary>
     /// Whether every message carries, on MQTT 5, its publisher's ClientId and its sequence as the user properties
     /// <see cref="Subscribing.MessageIdentity.ClientIdProperty"/> and
     /// <see cref="Subscribing.MessageIdentity.SequenceProperty"/>, so that a subscriber with a

@@ -52,4 +52,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 10, EventName = "FailingBack", Level = LogLevel.Information,
         Message = "{Preferred} answers again; leaving {Server} once its in-flight messages are acknowledged, to reconnect in the order of Servers")]
     public static partial void FailingBack(ILogger logger, Transport.BrokerEndpoint preferred, Transport.BrokerEndpoint server);
+
+    [LoggerMessage(EventId = 11, EventName = "PublishPaced", Level = LogLevel.Information,
+        Message = "New messages wait for the publish rate limits (MaxPublishRate {MaxPublishRate} messages/s, MaxPublishByteRate {MaxPublishByteRate} bytes/s); logged once per connection")]
+    public static partial void PublishPaced(ILogger logger, int? maxPublishRate, int? maxPublishByteRate);
 }

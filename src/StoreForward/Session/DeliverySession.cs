@@ -41,6 +41,7 @@ internal sealed class DeliverySession
     private readonly AckClock _ackClock;
     private readonly LinkWatchdog _watchdog;
     private readonly PacketSender _sender;
+    private readonly PublishPacer? _pacer;
     private int _outboxGrewPosted;
     private volatile Exception? _receiveFailure;
 
@@ -67,7 +68,8 @@ internal sealed class DeliverySession
         var publishes = new PublishPacketFactory(link, _time, settings.DowngradeAboveMaximumQos, settings.IdentityStamp);
         var downgrades = new QosDowngrades(link, counters, _logger);
         _answers = new BrokerAnswers(state, _window, publishes, downgrades, counters, _time, v5);
-        _filler = new WindowFiller(state, _window, writer, publishes, downgrades, counters, _time, settings.MaxDeliveryAttempts);
+        _pacer = PublishPacer.Create(settings, () => _events.Writer.TryWrite(SessionEvent.PublishRateRefilled));
+        _filler = new WindowFiller(state, _window, writer, publishes, downgrades, counters, _time, settings.MaxDeliveryAttempts, _pacer);
         _ackClock = new AckClock(_time);
         _watchdog = new LinkWatchdog(link, _time, link.Limits.ServerKeepAlive ?? settings.KeepAlive, settings.AckTimeout, _ackClock);
         _sender = new PacketSender(link, _ackClock, () => _receiveFailure, error => _events.Writer.TryWrite(SessionEvent.LinkFailed(error)));
@@ -149,6 +151,7 @@ internal sealed class DeliverySession
                 await sending.WaitAsync(GoodbyeTimeout, _time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await sendCts.CancelAsync().ConfigureAwait(false);
             await sending.ConfigureAwait(false);
+            _pacer?.Dispose();
             if ((stop.IsCancellationRequested || _windingDown) && _watchdog.DeadLink is null && _receiveFailure is null && _sender.Failure is null)
                 await SayGoodbyeAsync(receiving).ConfigureAwait(false);
             await linkCts.CancelAsync().ConfigureAwait(false);
@@ -249,6 +252,9 @@ internal sealed class DeliverySession
                 case SessionEventKind.OutboxGrew:
                     // A full fence: a commit that lands after this reset must see 0 and post a new wake-up.
                     Interlocked.Exchange(ref _outboxGrewPosted, 0);
+                    break;
+                case SessionEventKind.PublishRateRefilled:
+                    // Only a wake-up: this turn tops the window up.
                     break;
                 case SessionEventKind.LinkFailed:
                     return e.Error;

@@ -19,6 +19,9 @@ internal enum SessionEventKind
 
     /// <summary>The session is to end cleanly once nothing is in flight.</summary>
     WindDownRequested = 4,
+
+    /// <summary>The publish rate limits allow the next first send (see <see cref="PublishPacer"/>).</summary>
+    PublishRateRefilled = 5,
 }
 
 /// <summary>
@@ -38,6 +41,8 @@ internal readonly record struct SessionEvent
     public static SessionEvent OutboxGrew { get; } = new(SessionEventKind.OutboxGrew);
 
     public static SessionEvent WindDownRequested { get; } = new(SessionEventKind.WindDownRequested);
+
+    public static SessionEvent PublishRateRefilled { get; } = new(SessionEventKind.PublishRateRefilled);
 
     public SessionEventKind Kind { get; }
 

@@ -7,6 +7,8 @@ namespace StoreForward.Session;
 /// <param name="DowngradeAboveMaximumQos">Whether a message above the broker's Maximum QoS is sent at that maximum instead of set aside.</param>
 /// <param name="IdentityStamp">The ClientId stamped on every MQTT 5 publish as the message's identity, or null for none.</param>
 /// <param name="MaxDeliveryAttempts">After how many resends a message is set aside, or null for never.</param>
+/// <param name="MaxPublishRate">Most first sends per second, or null for no limit.</param>
+/// <param name="MaxPublishByteRate">Most topic and payload bytes of first sends per second, or null for no limit.</param>
 /// <param name="KeepAlive">The keep-alive asked for in CONNECT, for a broker that does not set its own.</param>
 /// <param name="AckTimeout">How long the broker may owe an acknowledgement before the link counts as dead.</param>
 /// <param name="Time">The clock for expiry, the keep-alive and acknowledgement times.</param>
@@ -16,6 +18,8 @@ internal sealed record SessionSettings(
     bool DowngradeAboveMaximumQos,
     string? IdentityStamp,
     int? MaxDeliveryAttempts,
+    int? MaxPublishRate,
+    int? MaxPublishByteRate,
     TimeSpan KeepAlive,
     TimeSpan AckTimeout,
     TimeProvider Time,

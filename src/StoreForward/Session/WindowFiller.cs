@@ -7,7 +7,8 @@ namespace StoreForward.Session;
 /// <summary>
 /// Fills one connection's window in sequence order: first what was in flight before it (PUBREL where PUBREC had been
 /// recorded, PUBLISH with DUP=1 otherwise), then queued messages read from the outbox. A message that expired is dropped,
-/// and one the broker can never accept becomes a dead letter instead of blocking the queue.
+/// and one the broker can never accept becomes a dead letter instead of blocking the queue. The publish rate limits
+/// (<see cref="PublishPacer"/>) hold back first sends only: resends and PUBRELs never wait behind new messages.
 /// </summary>
 internal sealed class WindowFiller(
     SessionState state,
@@ -17,7 +18,8 @@ internal sealed class WindowFiller(
     QosDowngrades downgrades,
     DeliveryCounters counters,
     TimeProvider time,
-    int? maxAttempts)
+    int? maxAttempts,
+    PublishPacer? pacer)
 {
     /// <summary>QoS 0 messages do not count against the window; this bounds how many one turn sends.</summary>
     private const int MaxPacketsPerTurn = 1024;
@@ -61,16 +63,21 @@ internal sealed class WindowFiller(
             if (!qos0 && (windowUsed >= window.Size || !state.CanStartFlight(next, writer.Snapshot.OldestSequence)))
                 return;
 
+            var expired = MessageExpiry.HasExpired(next.ExpiresAt, time.GetUtcNow());
+            var refused = expired ? null : publishes.Refused(next);
+            if (!expired && refused is null && pacer?.TryTake(next.Size) == false)
+                return;
+
             state.DropReadyHead();
             state.ReadAheadIfLow(writer, _readSize);
-            if (MessageExpiry.HasExpired(next.ExpiresAt, time.GetUtcNow()))
+            if (expired)
             {
                 turn.Expired(next);
                 counters.Metrics?.Expired();
                 continue;
             }
 
-            if (publishes.Refused(next) is { } refused)
+            if (refused is not null)
             {
                 turn.DeadLetter(next, refused);
                 continue;

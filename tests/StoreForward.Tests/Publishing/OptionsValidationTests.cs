@@ -38,6 +38,8 @@ public sealed class OptionsValidationTests
         { "Qos0WhenOffline", o => o.Qos0WhenOffline = (Qos0WhenOffline)2 },
         { "DefaultMessageExpiry", o => o.DefaultMessageExpiry = TimeSpan.FromMilliseconds(500) },
         { "MaxDeliveryAttempts", o => o.MaxDeliveryAttempts = 0 },
+        { "MaxPublishRate", o => o.MaxPublishRate = 0 },
+        { "MaxPublishByteRate", o => o.MaxPublishByteRate = -1 },
         { "CoalescedTopics", o => o.CoalescedTopics = ["plant/#/temperature"] },
         { "ReconnectInitialDelay", o => o.ReconnectInitialDelay = TimeSpan.Zero },
         { "ReconnectMaxDelay", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(1) },
