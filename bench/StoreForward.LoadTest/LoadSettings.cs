@@ -24,6 +24,15 @@ internal sealed record LoadSettings
 
     public int MessagesPerCycle { get; init; } = 50_000;
 
+    /// <summary>The MaxPublishRate the rate-limit row drains under (AWS IoT Core's limit per connection).</summary>
+    public int PublishRate { get; init; } = 100;
+
+    /// <summary>The MaxPublishByteRate the rate-limit row drains under (AWS IoT Core's 512 KiB per second).</summary>
+    public int PublishByteRate { get; init; } = 512 * 1024;
+
+    /// <summary>How many seconds of messages each rate-limit row drains.</summary>
+    public int RateSeconds { get; init; } = 20;
+
     /// <summary>Where the markdown report is written besides stdout, if anywhere.</summary>
     public string? OutputPath { get; init; }
 
@@ -38,6 +47,7 @@ internal sealed record LoadSettings
         Cycles = 2,
         MessagesPerCycle = 2_000,
         Repeat = 1,
+        RateSeconds = 2,
     };
 
     public const string Usage = """
@@ -52,6 +62,9 @@ internal sealed record LoadSettings
           --backlogs A,B,C   backlog sizes for the scale rows (default 10000,100000,1000000)
           --cycles N         fill/drain cycles for the store-size row (default 5)
           --cycle-messages N messages per fill/drain cycle (default 50000)
+          --rate N           MaxPublishRate of the rate-limit row, messages/s (default 100)
+          --byte-rate N      MaxPublishByteRate of the rate-limit row, bytes/s (default 524288)
+          --rate-seconds N   seconds of messages each rate-limit row drains (default 20)
           --smoke            small counts, for CI: the figures mean nothing
           --encrypted        StoreForward's stores are encrypted at rest (EncryptionKey, AES-256-GCM)
           --out PATH         also write the markdown report to PATH
@@ -77,6 +90,9 @@ internal sealed record LoadSettings
                 "--backlogs" => settings with { Backlogs = Value().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() },
                 "--cycles" => settings with { Cycles = Number() },
                 "--cycle-messages" => settings with { MessagesPerCycle = Number() },
+                "--rate" => settings with { PublishRate = Number() },
+                "--byte-rate" => settings with { PublishByteRate = Number() },
+                "--rate-seconds" => settings with { RateSeconds = Number() },
                 "--out" => settings with { OutputPath = Value() },
                 "--encrypted" => settings with { EncryptionKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'.\n\n{Usage}"),

@@ -115,6 +115,23 @@ try
     for (var i = 0; i < cycles.Count; i++)
         report.Row($"{i + 1}", Report.Number(cycles[i].Full, "0.0"), Report.Number(cycles[i].Drained, "0.0"));
 
+    report.Line();
+    report.Line($"## Publish rate limits (QoS 1): a backlog of {settings.RateSeconds} s worth drained under one limit, every arrival timed at a subscriber");
+    report.Line();
+    report.Table("limit", "configured", "achieved, first to last arrival", "most in any one second");
+    var messageBytes = System.Text.Encoding.UTF8.GetByteCount("bench/rate/00") + settings.PayloadBytes;
+    var byCount = settings.PublishRate * settings.RateSeconds;
+    var byBytes = (int)Math.Max(2, (long)settings.PublishByteRate * settings.RateSeconds / messageBytes);
+    var limitTimeout = TimeSpan.FromSeconds(settings.RateSeconds * 3 + 30);
+    var messageLimited = await runs.DrainLimitedAsync(byCount, o => o.MaxPublishRate = settings.PublishRate, limitTimeout);
+    var byteLimited = await runs.DrainLimitedAsync(byBytes, o => o.MaxPublishByteRate = settings.PublishByteRate, limitTimeout);
+    report.Row($"MaxPublishRate ({byCount:N0} msgs)", $"{settings.PublishRate:N0} msg/s",
+        $"{Report.Number(messageLimited.MessagesPerSecond, "0.0")} msg/s ({Report.Ratio(messageLimited.MessagesPerSecond, settings.PublishRate)})",
+        $"{messageLimited.MostMessagesInASecond:N0} ({Report.Ratio(messageLimited.MostMessagesInASecond, settings.PublishRate)})");
+    report.Row($"MaxPublishByteRate ({byBytes:N0} msgs of {messageBytes} B)", $"{settings.PublishByteRate:N0} B/s",
+        $"{byteLimited.BytesPerSecond:N0} B/s ({Report.Ratio(byteLimited.BytesPerSecond, settings.PublishByteRate)})",
+        $"{byteLimited.MostBytesInASecond:N0} B ({Report.Ratio(byteLimited.MostBytesInASecond, settings.PublishByteRate)})");
+
     if (settings.OutputPath is { } output)
         await File.WriteAllTextAsync(output, report.ToString(), stop.Token);
     return 0;

@@ -68,6 +68,24 @@ internal sealed class StoreForwardRuns(LoadSettings settings, MosquittoBroker br
         return count / clock.Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// Fills a store offline with <paramref name="backlog"/> QoS 1 messages, then drains it with <paramref name="limit"/>
+    /// applied to the options (MaxPublishRate, MaxPublishByteRate), and times every arrival at a subscriber.
+    /// </summary>
+    public async Task<ArrivalRates> DrainLimitedAsync(int backlog, Action<StoreForwardOptions> limit, TimeSpan timeout)
+    {
+        var store = NewStore();
+        var topic = $"bench/rate/{_stores}";
+        await using (var filler = await StoreForwardPublisher.StartAsync(Options(store, online: false), cancellationToken))
+            await Producers.PublishAsync(filler, backlog, Producers16, 8, topic, MqttQualityOfServiceLevel.AtLeastOnce, _payload, cancellationToken);
+
+        await using var arrivals = await ArrivalTimes.SubscribeAsync(broker.Host, broker.Port, topic, cancellationToken);
+        var options = Options(store, online: true);
+        limit(options);
+        await using var drainer = await StoreForwardPublisher.StartAsync(options, cancellationToken);
+        return await arrivals.WaitForAsync(backlog, timeout, cancellationToken);
+    }
+
     /// <summary>Fills one store offline and drains it, <paramref name="cycles"/> times; the store size after each cycle.</summary>
     public async Task<IReadOnlyList<(double Full, double Drained)>> FillDrainCyclesAsync(int cycles, int perCycle)
     {

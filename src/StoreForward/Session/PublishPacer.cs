@@ -4,21 +4,21 @@ namespace StoreForward.Session;
 
 /// <summary>
 /// Holds first sends to <see cref="SessionSettings.MaxPublishRate"/> and <see cref="SessionSettings.MaxPublishByteRate"/>
-/// with System.Threading.RateLimiting's token buckets, one per limit, each holding one <see cref="RateStep"/>'s worth.
+/// with System.Threading.RateLimiting's token buckets, one per limit.
 /// </summary>
 /// <remarks>
-/// The buckets are refilled on demand from the time that passed (no timer while tokens last, so an idle session costs
-/// nothing); when a send must wait, a one-shot timer wakes the session's loop once the bucket should have enough. The
-/// library's buckets keep real time (they take no <see cref="TimeProvider"/>, dotnet/runtime#106447), so the wake-up does
-/// too. A message's bytes are paid after it goes: it waits only for the bytes owed by the messages before it, so a
-/// message larger than a step still goes, and the ones after it wait until its bytes are paid. Used by the session's loop
-/// alone; only the wake-up runs elsewhere, and it only posts an event.
+/// Each bucket fills continuously at its rate and holds <see cref="Burst"/>: a fiftieth of a second's worth, at least two,
+/// so that a wake-up a little late loses no rate, while no second carries more than the rate and that burst. The buckets
+/// are refilled on demand (no timer while tokens last, so an idle session costs nothing); when a send must wait, a one-shot
+/// timer wakes the session's loop once enough should be in. The library's buckets keep real time (they take no
+/// <see cref="TimeProvider"/>, dotnet/runtime#106447), so the wake-up does too. A message's bytes are paid after it goes: it
+/// waits only for the bytes the messages before it still owe, so a message larger than the burst still goes, and the
+/// ones after it wait until its bytes are paid. Used by the session's loop alone; the wake-up only posts an event.
 /// </remarks>
 internal sealed class PublishPacer : IDisposable
 {
-    private readonly TokenBucketRateLimiter? _messages;
-    private readonly TokenBucketRateLimiter? _bytes;
-    private readonly int _bytesPerStep;
+    private readonly Limit? _messages;
+    private readonly Limit? _bytes;
     private readonly ITimer _wakeUp;
     private long _bytesOwed;
 
@@ -27,14 +27,8 @@ internal sealed class PublishPacer : IDisposable
 
     private PublishPacer(int? messagesPerSecond, int? bytesPerSecond, Action refilled)
     {
-        _messages = messagesPerSecond is { } messages ? Bucket(RateStep.Of(messages)) : null;
-        if (bytesPerSecond is { } bytes)
-        {
-            var step = RateStep.Of(bytes);
-            _bytes = Bucket(step);
-            _bytesPerStep = step.Amount;
-        }
-
+        _messages = messagesPerSecond is { } messages ? new Limit(messages) : null;
+        _bytes = bytesPerSecond is { } bytes ? new Limit(bytes) : null;
         _wakeUp = TimeProvider.System.CreateTimer(_ => refilled(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -48,6 +42,9 @@ internal sealed class PublishPacer : IDisposable
             {
                 _held = () => Diagnostics.Log.PublishPaced(settings.Logger, settings.MaxPublishRate, settings.MaxPublishByteRate),
             };
+
+    /// <summary>The most a bucket of <paramref name="perSecond"/> holds: a fiftieth of a second's worth, at least two.</summary>
+    public static int Burst(int perSecond) => Math.Max(2, perSecond / 50);
 
     /// <summary>
     /// Whether the first send of a message of <paramref name="size"/> bytes (topic and payload) may go now. When it may
@@ -71,27 +68,18 @@ internal sealed class PublishPacer : IDisposable
     public void Dispose()
     {
         _wakeUp.Dispose();
-        _messages?.Dispose();
-        _bytes?.Dispose();
+        _messages?.Bucket.Dispose();
+        _bytes?.Bucket.Dispose();
     }
 
-    private static TokenBucketRateLimiter Bucket(RateStep step) =>
-        new(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = step.Amount,
-            TokensPerPeriod = step.Amount,
-            ReplenishmentPeriod = step.Period,
-            AutoReplenishment = false,
-            QueueLimit = 0,
-        });
-
-    /// <summary>Pays what the last message's bytes still owe, a step's worth at a time; false while some are owed.</summary>
+    /// <summary>Pays what the last message's bytes still owe, a burst at a time; false while some are owed.</summary>
     private bool PayOwedBytes()
     {
+        var limit = _bytes!;
         while (_bytesOwed > 0)
         {
-            var part = (int)Math.Min(_bytesOwed, _bytesPerStep);
-            if (!TryAcquire(_bytes!, part))
+            var part = (int)Math.Min(_bytesOwed, Burst(limit.PerSecond));
+            if (!TryAcquire(limit, part))
                 return false;
             _bytesOwed -= part;
         }
@@ -99,18 +87,32 @@ internal sealed class PublishPacer : IDisposable
         return true;
     }
 
-    private bool TryAcquire(TokenBucketRateLimiter bucket, int tokens)
+    private bool TryAcquire(Limit limit, int tokens)
     {
-        bucket.TryReplenish();
-        using var lease = bucket.AttemptAcquire(tokens);
+        limit.Bucket.TryReplenish();
+        using var lease = limit.Bucket.AttemptAcquire(tokens);
         if (lease.IsAcquired)
             return true;
 
-        // The bucket says when it will have enough; without a figure, a step's period is when the next tokens are in.
-        var wait = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : bucket.ReplenishmentPeriod;
-        _wakeUp.Change(wait, Timeout.InfiniteTimeSpan);
+        // Woken when the tokens asked for have come in, had the bucket been empty; more come while the loop wakes.
+        _wakeUp.Change(TimeSpan.FromSeconds((double)tokens / limit.PerSecond), Timeout.InfiniteTimeSpan);
         _held?.Invoke();
         _held = null;
         return false;
+    }
+
+    /// <summary>One rate and its bucket, which fills continuously at the rate.</summary>
+    private sealed class Limit(int perSecond)
+    {
+        public int PerSecond { get; } = perSecond;
+
+        public TokenBucketRateLimiter Bucket { get; } = new(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = Burst(perSecond),
+            TokensPerPeriod = perSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            AutoReplenishment = false,
+            QueueLimit = 0,
+        });
     }
 }

@@ -5,7 +5,7 @@ using StoreForward.Tests.Infrastructure;
 namespace StoreForward.Tests.Session;
 
 /// <summary>
-/// The publish rate limits: how a rate is cut into steps, and the pacer's decisions. The buckets of
+/// The publish rate limits: the bucket's burst, and the pacer's decisions. The buckets of
 /// System.Threading.RateLimiting keep real time, so these tests use rates slow enough that a refill cannot come between
 /// two calls, and wait for the pacer's own wake-up instead of a clock.
 /// </summary>
@@ -15,18 +15,13 @@ public sealed class PublishPacerTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     [Theory]
-    [InlineData(1, 1000, 1)]
-    [InlineData(7, 1000, 7)]
-    [InlineData(100, 10, 1)]
-    [InlineData(150, 20, 3)]
-    [InlineData(10_000, 10, 100)]
-    [InlineData(524_288, 250, 131_072)]
-    public void A_rate_is_handed_out_in_the_finest_even_steps_up_to_a_hundredth_of_a_second(int perSecond, int periodMs, int amount)
+    [InlineData(1, 2)]
+    [InlineData(100, 2)]
+    [InlineData(150, 3)]
+    [InlineData(524_288, 10_485)]
+    public void A_bucket_holds_a_fiftieth_of_a_seconds_worth_and_at_least_two(int perSecond, int burst)
     {
-        var step = RateStep.Of(perSecond);
-
-        Assert.Equal((TimeSpan.FromMilliseconds(periodMs), amount), (step.Period, step.Amount));
-        Assert.Equal(perSecond, step.Amount * (TimeSpan.TicksPerSecond / step.Period.Ticks));
+        Assert.Equal(burst, PublishPacer.Burst(perSecond));
     }
 
     [Fact]
@@ -41,6 +36,8 @@ public sealed class PublishPacerTests
         var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var pacer = PublishPacer.Create(Settings(1, null), woken.SetResult)!;
 
+        // The bucket starts with its burst of two.
+        Assert.True(pacer.TryTake(10));
         Assert.True(pacer.TryTake(10));
         Assert.False(pacer.TryTake(10));
 
@@ -51,8 +48,9 @@ public sealed class PublishPacerTests
     [Fact]
     public void A_message_larger_than_a_step_of_the_byte_rate_goes_and_the_next_waits_for_its_bytes()
     {
-        using var pacer = PublishPacer.Create(Settings(null, 1), () => { })!;
+        using var pacer = PublishPacer.Create(Settings(null, 100), () => { })!;
 
+        // Two bytes in the bucket: the message goes, and its other 298 bytes hold the next back for about three seconds.
         Assert.True(pacer.TryTake(300));
         Assert.False(pacer.TryTake(1));
     }
