@@ -1,3 +1,4 @@
+using System.Text;
 using StoreForward.Reconnect;
 using StoreForward.Session;
 using StoreForward.Transport;
@@ -25,6 +26,7 @@ internal static class LayerSettings
                 options.ConnectTimeout,
                 options.BrokerMaximumQos,
                 options.CredentialsProvider ?? new FixedCredentials(new MqttCredentials(options.Username, options.Password)),
+                Will(options.Presence),
                 options.Tls,
                 options.TimeProvider),
             Session(options, logger),
@@ -40,10 +42,18 @@ internal static class LayerSettings
             options.MaxDeliveryAttempts,
             options.MaxPublishRate,
             options.MaxPublishByteRate,
+            options.Presence is { } presence
+                ? new PresenceMessages(presence.Topic, Encoding.UTF8.GetBytes(presence.OnlinePayload), Encoding.UTF8.GetBytes(presence.OfflinePayload), presence.Qos)
+                : null,
             options.KeepAlive,
             options.AckTimeout,
             options.TimeProvider,
             logger);
+
+    private static LastWill? Will(PresenceOptions? presence) =>
+        presence is null
+            ? null
+            : new LastWill(presence.Topic, Encoding.UTF8.GetBytes(presence.OfflinePayload), presence.Qos, (uint)Math.Ceiling(presence.WillDelay?.TotalSeconds ?? 0));
 
     private static ReconnectSettings Reconnect(StoreForwardOptions options) =>
         new(options.ReconnectInitialDelay, options.ReconnectMaxDelay, options.ReconnectJitter, options.TimeProvider);

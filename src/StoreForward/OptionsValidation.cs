@@ -76,6 +76,8 @@ internal static class OptionsValidation
                 throw Bad(nameof(StoreForwardOptions.CoalescedTopics), $"holds an invalid topic filter: {problem}.");
         }
 
+        if (options.Presence is { } presence)
+            ValidatePresence(presence, options.ProtocolVersion);
         if (options.MaxPublishRate is < 1)
             throw Bad(nameof(StoreForwardOptions.MaxPublishRate), $"must be at least 1 message per second (or null for no limit), but is {options.MaxPublishRate}.");
         if (options.MaxPublishByteRate is < 1)
@@ -114,5 +116,30 @@ internal static class OptionsValidation
         }
 
         return endpoints;
+    }
+
+    private static void ValidatePresence(PresenceOptions presence, MqttProtocolVersion version)
+    {
+        const string Name = nameof(StoreForwardOptions.Presence);
+        if (presence.Topic is null)
+            throw Bad($"{Name}.{nameof(PresenceOptions.Topic)}", "must not be null.");
+        if (MqttStrings.TopicProblem(presence.Topic) is { } topicProblem)
+            throw Bad($"{Name}.{nameof(PresenceOptions.Topic)}", $"'{MqttStrings.Shorten(presence.Topic)}' {topicProblem}.");
+        foreach (var (payload, name) in new[] { (presence.OnlinePayload, nameof(PresenceOptions.OnlinePayload)), (presence.OfflinePayload, nameof(PresenceOptions.OfflinePayload)) })
+        {
+            // The offline payload is the Will's message, which MQTT limits to 65,535 bytes; the online one shares the rule.
+            if (payload is null || System.Text.Encoding.UTF8.GetByteCount(payload) > MqttStrings.MaxBytes)
+                throw Bad($"{Name}.{name}", $"must be set and at most {MqttStrings.MaxBytes:N0} UTF-8 bytes (empty is allowed).");
+        }
+
+        if (presence.Qos is not (MQTTnet.Protocol.MqttQualityOfServiceLevel.AtMostOnce or MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce))
+            throw Bad($"{Name}.{nameof(PresenceOptions.Qos)}", $"must be AtMostOnce or AtLeastOnce, but is {presence.Qos}: a retained state repeated changes nothing, so QoS 2's handshake would only hold the backlog back.");
+        if (presence.WillDelay is { } delay)
+        {
+            if (version != MqttProtocolVersion.V500)
+                throw Bad($"{Name}.{nameof(PresenceOptions.WillDelay)}", "needs MQTT 5: MQTT 3.1.1 has no Will Delay Interval (leave it null, the Will goes at once).");
+            if (delay < TimeSpan.Zero || delay.TotalSeconds > uint.MaxValue)
+                throw Bad($"{Name}.{nameof(PresenceOptions.WillDelay)}", $"must be between zero and {uint.MaxValue} seconds, but is {delay}.");
+        }
     }
 }

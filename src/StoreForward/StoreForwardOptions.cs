@@ -223,6 +223,12 @@ public sealed class StoreForwardOptions
     public int? MaxDeliveryAttempts { get; set; }
 
     /// <summary>
+    /// The publisher's presence (online/offline) as a retained message and the connection's Will, or null (default): none.
+    /// See <see cref="PresenceOptions"/>.
+    /// </summary>
+    public PresenceOptions? Presence { get; set; }
+
+    /// <summary>
     /// Most messages per second sent for the first time, or null (default): as fast as the broker takes them. For brokers
     /// that disconnect a client above a rate (AWS IoT Core: 100 publishes per second per connection) and for small brokers
     /// and bridges that a backlog would flood after an outage. Resends after a reconnect and PUBRELs are not held back, so

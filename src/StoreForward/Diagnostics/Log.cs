@@ -56,4 +56,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 11, EventName = "PublishPaced", Level = LogLevel.Information,
         Message = "New messages wait for the publish rate limits (MaxPublishRate {MaxPublishRate} messages/s, MaxPublishByteRate {MaxPublishByteRate} bytes/s); logged once per connection")]
     public static partial void PublishPaced(ILogger logger, int? maxPublishRate, int? maxPublishByteRate);
+
+    [LoggerMessage(EventId = 12, EventName = "PresenceRefused", Level = LogLevel.Warning,
+        Message = "{Server} did not take the presence message on {Topic}: {Reason}; the messages are delivered all the same")]
+    public static partial void PresenceRefused(ILogger logger, Transport.BrokerEndpoint server, string topic, string reason);
 }

@@ -42,6 +42,7 @@ internal sealed class DeliverySession
     private readonly LinkWatchdog _watchdog;
     private readonly PacketSender _sender;
     private readonly PublishPacer? _pacer;
+    private readonly PresenceAnnouncer? _presence;
     private int _outboxGrewPosted;
     private volatile Exception? _receiveFailure;
 
@@ -68,6 +69,7 @@ internal sealed class DeliverySession
         var publishes = new PublishPacketFactory(link, _time, settings.DowngradeAboveMaximumQos, settings.IdentityStamp);
         var downgrades = new QosDowngrades(link, counters, _logger);
         _answers = new BrokerAnswers(state, _window, publishes, downgrades, counters, _time, v5);
+        _presence = settings.Presence is { } presence ? new PresenceAnnouncer(presence, link, settings.AckTimeout, _time, _logger) : null;
         _pacer = PublishPacer.Create(settings, () => _events.Writer.TryWrite(SessionEvent.PublishRateRefilled));
         _filler = new WindowFiller(state, _window, writer, publishes, downgrades, counters, _time, settings.MaxDeliveryAttempts, _pacer);
         _ackClock = new AckClock(_time);
@@ -100,6 +102,8 @@ internal sealed class DeliverySession
         using var turnCts = CancellationTokenSource.CreateLinkedTokenSource(stop, linkCts.Token);
         var token = turnCts.Token;
         await _state.EnsureLoadedAsync(_writer).ConfigureAwait(false);
+        if (_presence is not null)
+            await _presence.AnnounceOnlineAsync(InFlightIds(), token).ConfigureAwait(false);
         await ResumeAsync().ConfigureAwait(false);
 
         var receiving = ReceiveLoopAsync(linkCts.Token);
@@ -170,6 +174,12 @@ internal sealed class DeliverySession
     /// </summary>
     private async Task SayGoodbyeAsync(Task receiving)
     {
+        if (_presence is not null)
+        {
+            using var offline = new CancellationTokenSource(GoodbyeTimeout, _time);
+            await _presence.AnnounceOfflineAsync(InFlightIds(), offline.Token).ConfigureAwait(false);
+        }
+
         await _link.SendDisconnectAsync(GoodbyeTimeout).ConfigureAwait(false);
         try
         {
@@ -231,6 +241,8 @@ internal sealed class DeliverySession
 
         _window.Resend(_state.InFlightInOrder);
     }
+
+    private IEnumerable<ushort> InFlightIds() => _state.InFlightInOrder.Select(flight => flight.PacketId);
 
     /// <summary>Handles every event that is ready; returns the failure that ends the session, if one came.</summary>
     private Exception? TakeReadyEvents(SessionTurn turn)

@@ -19,4 +19,17 @@ internal static class PacketIds
     /// left the store, which holds nothing below <paramref name="oldestCommitted"/>.
     /// </summary>
     public static bool IsFree(long sequence, long oldestCommitted) => sequence - oldestCommitted < Count;
+
+    /// <summary>The lowest id none of <paramref name="inUse"/> holds, for a packet outside the outbox; null when all are taken.</summary>
+    public static ushort? FirstFree(IEnumerable<ushort> inUse)
+    {
+        var taken = inUse.ToHashSet();
+        for (var id = 1; id <= Count; id++)
+        {
+            if (!taken.Contains((ushort)id))
+                return (ushort)id;
+        }
+
+        return null;
+    }
 }

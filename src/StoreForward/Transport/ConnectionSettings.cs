@@ -14,6 +14,7 @@ namespace StoreForward.Transport;
 /// <param name="ConnectTimeout">How long TCP, TLS and CONNACK together may take.</param>
 /// <param name="BrokerMaximumQos">A Maximum QoS the app knows the broker has, for brokers that do not say so in CONNACK.</param>
 /// <param name="Credentials">Asked for the user name and password before every attempt.</param>
+/// <param name="Will">The Will every CONNECT carries, or null for none.</param>
 /// <param name="Tls">The TLS settings for <c>mqtts://</c> servers (a plain bag of values; files are read per attempt).</param>
 /// <param name="Time">The clock for timeouts and the link's idle times.</param>
 internal sealed record ConnectionSettings(
@@ -24,6 +25,7 @@ internal sealed record ConnectionSettings(
     TimeSpan ConnectTimeout,
     MqttQualityOfServiceLevel? BrokerMaximumQos,
     IMqttCredentialsProvider Credentials,
+    LastWill? Will,
     StoreForwardTlsOptions Tls,
     TimeProvider Time)
 ;

@@ -144,6 +144,12 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
             KeepAlivePeriod = (ushort)settings.KeepAlive.TotalSeconds,
             // A clean connection only wipes the old session; it must not leave a new one behind.
             SessionExpiryInterval = settings.ProtocolVersion == MqttProtocolVersion.V500 && !cleanStart ? settings.SessionExpirySeconds : 0,
+            WillFlag = settings.Will is not null,
+            WillTopic = settings.Will?.Topic,
+            WillMessage = settings.Will?.Payload,
+            WillQoS = settings.Will?.Qos ?? MqttQualityOfServiceLevel.AtMostOnce,
+            WillRetain = settings.Will is not null,
+            WillDelayInterval = settings.ProtocolVersion == MqttProtocolVersion.V500 ? settings.Will?.DelaySeconds ?? 0 : 0,
             Username = credentials.Username,
             Password = credentials.Password is null ? null : Encoding.UTF8.GetBytes(credentials.Password),
         };

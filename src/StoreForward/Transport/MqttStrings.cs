@@ -18,11 +18,19 @@ internal static class MqttStrings
         ArgumentNullException.ThrowIfNull(topic);
         if (topic.Length == 0)
             throw new ArgumentException("The topic must not be empty.", nameof(topic));
-        var wildcard = topic.AsSpan().IndexOfAny('+', '#');
-        if (wildcard >= 0)
-            throw new ArgumentException($"The topic '{Shorten(topic)}' contains the wildcard '{topic[wildcard]}' at position {wildcard}; wildcards are only allowed in subscriptions.", nameof(topic));
-        if (Problem(topic) is { } problem)
+        if (TopicProblem(topic) is { } problem)
             throw new ArgumentException($"The topic '{Shorten(topic)}' {problem}.", nameof(topic));
+    }
+
+    /// <summary>Why <paramref name="topic"/> cannot be a PUBLISH's topic name, or null (the rules of <see cref="ValidateTopic"/>).</summary>
+    public static string? TopicProblem(string topic)
+    {
+        if (topic.Length == 0)
+            return "must not be empty";
+        var wildcard = topic.AsSpan().IndexOfAny('+', '#');
+        return wildcard >= 0
+            ? $"contains the wildcard '{topic[wildcard]}' at position {wildcard}; wildcards are only allowed in subscriptions"
+            : Problem(topic);
     }
 
     /// <summary>

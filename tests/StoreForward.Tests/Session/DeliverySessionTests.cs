@@ -1,3 +1,4 @@
+using System.Buffers;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;
@@ -191,6 +192,43 @@ public sealed class DeliverySessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Presence_online_goes_first_retained_with_a_free_id_and_is_acknowledged_before_the_resends()
+    {
+        var sequences = await TwoInFlightTheFirstReleasedThenTheLinkBreaksAsync();
+        var inFlightIds = sequences.Select(PacketIds.Of).ToList();
+
+        var second = new ScriptedBroker(sessionPresent: true);
+        var (_, run, stop) = Start(second, presence: new PresenceOptions { Topic = "plant/gw/state" });
+        var online = await second.ExpectAsync<MqttPublishPacket>();
+        Assert.Equal(("plant/gw/state", "online", true, MqttQualityOfServiceLevel.AtLeastOnce), (online.Topic, System.Text.Encoding.UTF8.GetString(online.Payload.ToArray()), online.Retain, online.QualityOfServiceLevel));
+        Assert.DoesNotContain(online.PacketIdentifier, inFlightIds);
+
+        // Nothing else until the broker took the state: its PUBACK must not meet a message's.
+        await SettleAsync();
+        Assert.Empty(second.SentSoFar());
+        second.Answer(new MqttPubAckPacket { PacketIdentifier = online.PacketIdentifier });
+        var resent = await second.ExpectAsync(2);
+        Assert.Single(resent.OfType<MqttPubRelPacket>());
+        Assert.True(Assert.Single(resent.OfType<MqttPublishPacket>()).Dup);
+        await StopAsync(run, stop);
+    }
+
+    [Fact]
+    public async Task A_graceful_stop_publishes_offline_retained_right_before_disconnect()
+    {
+        var broker = new ScriptedBroker();
+        var (_, run, stop) = Start(broker, presence: new PresenceOptions { Topic = "plant/gw/state", OfflinePayload = "gone", Qos = MqttQualityOfServiceLevel.AtMostOnce });
+        var online = await broker.ExpectAsync<MqttPublishPacket>();
+        Assert.Equal((MqttQualityOfServiceLevel.AtMostOnce, (ushort)0), (online.QualityOfServiceLevel, online.PacketIdentifier));
+
+        await StopAsync(run, stop);
+
+        var offline = await broker.ExpectAsync<MqttPublishPacket>();
+        Assert.Equal(("plant/gw/state", "gone", true), (offline.Topic, System.Text.Encoding.UTF8.GetString(offline.Payload.ToArray()), offline.Retain));
+        await broker.ExpectAsync<MqttDisconnectPacket>();
+    }
+
+    [Fact]
     public async Task Quota_exceeded_ends_the_session_and_the_next_one_keeps_fewer_in_flight()
     {
         await AppendAsync(4, MqttQualityOfServiceLevel.AtLeastOnce);
@@ -310,7 +348,8 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         return sequences;
     }
 
-    private (DeliverySession Session, Task Run, CancellationTokenSource Stop) Start(IBrokerLink broker, int maxInFlight = 10, int? maxPublishRate = null)
+    private (DeliverySession Session, Task Run, CancellationTokenSource Stop) Start(
+        IBrokerLink broker, int maxInFlight = 10, int? maxPublishRate = null, PresenceOptions? presence = null)
     {
         var options = new StoreForwardOptions
         {
@@ -318,6 +357,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
             StorePath = _store.FilePath,
             MaxInFlight = maxInFlight,
             MaxPublishRate = maxPublishRate,
+            Presence = presence,
             KeepAlive = TimeSpan.FromMinutes(10),
             AckTimeout = TimeSpan.FromMinutes(10),
         };
