@@ -1,9 +1,12 @@
 // The process that the crash tests kill. It publishes "<run>/<producer>/<n>" from several concurrent producers, each
 // waiting for its previous publish, and prints "ack <run> <producer> <n>" the moment PublishAsync returned: the parent
 // test kills it with SIGKILL at a random moment and later checks every printed publish against what the broker
-// delivered. With --drain it publishes nothing, waits until the outbox is empty and exits 0.
+// delivered. With --drain it publishes nothing, waits until the outbox is empty and exits 0. With --presence TOPIC it
+// announces its presence there (a retained online message and an offline Will), and --producers 0 makes it only stay
+// connected until it is killed.
 //
 //   StoreForward.CrashHost --store PATH --port N --client-id ID --qos 1|2 --run R [--producers 4] [--drain] [--key BASE64]
+//                          [--presence TOPIC [--will-delay SECONDS]] [--keep-alive SECONDS]
 using System.Globalization;
 using System.Text;
 using MQTTnet.Protocol;
@@ -24,6 +27,14 @@ var options = new StoreForwardOptions
     ReconnectInitialDelay = TimeSpan.FromMilliseconds(100),
     ReconnectMaxDelay = TimeSpan.FromSeconds(1),
     EncryptionKey = args.Contains("--key") ? Convert.FromBase64String(Arg("--key")) : null,
+    Presence = args.Contains("--presence")
+        ? new PresenceOptions
+        {
+            Topic = Arg("--presence"),
+            WillDelay = args.Contains("--will-delay") ? TimeSpan.FromSeconds(int.Parse(Arg("--will-delay"), CultureInfo.InvariantCulture)) : null,
+        }
+        : null,
+    KeepAlive = TimeSpan.FromSeconds(int.Parse(Arg("--keep-alive", "15"), CultureInfo.InvariantCulture)),
 };
 var qos = (MqttQualityOfServiceLevel)int.Parse(Arg("--qos", "2"), CultureInfo.InvariantCulture);
 var run = Arg("--run", "0");
@@ -41,6 +52,11 @@ if (args.Contains("--drain"))
     lock (outputLock)
         output.WriteLine("drained");
     return 0;
+}
+
+if (producers == 0)
+{
+    await Task.Delay(Timeout.Infinite);
 }
 
 await Task.WhenAll(Enumerable.Range(0, producers).Select(producer => Task.Run(async () =>

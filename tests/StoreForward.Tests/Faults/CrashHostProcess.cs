@@ -49,7 +49,8 @@ public sealed class CrashHostProcess : IDisposable
         }
     }
 
-    public static CrashHostProcess Start(string storePath, int port, string clientId, MqttQualityOfServiceLevel qos, int run, bool drain = false, byte[]? key = null)
+    public static CrashHostProcess Start(
+        string storePath, int port, string clientId, MqttQualityOfServiceLevel qos, int run, bool drain = false, byte[]? key = null, string? presence = null, int? producers = null, int? willDelaySeconds = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -65,6 +66,23 @@ public sealed class CrashHostProcess : IDisposable
             start.ArgumentList.Add(arg);
         if (drain)
             start.ArgumentList.Add("--drain");
+        if (presence is not null)
+        {
+            foreach (var arg in new[] { "--presence", presence, "--keep-alive", "2" })
+                start.ArgumentList.Add(arg);
+            if (willDelaySeconds is { } delay)
+            {
+                start.ArgumentList.Add("--will-delay");
+                start.ArgumentList.Add(delay.ToString(CultureInfo.InvariantCulture));
+            }
+        }
+
+        if (producers is { } count)
+        {
+            start.ArgumentList.Add("--producers");
+            start.ArgumentList.Add(count.ToString(CultureInfo.InvariantCulture));
+        }
+
         if (key is not null)
         {
             // A test's throwaway key; a real app never takes its key on the command line.
