@@ -27,6 +27,7 @@ internal static class LayerSettings
                 options.BrokerMaximumQos,
                 options.CredentialsProvider ?? new FixedCredentials(new MqttCredentials(options.Username, options.Password)),
                 Will(options.Presence),
+                options.WebSocketProxy,
                 options.Tls,
                 options.TimeProvider),
             Session(options, logger),

@@ -76,6 +76,8 @@ internal static class OptionsValidation
                 throw Bad(nameof(StoreForwardOptions.CoalescedTopics), $"holds an invalid topic filter: {problem}.");
         }
 
+        if (options.WebSocketProxy is { } proxy)
+            ValidateProxy(proxy, endpoints);
         if (options.Presence is { } presence)
             ValidatePresence(presence, options.ProtocolVersion);
         if (options.MaxPublishRate is < 1)
@@ -140,6 +142,30 @@ internal static class OptionsValidation
                 throw Bad($"{Name}.{nameof(PresenceOptions.WillDelay)}", "needs MQTT 5: MQTT 3.1.1 has no Will Delay Interval (leave it null, the Will goes at once).");
             if (delay < TimeSpan.Zero || delay.TotalSeconds > uint.MaxValue)
                 throw Bad($"{Name}.{nameof(PresenceOptions.WillDelay)}", $"must be between zero and {uint.MaxValue} seconds, but is {delay}.");
+        }
+    }
+
+    private static void ValidateProxy(WebSocketProxyOptions proxy, IReadOnlyList<BrokerEndpoint> endpoints)
+    {
+        const string Name = nameof(StoreForwardOptions.WebSocketProxy);
+        if (!endpoints.Any(e => e.WebSocketPath is not null))
+            throw Bad(Name, "is set, but no entry of Servers is ws:// or wss://: MQTT over TCP cannot go through an HTTP proxy.");
+        if (!Uri.TryCreate(proxy.Address, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https") || address.Host.Length == 0)
+            throw Bad($"{Name}.{nameof(WebSocketProxyOptions.Address)}", $"'{proxy.Address}' does not parse as http://host:port.");
+        if (proxy.Password is not null && proxy.Username is null)
+            throw Bad($"{Name}.{nameof(WebSocketProxyOptions.Password)}", "is set without a Username.");
+        if (proxy.BypassList is null)
+            throw Bad($"{Name}.{nameof(WebSocketProxyOptions.BypassList)}", "must not be null (empty: no host bypasses the proxy).");
+        for (var i = 0; i < proxy.BypassList.Count; i++)
+        {
+            try
+            {
+                _ = new System.Text.RegularExpressions.Regex(proxy.BypassList[i] ?? throw new ArgumentException("null"));
+            }
+            catch (ArgumentException e)
+            {
+                throw Refusal($"StoreForwardOptions.{Name}.{nameof(WebSocketProxyOptions.BypassList)}[{i}] '{proxy.BypassList[i]}' is not a regular expression: {e.Message}", $"{Name}.{nameof(WebSocketProxyOptions.BypassList)}");
+            }
         }
     }
 }

@@ -148,6 +148,12 @@ public sealed class StoreForwardOptions
     /// </summary>
     public IMqttCredentialsProvider? CredentialsProvider { get; set; }
 
+    /// <summary>
+    /// An HTTP proxy for the <c>ws://</c> and <c>wss://</c> entries of <see cref="Servers"/>, or null (default): none. See
+    /// <see cref="WebSocketProxyOptions"/>.
+    /// </summary>
+    public WebSocketProxyOptions? WebSocketProxy { get; set; }
+
     /// <summary>TLS to the broker, off by default: see <see cref="StoreForwardTlsOptions"/>.</summary>
     public StoreForwardTlsOptions Tls { get; set; } = new();
 

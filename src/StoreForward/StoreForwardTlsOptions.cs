@@ -26,7 +26,7 @@ public sealed class StoreForwardTlsOptions
     /// <summary>The TLS versions allowed: <see cref="SslProtocols.Tls12"/>, <see cref="SslProtocols.Tls13"/> or both (default).</summary>
     public SslProtocols Protocols { get; set; } = DefaultProtocols;
 
-    private const SslProtocols DefaultProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+    internal const SslProtocols DefaultProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
 
     /// <summary>
     /// A PEM file with the certificate(s) of the CA that issued the broker's certificate. The broker's chain must end at

@@ -23,6 +23,11 @@ internal sealed class BrokerTls : IDisposable
     private readonly X509Certificate2Collection? _trust;
     private readonly X509Certificate2? _clientCertificate;
 
+    // MQTTnet's WebSocket channel hands over .NET's verdict on the certificate, made against the system's roots and the
+    // URI's host: it applies neither the CA file nor TargetHost nor the revocation setting. Over WebSockets the check is
+    // therefore made here again, with the same rules as over TCP.
+    private readonly bool _checksItself;
+
     // Why the validation callback refused the broker's certificate, for the exception that follows.
     private string? _rejection;
 
@@ -30,11 +35,12 @@ internal sealed class BrokerTls : IDisposable
     private X509Certificate2Collection? _ownedTrust;
     private X509Certificate2? _ownedClientCertificate;
 
-    private BrokerTls(StoreForwardTlsOptions options, string targetHost, string endpoint, X509Certificate2Collection? trust, X509Certificate2? clientCertificate)
+    private BrokerTls(StoreForwardTlsOptions options, string targetHost, BrokerEndpoint endpoint, X509Certificate2Collection? trust, X509Certificate2? clientCertificate)
     {
         _options = options;
+        _checksItself = endpoint.WebSocketPath is not null;
         TargetHost = targetHost;
-        _endpoint = endpoint;
+        _endpoint = endpoint.ToString();
         _trust = trust;
         _clientCertificate = clientCertificate;
     }
@@ -48,10 +54,12 @@ internal sealed class BrokerTls : IDisposable
     /// </summary>
     public static void Validate(StoreForwardTlsOptions tls, IReadOnlyList<BrokerEndpoint> endpoints)
     {
+        if (tls.Protocols != StoreForwardTlsOptions.DefaultProtocols && endpoints.Any(e => e.UseTls && e.WebSocketPath is not null))
+            throw Bad(nameof(tls.Protocols), $"is {tls.Protocols}, but wss:// servers use the TLS versions of .NET's WebSocket client (1.2 and 1.3, as the system allows): leave it at Tls12, Tls13 or use mqtts://.");
         if (endpoints.FirstOrDefault(e => e.UseTls) is { } endpoint)
             Load(tls, endpoint)?.Dispose();
         else if (tls.Enabled)
-            throw Bad("Enabled", "is true, but every entry of Servers is mqtt://, so no connection would use TLS: write the entries as host:port or mqtts://host:port, or set Tls.Enabled = false.");
+            throw Bad("Enabled", "is true, but every entry of Servers is mqtt:// or ws://, so no connection would use TLS: write the entries as host:port, mqtts://host:port or wss://host:port/path, or set Tls.Enabled = false.");
         else if (tls.HasSettings)
             throw Bad("Enabled", "is false while other TLS settings are given: set Tls.Enabled = true (or list mqtts:// servers), or remove them (the connection would be plain TCP).");
     }
@@ -82,7 +90,7 @@ internal sealed class BrokerTls : IDisposable
         try
         {
             var client = tls.ClientCertificateFile is { } certificateFile ? LoadClientCertificate(certificateFile, tls.ClientKeyFile, tls.ClientCertificatePassword) : null;
-            return new BrokerTls(tls, tls.TargetHost ?? endpoint.Host, endpoint.ToString(), trust ?? tls.CaCertificates, client ?? tls.ClientCertificate)
+            return new BrokerTls(tls, tls.TargetHost ?? endpoint.Host, endpoint, trust ?? tls.CaCertificates, client ?? tls.ClientCertificate)
             {
                 _ownedTrust = trust,
                 _ownedClientCertificate = client,
@@ -176,10 +184,42 @@ internal sealed class BrokerTls : IDisposable
     /// <summary>Accepts exactly what TLS itself accepts (trusted chain, matching name), and keeps the reason for a refusal.</summary>
     private bool Check(MqttClientCertificateValidationEventArgs e)
     {
-        if (e.SslPolicyErrors == SslPolicyErrors.None)
+        var certificate = e.Certificate as X509Certificate2 ?? (e.Certificate is null ? null : X509CertificateLoader.LoadCertificate(e.Certificate.GetRawCertData()));
+        if (!_checksItself || certificate is null)
+        {
+            if (e.SslPolicyErrors == SslPolicyErrors.None)
+                return true;
+            _rejection = Describe(e.SslPolicyErrors, certificate, e.Chain);
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        var errors = CheckItself(certificate, e.Chain, chain);
+        if (errors == SslPolicyErrors.None)
             return true;
-        _rejection = Describe(e.SslPolicyErrors, e.Certificate as X509Certificate2 ?? (e.Certificate is null ? null : X509CertificateLoader.LoadCertificate(e.Certificate.GetRawCertData())), e.Chain);
+        _rejection = Describe(errors, certificate, chain);
         return false;
+    }
+
+    /// <summary>The TCP connection's checks, made by hand: the chain to the CA file (or the system's roots), and the name.</summary>
+    private SslPolicyErrors CheckItself(X509Certificate2 certificate, X509Chain? presented, X509Chain chain)
+    {
+        chain.ChainPolicy.RevocationMode = _options.CheckCertificateRevocation ? X509RevocationMode.Online : X509RevocationMode.NoCheck;
+        if (_trust is not null)
+        {
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(_trust);
+        }
+
+        // The intermediates the broker sent.
+        if (presented is not null)
+        {
+            foreach (var element in presented.ChainElements)
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+        }
+
+        var errors = chain.Build(certificate) ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors;
+        return certificate.MatchesHostname(TargetHost) ? errors : errors | SslPolicyErrors.RemoteCertificateNameMismatch;
     }
 
     private string Describe(SslPolicyErrors errors, X509Certificate2? certificate, X509Chain? chain)

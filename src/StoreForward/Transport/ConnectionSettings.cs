@@ -15,6 +15,7 @@ namespace StoreForward.Transport;
 /// <param name="BrokerMaximumQos">A Maximum QoS the app knows the broker has, for brokers that do not say so in CONNACK.</param>
 /// <param name="Credentials">Asked for the user name and password before every attempt.</param>
 /// <param name="Will">The Will every CONNECT carries, or null for none.</param>
+/// <param name="Proxy">The HTTP proxy for WebSocket servers, or null for none.</param>
 /// <param name="Tls">The TLS settings for <c>mqtts://</c> servers (a plain bag of values; files are read per attempt).</param>
 /// <param name="Time">The clock for timeouts and the link's idle times.</param>
 internal sealed record ConnectionSettings(
@@ -26,6 +27,7 @@ internal sealed record ConnectionSettings(
     MqttQualityOfServiceLevel? BrokerMaximumQos,
     IMqttCredentialsProvider Credentials,
     LastWill? Will,
+    WebSocketProxyOptions? Proxy,
     StoreForwardTlsOptions Tls,
     TimeProvider Time)
 ;

@@ -65,9 +65,12 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
             var credentials = await CredentialsAsync(settings, endpoint, linked.Token).ConfigureAwait(false);
             tls = BrokerTls.Load(settings.Tls, endpoint);
             var builder = new MqttClientOptionsBuilder()
-                .WithTcpServer(endpoint.Host, endpoint.Port)
                 .WithProtocolVersion(settings.ProtocolVersion)
                 .WithTimeout(settings.ConnectTimeout);
+            if (endpoint.WebSocketPath is null)
+                builder.WithTcpServer(endpoint.Host, endpoint.Port);
+            else
+                builder.WithWebSocketServer(webSocket => Configure(webSocket, endpoint, settings.Proxy));
             tls?.Apply(builder, settings.Time.GetUtcNow());
             try
             {
@@ -109,6 +112,20 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
             tls?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>MQTT over WebSockets to <paramref name="endpoint"/>'s URI (subprotocol <c>mqtt</c>), through the proxy if one is set.</summary>
+    private static void Configure(MqttClientWebSocketOptionsBuilder webSocket, BrokerEndpoint endpoint, WebSocketProxyOptions? proxy)
+    {
+        webSocket.WithUri(endpoint.ToString());
+        if (proxy is null)
+            return;
+        webSocket.WithProxyOptions(options => options
+            .WithAddress(proxy.Address)
+            .WithUsername(proxy.Username)
+            .WithPassword(proxy.Password)
+            .WithBypassList(proxy.BypassList)
+            .WithBypassOnLocal(proxy.BypassOnLocal));
     }
 
     /// <summary>

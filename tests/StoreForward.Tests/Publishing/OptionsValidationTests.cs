@@ -90,12 +90,24 @@ public sealed class OptionsValidationTests
     [InlineData("MQTTS://10.0.0.7:8883/", "10.0.0.7", 8883, true)]
     [InlineData("[::1]:1883", "::1", 1883, false)]
     [InlineData("mqtts://[fe80::1]:8883", "fe80::1", 8883, true)]
-    public void A_server_entry_names_host_port_and_whether_it_uses_TLS(string entry, string host, int port, bool tls)
+    [InlineData("ws://broker.plant:80/mqtt", "broker.plant", 80, false, "/mqtt")]
+    [InlineData("WSS://broker.plant:443", "broker.plant", 443, true, "/")]
+    [InlineData("wss://[::1]:8443/a/b/", "::1", 8443, true, "/a/b/")]
+    public void A_server_entry_names_host_port_whether_it_uses_TLS_and_a_websockets_path(string entry, string host, int port, bool tls, string? path = null)
     {
         var endpoint = StoreForward.Transport.BrokerEndpoint.TryParse(entry, tlsByDefault: false, out var problem);
 
         Assert.Null(problem);
-        Assert.Equal(new StoreForward.Transport.BrokerEndpoint(host, port, tls), endpoint);
+        Assert.Equal(new StoreForward.Transport.BrokerEndpoint(host, port, tls, path), endpoint);
+    }
+
+    [Theory]
+    [InlineData("ws://broker:80/mqtt", "ws://broker:80/mqtt")]
+    [InlineData("wss://broker:443", "wss://broker:443/")]
+    [InlineData("mqtts://broker:8883/", "mqtts://broker:8883")]
+    public void A_server_is_named_with_its_scheme_and_a_websockets_path(string entry, string name)
+    {
+        Assert.Equal(name, StoreForward.Transport.BrokerEndpoint.TryParse(entry, tlsByDefault: false, out _)!.ToString());
     }
 
     [Fact]
@@ -127,7 +139,12 @@ public sealed class OptionsValidationTests
     [InlineData("broker:0", "not between 1 and 65535")]
     [InlineData("broker:65536", "not between 1 and 65535")]
     [InlineData("broker:http", "not between 1 and 65535")]
-    [InlineData("ws://broker:80", "unknown scheme 'ws'")]
+    [InlineData("http://broker:80", "unknown scheme 'http'")]
+    [InlineData("ws://:80/mqtt", "empty host")]
+    [InlineData("ws:///mqtt", "has no port")]
+    [InlineData("ws://broker/mqtt", "has no port")]
+    [InlineData("wss://broker:443/mqtt?x=1", "query")]
+    [InlineData("ws://user@broker:80/mqtt", "no user")]
     [InlineData(":1883", "empty host")]
     [InlineData("mqtt://:1883", "empty host")]
     [InlineData("  ", "is empty")]
@@ -180,7 +197,7 @@ public sealed class OptionsValidationTests
 
         var error = Assert.Throws<ArgumentException>(() => OptionsValidation.Validate(options));
 
-        Assert.Contains("StoreForwardOptions.Tls.Enabled is true, but every entry of Servers is mqtt://", error.Message, StringComparison.Ordinal);
+        Assert.Contains("StoreForwardOptions.Tls.Enabled is true, but every entry of Servers is mqtt:// or ws://", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
