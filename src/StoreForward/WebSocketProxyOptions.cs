@@ -23,6 +23,6 @@ public sealed class WebSocketProxyOptions
     /// </summary>
     public IList<string> BypassList { get; set; } = [];
 
-    /// <summary>Whether local addresses (host names without a dot, and loopback) are reached directly. Default false.</summary>
+    /// <summary>Whether local hosts (names without a dot) are reached directly. Default false. .NET never sends loopback addresses through a proxy.</summary>
     public bool BypassOnLocal { get; set; }
 }
