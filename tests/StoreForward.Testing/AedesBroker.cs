@@ -9,10 +9,11 @@ namespace StoreForward.Tests.Infrastructure;
 /// port: <c>tests/aedes/broker.js</c>, installed by <c>npm ci</c> into <c>tests/aedes/node_modules</c> (tests/run.sh does
 /// that). A third broker implementation next to Mosquitto and RabbitMQ, with the defaults of aedes: in-memory
 /// persistence, so sessions, queued messages, retained values and the inbound QoS 2 state last only as long as the
-/// process; a restart (graceful or not) starts from nothing. Its log (<see cref="LogLines"/>) has one line per packet
-/// event, see broker.js.
+/// process; a restart (graceful or not) starts from nothing. <see cref="BrokerHarness.StopAsync"/> is SIGTERM, then a
+/// wait for the exit: aedes closes every client connection. <see cref="BrokerHarness.KillAsync"/> is SIGKILL. Its log
+/// (<see cref="LogLines"/>) has one line per packet event, see broker.js.
 /// </summary>
-public sealed class AedesBroker : IAsyncDisposable
+public sealed class AedesBroker : BrokerHarness
 {
     /// <summary>What installs the broker when node_modules is missing (tests/run.sh runs it by itself).</summary>
     public const string InstallCommand = "npm ci --prefix tests/aedes --no-audit --no-fund --loglevel=error";
@@ -24,41 +25,15 @@ public sealed class AedesBroker : IAsyncDisposable
     private readonly ConcurrentQueue<string> _log = new();
     private readonly string _script;
 
-    // Serialises Start/Stop/Kill so that a test calling them from several tasks cannot leave two brokers fighting over
-    // the same port.
-    private readonly LifecycleGate _lifecycle = new();
-
     private Process? _process;
-    private bool _disposed;
 
     private AedesBroker(string script) => _script = script;
-
-    /// <summary>Loopback only: tests must never talk to anything but 127.0.0.1.</summary>
-#pragma warning disable CA1822 // Instance on purpose: tests read endpoint.Host / endpoint.Port as a pair.
-    public string Host => "127.0.0.1";
-#pragma warning restore CA1822
 
     /// <summary>Fixed for the broker's lifetime: restarts reuse it so clients can reconnect to the same endpoint.</summary>
     public int Port { get; private set; }
 
     /// <summary>True while the current node process is alive.</summary>
-    public bool IsRunning
-    {
-        get
-        {
-            var process = _process;
-            if (process is null)
-                return false;
-            try
-            {
-                return !process.HasExited;
-            }
-            catch (InvalidOperationException)
-            {
-                return false;
-            }
-        }
-    }
+    public override bool IsRunning => BrokerProcess.IsAlive(_process);
 
     /// <summary>Snapshot of everything every incarnation of the broker printed (stdout and stderr), in order.</summary>
     public IReadOnlyList<string> LogLines => _log.ToArray();
@@ -96,89 +71,25 @@ public sealed class AedesBroker : IAsyncDisposable
     public static async Task<AedesBroker> StartAsync()
     {
         var broker = new AedesBroker(FindScript());
-        try
+        return await StartOnFreePortsAsync(broker, prepare: null, () =>
         {
-            // The free port we picked can be grabbed by someone else before aedes binds it; on the first start we are
-            // still free to pick another one.
-            const int portAttempts = 3;
-            for (var attempt = 1; ; attempt++)
-            {
-                broker.Port = LoopbackPort.Unused();
-                if (await broker.StartProcessAsync(bindAttempts: 1, throwIfPortInUse: attempt == portAttempts).ConfigureAwait(false))
-                    return broker;
-            }
-        }
-        catch
-        {
-            await broker.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Graceful stop: SIGTERM, then wait for exit. aedes closes every client connection; with its in-memory persistence
-    /// nothing survives into the next start.
-    /// </summary>
-    public Task StopAsync() => OneAtATimeAsync(() => StopProcessAsync(graceful: true));
-
-    /// <summary>Crash: SIGKILL.</summary>
-    public Task KillAsync() => OneAtATimeAsync(() => StopProcessAsync(graceful: false));
-
-    /// <summary>Graceful stop followed by a start on the same port.</summary>
-    public Task RestartAsync() => OneAtATimeAsync(async () =>
-    {
-        await StopProcessAsync(graceful: true).ConfigureAwait(false);
-        await StartProcessAsync(bindAttempts: 5, throwIfPortInUse: true).ConfigureAwait(false);
-    });
-
-    /// <summary>Starts the broker again, on the same port, after <see cref="StopAsync"/> or <see cref="KillAsync"/>.</summary>
-    public Task StartAgainAsync() => OneAtATimeAsync(() =>
-    {
-        if (IsRunning)
-            throw new InvalidOperationException("aedes is already running.");
-        return StartProcessAsync(bindAttempts: 5, throwIfPortInUse: true);
-    });
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_disposed)
-            return;
-        _disposed = true;
-        await _lifecycle.StopForDisposalAsync(() => StopProcessAsync(graceful: false)).ConfigureAwait(false);
-
-        _lifecycle.Dispose();
+            broker.Port = LoopbackPort.Unused();
+            return Task.CompletedTask;
+        }).ConfigureAwait(false);
     }
 
     public override string ToString() => $"aedes {Host}:{Port}";
 
-    /// <summary>tests/aedes/broker.js of the checkout the tests run from.</summary>
-    private static string FindScript()
-    {
-        var aedesFolder = Path.Combine(Checkout.Root, "tests", "aedes");
-        var script = Path.Combine(aedesFolder, "broker.js");
-        if (!File.Exists(script))
-            throw new InvalidOperationException($"{script} is missing.");
-        if (!File.Exists(Path.Combine(aedesFolder, "node_modules", "aedes", "package.json")))
-        {
-            throw new InvalidOperationException(
-                $"The aedes broker is not installed: {Path.Combine(aedesFolder, "node_modules")} is missing. " +
-                $"Run `{InstallCommand}` in {Checkout.Root} (tests/run.sh does so by itself).");
-        }
-
-        return script;
-    }
-
-    /// <summary>Lifecycle changes never overlap: a restart must not race a stop.</summary>
-    private Task OneAtATimeAsync(Func<Task> change) => _lifecycle.RunAsync(change);
+    protected override string BrokerName => "aedes";
 
     /// <summary>
     /// Launches node and waits for its <c>listening PORT</c> line. Returns false (process gone) when the port stayed in
     /// use for all <paramref name="bindAttempts"/> and <paramref name="throwIfPortInUse"/> is false; throws with the
     /// broker log on any other failure.
     /// </summary>
-    private async Task<bool> StartProcessAsync(int bindAttempts, bool throwIfPortInUse)
+    protected override async Task<bool> StartProcessAsync(int bindAttempts, bool throwIfPortInUse)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
 
         // On restart the port must stay the same, and it can briefly still be in use (someone else's short-lived
         // socket). broker.js exits at once on a failed bind ("error EADDRINUSE ..."), so retrying after a pause is enough.
@@ -212,6 +123,32 @@ public sealed class AedesBroker : IAsyncDisposable
                 $"({(result == StartResult.Exited ? "process exited" : "timed out")}, attempt {attempt}).\n" +
                 "Log:\n" + string.Join('\n', LogLines));
         }
+    }
+
+    protected override async Task StopProcessAsync(bool graceful)
+    {
+        var process = _process;
+        _process = null;
+        if (process is null)
+            return;
+        await TerminateAsync(process, graceful).ConfigureAwait(false);
+    }
+
+    /// <summary>tests/aedes/broker.js of the checkout the tests run from.</summary>
+    private static string FindScript()
+    {
+        var aedesFolder = Path.Combine(Checkout.Root, "tests", "aedes");
+        var script = Path.Combine(aedesFolder, "broker.js");
+        if (!File.Exists(script))
+            throw new InvalidOperationException($"{script} is missing.");
+        if (!File.Exists(Path.Combine(aedesFolder, "node_modules", "aedes", "package.json")))
+        {
+            throw new InvalidOperationException(
+                $"The aedes broker is not installed: {Path.Combine(aedesFolder, "node_modules")} is missing. " +
+                $"Run `{InstallCommand}` in {Checkout.Root} (tests/run.sh does so by itself).");
+        }
+
+        return script;
     }
 
     private Process LaunchProcess()
@@ -277,15 +214,6 @@ public sealed class AedesBroker : IAsyncDisposable
         }
 
         return StartResult.TimedOut;
-    }
-
-    private async Task StopProcessAsync(bool graceful)
-    {
-        var process = _process;
-        _process = null;
-        if (process is null)
-            return;
-        await TerminateAsync(process, graceful).ConfigureAwait(false);
     }
 
     private Task TerminateAsync(Process process, bool graceful) =>

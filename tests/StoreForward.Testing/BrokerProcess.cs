@@ -3,11 +3,29 @@ using System.Runtime.InteropServices;
 
 namespace StoreForward.Tests.Infrastructure;
 
-/// <summary>Ends a broker's child process the way a test asks: SIGTERM (the broker shuts down cleanly) or SIGKILL (a crash).</summary>
+/// <summary>
+/// A broker's child process: whether it is still alive, and ending it the way a test asks: SIGTERM (the broker shuts down
+/// cleanly) or SIGKILL (a crash).
+/// </summary>
 public static class BrokerProcess
 {
     private const int SigTerm = 15;
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>True while <paramref name="process"/> (null before a start and after a stop) is alive.</summary>
+    public static bool IsAlive(Process? process)
+    {
+        if (process is null)
+            return false;
+        try
+        {
+            return !process.HasExited;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// Signals <paramref name="process"/> and waits until it exited, then disposes it: waiting for the exit (not just the

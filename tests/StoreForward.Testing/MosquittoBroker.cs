@@ -12,8 +12,12 @@ namespace StoreForward.Tests.Infrastructure;
 /// directory (config + persistence file) and its own loopback port. Tests use it to exercise
 /// the library against a real broker, including crash (SIGKILL) and graceful (SIGTERM)
 /// restarts with persistence, which an in-process broker cannot simulate faithfully.
+/// <see cref="BrokerHarness.StopAsync"/> is SIGTERM, then a wait for the exit: Mosquitto writes its persistence file
+/// while shutting down on SIGTERM, so everything acknowledged before the stop survives a restart.
+/// <see cref="BrokerHarness.KillAsync"/> is SIGKILL: nothing is flushed, so only what the last autosave wrote survives
+/// (see <see cref="MosquittoSettings.AutosaveInterval"/>). Restarts reuse the port, directory and config.
 /// </summary>
-public sealed class MosquittoBroker : IAsyncDisposable
+public sealed class MosquittoBroker : BrokerHarness
 {
     /// <summary>Debian's mosquitto package installs the daemon here (it is not on a normal user's PATH).</summary>
     private const string MosquittoPath = "/usr/sbin/mosquitto";
@@ -26,12 +30,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     private readonly string _configPath;
     private readonly MosquittoSettings _settings;
 
-    // Serialises Start/Stop/Kill so that a test calling them from several tasks cannot leave
-    // two mosquitto processes fighting over the same port and persistence file.
-    private readonly LifecycleGate _lifecycle = new();
-
     private Process? _process;
-    private bool _disposed;
 
     private MosquittoBroker(string dataDirectory, MosquittoSettings settings)
     {
@@ -39,11 +38,6 @@ public sealed class MosquittoBroker : IAsyncDisposable
         _configPath = Path.Combine(dataDirectory, "mosquitto.conf");
         _settings = settings;
     }
-
-    /// <summary>Loopback only: tests must never talk to anything but 127.0.0.1.</summary>
-#pragma warning disable CA1822 // Instance on purpose: tests read endpoint.Host / endpoint.Port as a pair.
-    public string Host => "127.0.0.1";
-#pragma warning restore CA1822
 
     /// <summary>Fixed for the broker's lifetime: restarts reuse it so clients can reconnect to the same endpoint.</summary>
     public int Port { get; private set; }
@@ -55,26 +49,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     public string PersistenceFile => Path.Combine(DataDirectory, "mosquitto.db");
 
     /// <summary>True while the current mosquitto process is alive.</summary>
-    public bool IsRunning
-    {
-        get
-        {
-            var process = _process;
-            if (process is null)
-            {
-                return false;
-            }
-
-            try
-            {
-                return !process.HasExited;
-            }
-            catch (InvalidOperationException)
-            {
-                return false;
-            }
-        }
-    }
+    public override bool IsRunning => BrokerProcess.IsAlive(_process);
 
     /// <summary>Snapshot of everything every incarnation of the broker printed, in order.</summary>
     public IReadOnlyList<string> LogLines => _log.ToArray();
@@ -87,87 +62,79 @@ public sealed class MosquittoBroker : IAsyncDisposable
         Directory.CreateDirectory(dataDirectory);
 
         var broker = new MosquittoBroker(dataDirectory, settings);
-        try
-        {
-            // The free port we picked can be grabbed by someone else before Mosquitto binds it;
-            // on the first start we are still free to pick another one.
-            const int portAttempts = 3;
-            for (var attempt = 1; ; attempt++)
-            {
-                await broker.UsePortAsync(LoopbackPort.Unused()).ConfigureAwait(false);
-                if (await broker.StartProcessAsync(bindAttempts: 1, throwIfPortInUse: attempt == portAttempts).ConfigureAwait(false))
-                {
-                    return broker;
-                }
-            }
-        }
-        catch
-        {
-            await broker.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        return await StartOnFreePortsAsync(broker, prepare: null, () => broker.UsePortAsync(LoopbackPort.Unused())).ConfigureAwait(false);
     }
 
     public IEnumerable<string> LogLinesContaining(string text) =>
         LogLines.Where(line => line.Contains(text, StringComparison.Ordinal));
 
-    /// <summary>
-    /// Graceful stop: SIGTERM, then wait for exit. Mosquitto writes its persistence file while
-    /// shutting down on SIGTERM, so everything acknowledged before this call survives a restart.
-    /// </summary>
-    public Task StopAsync() => OneAtATimeAsync(() => StopProcessAsync(graceful: true));
+    public override string ToString() => $"mosquitto {Host}:{Port} ({DataDirectory})";
+
+    protected override string BrokerName => "Mosquitto";
 
     /// <summary>
-    /// Crash: SIGKILL. Nothing is flushed, so only what the last autosave wrote survives
-    /// (see <see cref="MosquittoSettings.AutosaveInterval"/>).
+    /// Launches mosquitto and waits until it accepts connections. Returns false (process gone)
+    /// when the port stayed in use for all <paramref name="bindAttempts"/> and
+    /// <paramref name="throwIfPortInUse"/> is false; throws with the broker log on any other failure.
     /// </summary>
-    public Task KillAsync() => OneAtATimeAsync(() => StopProcessAsync(graceful: false));
-
-    /// <summary>Graceful stop followed by a start on the same port, directory and config.</summary>
-    public Task RestartAsync() => OneAtATimeAsync(async () =>
+    protected override async Task<bool> StartProcessAsync(int bindAttempts, bool throwIfPortInUse)
     {
-        await StopProcessAsync(graceful: true).ConfigureAwait(false);
-        await StartProcessAsync(bindAttempts: 5, throwIfPortInUse: true).ConfigureAwait(false);
-    });
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
 
-    /// <summary>Starts the broker again after <see cref="StopAsync"/> or <see cref="KillAsync"/>.</summary>
-    public Task StartAgainAsync() => OneAtATimeAsync(() =>
-    {
-        if (IsRunning)
+        // On restart the port must stay the same, and it can briefly still be in use (a process
+        // that has not fully exited, someone else's short-lived socket). Mosquitto exits
+        // immediately on a failed bind ("Error: Address already in use"), so retrying the whole
+        // start after a short pause is simple and sufficient.
+        for (var attempt = 1; ; attempt++)
         {
-            throw new InvalidOperationException("Mosquitto is already running.");
+            var logCountBefore = _log.Count;
+            var process = LaunchProcess();
+            _process = process;
+
+            var result = await WaitUntilAcceptingAsync(process, logCountBefore).ConfigureAwait(false);
+            if (result == StartResult.Accepting)
+            {
+                return true;
+            }
+
+            var bindFailed = result == StartResult.Exited && _log.Skip(logCountBefore).Any(l =>
+                l.Contains("Address already in use", StringComparison.OrdinalIgnoreCase));
+
+            await TerminateAsync(process, graceful: false).ConfigureAwait(false);
+            _process = null;
+
+            if (bindFailed && attempt < bindAttempts)
+            {
+                await Task.Delay(200 * attempt).ConfigureAwait(false);
+                continue;
+            }
+
+            if (bindFailed && !throwIfPortInUse)
+            {
+                return false;
+            }
+
+            throw new InvalidOperationException(
+                $"Mosquitto did not start accepting connections on 127.0.0.1:{Port} " +
+                $"({(result == StartResult.Exited ? "process exited" : "timed out")}, attempt {attempt}).\n" +
+                "Log:\n" + string.Join('\n', LogLines));
         }
+    }
 
-        return StartProcessAsync(bindAttempts: 5, throwIfPortInUse: true);
-    });
-
-    /// <summary>Lifecycle changes never overlap: a restart must not race a stop.</summary>
-    private Task OneAtATimeAsync(Func<Task> change) => _lifecycle.RunAsync(change);
-
-    public async ValueTask DisposeAsync()
+    protected override async Task StopProcessAsync(bool graceful)
     {
-        if (_disposed)
+        var process = _process;
+        _process = null;
+        if (process is null)
         {
             return;
         }
 
-        _disposed = true;
-        // No need to be graceful: the data directory is deleted right after.
-        await _lifecycle.StopForDisposalAsync(() => StopProcessAsync(graceful: false)).ConfigureAwait(false);
-
-        try
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // A leftover temp directory is harmless; failing the test over it is not.
-        }
-
-        _lifecycle.Dispose();
+        await TerminateAsync(process, graceful).ConfigureAwait(false);
     }
 
-    public override string ToString() => $"mosquitto {Host}:{Port} ({DataDirectory})";
+    /// <summary>The data directory goes with the broker: the persistence file is of no use to anyone else.</summary>
+    protected override void CleanUpAfterStop() => DeleteDirectory(DataDirectory);
 
     private static string BuildConfig(int port, string dataDirectory, MosquittoSettings settings)
     {
@@ -236,55 +203,6 @@ public sealed class MosquittoBroker : IAsyncDisposable
     {
         Port = port;
         await File.WriteAllTextAsync(_configPath, BuildConfig(port, DataDirectory, _settings)).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Launches mosquitto and waits until it accepts connections. Returns false (process gone)
-    /// when the port stayed in use for all <paramref name="bindAttempts"/> and
-    /// <paramref name="throwIfPortInUse"/> is false; throws with the broker log on any other failure.
-    /// </summary>
-    private async Task<bool> StartProcessAsync(int bindAttempts, bool throwIfPortInUse)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-
-        // On restart the port must stay the same, and it can briefly still be in use (a process
-        // that has not fully exited, someone else's short-lived socket). Mosquitto exits
-        // immediately on a failed bind ("Error: Address already in use"), so retrying the whole
-        // start after a short pause is simple and sufficient.
-        for (var attempt = 1; ; attempt++)
-        {
-            var logCountBefore = _log.Count;
-            var process = LaunchProcess();
-            _process = process;
-
-            var result = await WaitUntilAcceptingAsync(process, logCountBefore).ConfigureAwait(false);
-            if (result == StartResult.Accepting)
-            {
-                return true;
-            }
-
-            var bindFailed = result == StartResult.Exited && _log.Skip(logCountBefore).Any(l =>
-                l.Contains("Address already in use", StringComparison.OrdinalIgnoreCase));
-
-            await TerminateAsync(process, graceful: false).ConfigureAwait(false);
-            _process = null;
-
-            if (bindFailed && attempt < bindAttempts)
-            {
-                await Task.Delay(200 * attempt).ConfigureAwait(false);
-                continue;
-            }
-
-            if (bindFailed && !throwIfPortInUse)
-            {
-                return false;
-            }
-
-            throw new InvalidOperationException(
-                $"Mosquitto did not start accepting connections on 127.0.0.1:{Port} " +
-                $"({(result == StartResult.Exited ? "process exited" : "timed out")}, attempt {attempt}).\n" +
-                "Log:\n" + string.Join('\n', LogLines));
-        }
     }
 
     private Process LaunchProcess()
@@ -369,18 +287,6 @@ public sealed class MosquittoBroker : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private async Task StopProcessAsync(bool graceful)
-    {
-        var process = _process;
-        _process = null;
-        if (process is null)
-        {
-            return;
-        }
-
-        await TerminateAsync(process, graceful).ConfigureAwait(false);
     }
 
     private Task TerminateAsync(Process process, bool graceful) =>

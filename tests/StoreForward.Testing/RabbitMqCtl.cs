@@ -6,7 +6,8 @@ namespace StoreForward.Tests.Infrastructure;
 /// <summary>
 /// Runs Debian's <c>rabbitmqctl</c> with a node's environment (its HOME, hence its Erlang cookie). The CLI is itself an
 /// Erlang node that listens for distribution; by default on 0.0.0.0 and on a fixed range of 11 ports (35672-35682),
-/// so the environment from <see cref="RabbitMqNode"/> binds it to 127.0.0.1 and to any free port instead.
+/// so the environment of a <see cref="RabbitMqNode"/> (<see cref="RabbitMqNodeSetup"/>) binds it to 127.0.0.1 and to any
+/// free port instead.
 /// </summary>
 public static class RabbitMqCtl
 {
@@ -44,7 +45,7 @@ public static class RabbitMqCtl
             psi.ArgumentList.Add(argument);
         }
 
-        RabbitMqNode.ApplyEnvironment(psi, environment);
+        RabbitMqNodeSetup.ApplyEnvironment(psi, environment);
 
         using var process = new Process { StartInfo = psi };
         var stdout = new StringBuilder();

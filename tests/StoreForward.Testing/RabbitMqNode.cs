@@ -17,6 +17,9 @@ namespace StoreForward.Tests.Infrastructure;
 /// <c>rabbitmq-server</c> is a shell script that runs the Erlang VM (beam.smp) in the background and waits for it;
 /// the VM survives a killed script. So this class stops the node with <c>rabbitmqctl stop</c>, crashes it by
 /// SIGKILL to the VM itself (<see cref="ErlangVm"/>), and on dispose kills whatever VM runs with the node's HOME.
+/// <see cref="BrokerHarness.StopAsync"/> falls back to SIGKILL (noted in <see cref="ConsoleLines"/>) if the node does
+/// not go within the stop timeout; it and <see cref="BrokerHarness.KillAsync"/> return once the VM is gone and the MQTT
+/// port is closed. Restarts reuse the ports, directory and name.
 /// </para>
 /// <para>
 /// A first start takes about 10-15 s: the MQTT plugin waits 3-6 s (random) for cluster peers before it forms its
@@ -27,7 +30,7 @@ namespace StoreForward.Tests.Infrastructure;
 /// Retained messages are kept per node, not replicated in a cluster.
 /// </para>
 /// </remarks>
-public sealed class RabbitMqNode : IAsyncDisposable
+public sealed class RabbitMqNode : BrokerHarness
 {
     /// <summary>Debian's rabbitmq-server package installs the server script here (not on a normal user's PATH).</summary>
     public const string ServerPath = "/usr/lib/rabbitmq/bin/rabbitmq-server";
@@ -71,9 +74,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
     // Console output of every incarnation of the server script, in order (boot failures land here, before the
     // node's log file is set up); the node's own log is the file under log/.
     private readonly ConcurrentQueue<string> _console = new();
-    private readonly LifecycleGate _lifecycle = new();
     private Process? _script;
-    private bool _disposed;
 
     static RabbitMqNode()
     {
@@ -83,14 +84,9 @@ public sealed class RabbitMqNode : IAsyncDisposable
             {
                 ErlangVm.KillServers(node.HomeDirectory);
                 ErlangVm.WaitUntilGoneAsync(node.HomeDirectory, TimeSpan.FromSeconds(2)).GetAwaiter().GetResult();
-                try
-                {
-                    Directory.Delete(node.DataDirectory, recursive: true);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    // Best effort: the VM may still be going down.
-                }
+
+                // Best effort: the VM may still be going down.
+                DeleteDirectory(node.DataDirectory);
             }
         };
     }
@@ -101,11 +97,6 @@ public sealed class RabbitMqNode : IAsyncDisposable
         NodeName = nodeName;
         ErlangCookie = erlangCookie;
     }
-
-    /// <summary>Loopback only: tests must never talk to anything but 127.0.0.1.</summary>
-#pragma warning disable CA1822 // Instance on purpose: tests read node.Host / node.MqttPort as a pair.
-    public string Host => "127.0.0.1";
-#pragma warning restore CA1822
 
     /// <summary>MQTT listener; fixed for the node's lifetime, so clients reconnect to the same endpoint after a restart.</summary>
     public int MqttPort { get; private set; }
@@ -138,7 +129,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
     internal bool IsClusterMember { get; set; }
 
     /// <summary>True while the node's Erlang VM is alive (which is not the same as accepting MQTT connections).</summary>
-    public bool IsRunning => ErlangVm.FindServerPids(HomeDirectory).Count > 0;
+    public override bool IsRunning => ErlangVm.FindServerPids(HomeDirectory).Count > 0;
 
     /// <summary>OS process id of the node's Erlang VM (beam.smp), or null when it is not running.</summary>
     public int? VmProcessId => ErlangVm.FindServerPids(HomeDirectory) is [var pid, ..] ? pid : null;
@@ -184,27 +175,10 @@ public sealed class RabbitMqNode : IAsyncDisposable
         var dataDirectory = Path.Combine(Path.GetTempPath(), $"sf-rmq-{suffix}");
         var node = new RabbitMqNode(dataDirectory, $"{namePrefix}-{suffix}@localhost", erlangCookie);
         Live.TryAdd(node, 0);
-        try
-        {
-            await node.PrepareDirectoryAsync().ConfigureAwait(false);
-
-            // A free port we picked can be taken by someone else before the node binds it; on the first start we are
-            // still free to pick others. Each attempt costs a boot, so only a bind failure earns another one.
-            const int portAttempts = 3;
-            for (var attempt = 1; ; attempt++)
-            {
-                await node.UsePortsAsync(LoopbackPort.Unused(), LoopbackPort.Unused(), LoopbackPort.Unused()).ConfigureAwait(false);
-                if (await node.StartProcessAsync(bindAttempts: 1, throwIfPortInUse: attempt == portAttempts).ConfigureAwait(false))
-                {
-                    return node;
-                }
-            }
-        }
-        catch
-        {
-            await node.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        return await StartOnFreePortsAsync(
+            node,
+            () => RabbitMqNodeSetup.PrepareDirectoryAsync(node),
+            () => node.UsePortsAsync(LoopbackPort.Unused(), LoopbackPort.Unused(), LoopbackPort.Unused())).ConfigureAwait(false);
     }
 
     /// <summary>A random cookie (20 upper-case letters, like the ones Erlang generates itself).</summary>
@@ -218,40 +192,13 @@ public sealed class RabbitMqNode : IAsyncDisposable
         });
 
     /// <summary>
-    /// Graceful stop: <c>rabbitmqctl stop</c>, then waits until the VM has exited and the MQTT port is closed.
-    /// Falls back to SIGKILL (noted in <see cref="ConsoleLines"/>) if the node does not go within the stop timeout.
-    /// </summary>
-    public Task StopAsync() => OneAtATimeAsync(() => StopProcessAsync(graceful: true, waitForPortClosed: true));
-
-    /// <summary>Crash: SIGKILL to the Erlang VM. Returns once the VM is gone and the MQTT port is closed.</summary>
-    public Task KillAsync() => OneAtATimeAsync(() => StopProcessAsync(graceful: false, waitForPortClosed: true));
-
-    /// <summary>Starts the node again after <see cref="StopAsync"/> or <see cref="KillAsync"/>: same ports, directory and name.</summary>
-    public Task StartAgainAsync() => OneAtATimeAsync(async () =>
-    {
-        if (IsRunning)
-        {
-            throw new InvalidOperationException($"{NodeName} is already running.");
-        }
-
-        await StartProcessAsync(bindAttempts: 2, throwIfPortInUse: true).ConfigureAwait(false);
-    });
-
-    /// <summary>Graceful stop followed by a start on the same ports, directory and name.</summary>
-    public Task RestartAsync() => OneAtATimeAsync(async () =>
-    {
-        await StopProcessAsync(graceful: true, waitForPortClosed: true).ConfigureAwait(false);
-        await StartProcessAsync(bindAttempts: 2, throwIfPortInUse: true).ConfigureAwait(false);
-    });
-
-    /// <summary>
     /// Runs <c>rabbitmqctl -n NodeName ARGS</c> and returns what it printed; throws with the output and the node's
     /// log tail when it exits non-zero or takes longer than a minute.
     /// </summary>
     public async Task<string> CtlAsync(params string[] arguments)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        var (exitCode, output) = await RabbitMqCtl.RunAsync(Environment(), CtlTimeout, ["-n", NodeName, .. arguments]).ConfigureAwait(false);
+        var (exitCode, output) = await RabbitMqCtl.RunAsync(RabbitMqNodeSetup.Environment(this), CtlTimeout, ["-n", NodeName, .. arguments]).ConfigureAwait(false);
         if (exitCode != 0)
         {
             throw new InvalidOperationException(
@@ -297,125 +244,18 @@ public sealed class RabbitMqNode : IAsyncDisposable
         throw new TimeoutException($"{NodeName} did not answer an MQTT CONNECT on {Host}:{MqttPort} within {StartTimeout.TotalSeconds:0} s.\n{LogTail()}");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        // No need to be graceful: the data directory is deleted right after. Kill by HOME, not only the VM we
-        // know of, so that a VM left by a failed or timed-out start goes too.
-        await _lifecycle.StopForDisposalAsync(() => StopProcessAsync(graceful: false, waitForPortClosed: false)).ConfigureAwait(false);
-
-        Live.TryRemove(this, out _);
-        try
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // A leftover temp directory is harmless; failing the test over it is not.
-        }
-
-        _lifecycle.Dispose();
-    }
-
     public override string ToString() => $"rabbitmq {NodeName} mqtt {Host}:{MqttPort} ({DataDirectory})";
 
-    /// <summary>Applies <paramref name="environment"/> on top of ours, minus anything RabbitMQ/Erlang-specific we inherited.</summary>
-    internal static void ApplyEnvironment(ProcessStartInfo psi, IReadOnlyDictionary<string, string> environment)
+    protected override string BrokerName => NodeName;
+
+    /// <summary>Each attempt costs a boot (several seconds), so a port still in use earns only one more.</summary>
+    protected override int BindAttempts => 2;
+
+    /// <summary>Lifecycle changes never overlap (a restart must not race a stop), and none starts once disposal has begun.</summary>
+    protected override Task OneAtATimeAsync(Func<Task> change)
     {
-        foreach (var key in psi.Environment.Keys.ToList())
-        {
-            if (key.StartsWith("RABBITMQ_", StringComparison.Ordinal)
-                || key.StartsWith("ERL_", StringComparison.Ordinal)
-                || key is "NOTIFY_SOCKET" or "ERL_FLAGS" or "ERL_AFLAGS" or "ERL_ZFLAGS")
-            {
-                psi.Environment.Remove(key);
-            }
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            psi.Environment[key] = value;
-        }
-    }
-
-    /// <summary>
-    /// The environment of the server script and of rabbitmqctl. Paths to the config and the plugins file point into
-    /// the data directory; an empty rabbitmq-env.conf replaces /etc/rabbitmq/rabbitmq-env.conf.
-    /// </summary>
-    private Dictionary<string, string> Environment() => new()
-    {
-        ["HOME"] = HomeDirectory,
-        ["LANG"] = "C.UTF-8",
-        ["LC_ALL"] = "C.UTF-8",
-        ["RABBITMQ_NODENAME"] = NodeName,
-        ["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(DataDirectory, "rabbitmq-env.conf"),
-
-        // Without the extension: the scripts add .conf themselves.
-        ["RABBITMQ_CONFIG_FILE"] = Path.Combine(DataDirectory, "rabbitmq"),
-        ["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(DataDirectory, "advanced.config"),
-        ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(DataDirectory, "enabled_plugins"),
-        ["RABBITMQ_MNESIA_BASE"] = Path.Combine(DataDirectory, "mnesia"),
-        ["RABBITMQ_LOG_BASE"] = Path.Combine(DataDirectory, "log"),
-        ["RABBITMQ_PID_FILE"] = Path.Combine(DataDirectory, "rabbitmq.pid"),
-        ["RABBITMQ_DIST_PORT"] = DistributionPort.ToString(CultureInfo.InvariantCulture),
-
-        // epmd (started by the first VM that needs it, then left running as a daemon) listens on loopback only.
-        ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
-
-        // rabbitmqctl: distribution listener on loopback, any free port (0/0) instead of 35672-35682 on 0.0.0.0.
-        ["RABBITMQ_CTL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}",
-        ["RABBITMQ_CTL_DIST_PORT_MIN"] = "0",
-        ["RABBITMQ_CTL_DIST_PORT_MAX"] = "0",
-    };
-
-    private string BuildConfig()
-    {
-        var inv = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder();
-        sb.Append(inv, $"listeners.tcp.1 = 127.0.0.1:{AmqpPort}\n");
-        sb.Append(inv, $"mqtt.listeners.tcp.1 = 127.0.0.1:{MqttPort}\n");
-        sb.Append("mqtt.allow_anonymous = true\n");
-        sb.Append("distribution.listener.interface = 127.0.0.1\n");
-
-        // A small test disk must not raise the disk alarm (default limit 50 MB), which silently blocks publishers.
-        sb.Append("disk_free_limit.absolute = 1MB\n");
-        sb.Append("log.file.level = info\n");
-        return sb.ToString();
-    }
-
-    private async Task PrepareDirectoryAsync()
-    {
-        Directory.CreateDirectory(HomeDirectory);
-        Directory.CreateDirectory(Path.Combine(DataDirectory, "log"));
-        await File.WriteAllTextAsync(Path.Combine(DataDirectory, "rabbitmq-env.conf"), "").ConfigureAwait(false);
-
-        // Only the MQTT plugin: no management (no HTTP listener), no Prometheus.
-        await File.WriteAllTextAsync(Path.Combine(DataDirectory, "enabled_plugins"), "[rabbitmq_mqtt].\n").ConfigureAwait(false);
-
-        // Erlang refuses a cookie file that others can read.
-        var cookieFile = Path.Combine(HomeDirectory, ".erlang.cookie");
-        await File.WriteAllTextAsync(cookieFile, ErlangCookie).ConfigureAwait(false);
-        File.SetUnixFileMode(cookieFile, UnixFileMode.UserRead);
-    }
-
-    private async Task UsePortsAsync(int mqttPort, int amqpPort, int distributionPort)
-    {
-        MqttPort = mqttPort;
-        AmqpPort = amqpPort;
-        DistributionPort = distributionPort;
-        await File.WriteAllTextAsync(Path.Combine(DataDirectory, "rabbitmq.conf"), BuildConfig()).ConfigureAwait(false);
-    }
-
-    /// <summary>Lifecycle changes never overlap: a restart must not race a stop.</summary>
-    private Task OneAtATimeAsync(Func<Task> change)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return _lifecycle.RunAsync(change);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        return base.OneAtATimeAsync(change);
     }
 
     /// <summary>
@@ -423,9 +263,9 @@ public sealed class RabbitMqNode : IAsyncDisposable
     /// running) when a port stayed in use for all <paramref name="bindAttempts"/> and <paramref name="throwIfPortInUse"/>
     /// is false; throws with the log tail on any other failure.
     /// </summary>
-    private async Task<bool> StartProcessAsync(int bindAttempts, bool throwIfPortInUse)
+    protected override async Task<bool> StartProcessAsync(int bindAttempts, bool throwIfPortInUse)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
 
         for (var attempt = 1; ; attempt++)
         {
@@ -462,7 +302,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
             var tail = LogTail();
 
             // Not waiting for the port: after a bind failure it is someone else's.
-            await StopProcessAsync(graceful: false, waitForPortClosed: false).ConfigureAwait(false);
+            await StopNodeAsync(graceful: false, waitForPortClosed: false).ConfigureAwait(false);
 
             if (bindFailed && attempt < bindAttempts)
             {
@@ -482,6 +322,30 @@ public sealed class RabbitMqNode : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the node and waits until its MQTT port is closed, so that a start on the same port can follow.</summary>
+    protected override Task StopProcessAsync(bool graceful) => StopNodeAsync(graceful, waitForPortClosed: true);
+
+    /// <summary>
+    /// Kills by HOME, not only the VM we know of, so that a VM left by a failed or timed-out start goes too; nothing
+    /// starts on the MQTT port again, so there is no waiting for it to close.
+    /// </summary>
+    protected override Task StopForDisposalAsync() => StopNodeAsync(graceful: false, waitForPortClosed: false);
+
+    /// <summary>The node leaves <see cref="Live"/> (nothing is left for the exit handler to kill), then its directory goes.</summary>
+    protected override void CleanUpAfterStop()
+    {
+        Live.TryRemove(this, out _);
+        DeleteDirectory(DataDirectory);
+    }
+
+    private async Task UsePortsAsync(int mqttPort, int amqpPort, int distributionPort)
+    {
+        MqttPort = mqttPort;
+        AmqpPort = amqpPort;
+        DistributionPort = distributionPort;
+        await RabbitMqNodeSetup.WriteConfigAsync(this).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Works around a hang of RabbitMQ 3.10's MQTT plugin on a restarting cluster member. The plugin's client-id
     /// registry is a Raft cluster over all nodes; with two nodes and one of them down, the survivor's member has no
@@ -497,7 +361,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
             try
             {
                 var (exitCode, output) = await RabbitMqCtl.RunAsync(
-                    Environment(), TimeSpan.FromSeconds(75), cancellationToken, "-n", NodeName, "eval", UnblockMqttNodeExpression).ConfigureAwait(false);
+                    RabbitMqNodeSetup.Environment(this), TimeSpan.FromSeconds(75), cancellationToken, "-n", NodeName, "eval", UnblockMqttNodeExpression).ConfigureAwait(false);
                 if (exitCode == 0)
                 {
                     _console.Enqueue($"[RabbitMqNode] mqtt_node start check: {output.Split('\n').LastOrDefault()}");
@@ -525,7 +389,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
             CreateNoWindow = true,
             WorkingDirectory = DataDirectory,
         };
-        ApplyEnvironment(psi, Environment());
+        RabbitMqNodeSetup.ApplyEnvironment(psi, RabbitMqNodeSetup.Environment(this));
 
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         DataReceivedEventHandler capture = (_, e) =>
@@ -623,7 +487,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
     /// Stops the node (graceful: rabbitmqctl stop; otherwise SIGKILL to the VM), then waits until no VM of this node
     /// is alive, the server script has exited and, if <paramref name="waitForPortClosed"/>, the MQTT port is closed.
     /// </summary>
-    private async Task StopProcessAsync(bool graceful, bool waitForPortClosed)
+    private async Task StopNodeAsync(bool graceful, bool waitForPortClosed)
     {
         var script = _script;
         _script = null;
