@@ -20,4 +20,18 @@ public interface IMqttCredentialsProvider
     /// <param name="cancellationToken">Ends the call when the attempt times out or the publisher stops.</param>
     /// <returns>The user name and password to send in CONNECT.</returns>
     ValueTask<MqttCredentials> GetCredentialsAsync(string server, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// MQTT 5 enhanced authentication: the answer to the broker's challenge (AUTH, continue authentication) for the method
+    /// the credentials named, for challenge-response methods such as SCRAM. Called as often as the broker challenges,
+    /// before its CONNACK, within the connect timeout. The default implementation refuses, which fails the attempt with a
+    /// message that names this method.
+    /// </summary>
+    /// <param name="server">The server being connected, as in <see cref="GetCredentialsAsync"/>.</param>
+    /// <param name="method">The authentication method.</param>
+    /// <param name="challenge">The broker's authentication data, or null.</param>
+    /// <param name="cancellationToken">Ends the call when the attempt times out or the publisher stops.</param>
+    /// <returns>The authentication data to answer with.</returns>
+    ValueTask<byte[]> ContinueAuthenticationAsync(string server, string method, byte[]? challenge, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The broker challenged the authentication method '{method}', and {GetType().Name} does not answer challenges: implement IMqttCredentialsProvider.ContinueAuthenticationAsync.");
 }

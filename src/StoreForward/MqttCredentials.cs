@@ -1,8 +1,8 @@
 namespace StoreForward;
 
 /// <summary>
-/// The user name and password of one connection attempt, as an <see cref="IMqttCredentialsProvider"/> returns them. Its
-/// text form names the user but never shows the password.
+/// The credentials of one connection attempt, as an <see cref="IMqttCredentialsProvider"/> returns them: user name and
+/// password, MQTT 5 enhanced authentication, and when they expire. Its text form never shows a secret.
 /// </summary>
 public sealed class MqttCredentials
 {
@@ -21,6 +21,24 @@ public sealed class MqttCredentials
     /// <summary>The password, or null. Never logged, never part of an error message, never stored.</summary>
     public string? Password { get; }
 
+    /// <summary>
+    /// MQTT 5 enhanced authentication: the method CONNECT names (for example <c>SCRAM-SHA-256</c>), or null for none. A
+    /// broker that challenges it gets its answers from <see cref="IMqttCredentialsProvider.ContinueAuthenticationAsync"/>.
+    /// </summary>
+    public string? AuthenticationMethod { get; init; }
+
+    /// <summary>MQTT 5 enhanced authentication: the data CONNECT carries with <see cref="AuthenticationMethod"/>, or null.</summary>
+    public byte[]? AuthenticationData { get; init; }
+
+    /// <summary>
+    /// When these credentials stop working (a token's expiry), or null (default): never. A connection made with them is
+    /// renewed before that: the publisher finishes what is in flight, disconnects normally and connects again with the
+    /// provider's next credentials, so a broker that drops a client at the token's expiry (Azure IoT Hub does) never
+    /// does. Renewal starts when nine tenths of the time left at connecting have passed.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
     /// <summary>The user name and whether a password is set; never the password.</summary>
-    public override string ToString() => $"user {Username ?? "(none)"}, {(Password is null ? "no password" : "password set")}";
+    public override string ToString() =>
+        $"user {Username ?? "(none)"}, {(Password is null ? "no password" : "password set")}{(AuthenticationMethod is null ? "" : ", method " + AuthenticationMethod)}{(ExpiresAt is { } at ? $", expires {at:u}" : "")}";
 }

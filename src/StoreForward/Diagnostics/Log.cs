@@ -60,4 +60,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 12, EventName = "PresenceRefused", Level = LogLevel.Warning,
         Message = "{Server} did not take the presence message on {Topic}: {Reason}; the messages are delivered all the same")]
     public static partial void PresenceRefused(ILogger logger, Transport.BrokerEndpoint server, string topic, string reason);
+
+    [LoggerMessage(EventId = 13, EventName = "RenewingCredentials", Level = LogLevel.Information,
+        Message = "The credentials for {Server} expire at {ExpiresAt}: finishing what is in flight, then connecting again with new ones")]
+    public static partial void RenewingCredentials(ILogger logger, Transport.BrokerEndpoint server, DateTimeOffset expiresAt);
 }

@@ -49,6 +49,9 @@ internal sealed class DeliverySession
     // Set by WindDown: send nothing new, and end once nothing is in flight.
     private bool _windingDown;
 
+    // Set by a wind-down that reconnects at once: the goodbye keeps the presence online.
+    private bool _staysOnline;
+
     public DeliverySession(
         IBrokerLink link,
         SessionState state,
@@ -81,11 +84,21 @@ internal sealed class DeliverySession
     public int Window => _window.Size;
 
     /// <summary>
-    /// Asks the session to end cleanly, to hand over to an earlier server or because the publisher stops: no new message is
-    /// sent, and once the broker acknowledged everything in flight the session says goodbye (DISCONNECT) and returns. A
-    /// broker that never answers ends it through <see cref="StoreForwardOptions.AckTimeout"/>, or the stop's cancellation.
+    /// Asks the session to end cleanly, to hand over to an earlier server, to renew its credentials or because the publisher
+    /// stops: no new message is sent, and once the broker acknowledged everything in flight the session says goodbye
+    /// (DISCONNECT) and returns. A broker that never answers ends it through <see cref="StoreForwardOptions.AckTimeout"/>,
+    /// or the stop's cancellation.
     /// </summary>
-    public void WindDown() => _events.Writer.TryWrite(SessionEvent.WindDownRequested);
+    /// <param name="announceOffline">
+    /// Whether the goodbye publishes the presence's offline state: yes when the publisher leaves this broker, no when it
+    /// comes straight back (to renew its credentials), so that subscribers see no flap.
+    /// </param>
+    public void WindDown(bool announceOffline = true)
+    {
+        if (!announceOffline)
+            Volatile.Write(ref _staysOnline, true);
+        _events.Writer.TryWrite(SessionEvent.WindDownRequested);
+    }
 
     /// <summary>Wakes the loop after a commit added messages. Coalesced: one pending wake-up is enough.</summary>
     public void NotifyOutboxGrew()
@@ -174,7 +187,7 @@ internal sealed class DeliverySession
     /// </summary>
     private async Task SayGoodbyeAsync(Task receiving)
     {
-        if (_presence is not null)
+        if (_presence is not null && !Volatile.Read(ref _staysOnline))
         {
             using var offline = new CancellationTokenSource(GoodbyeTimeout, _time);
             await _presence.AnnounceOfflineAsync(InFlightIds(), offline.Token).ConfigureAwait(false);

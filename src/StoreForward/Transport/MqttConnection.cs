@@ -42,6 +42,9 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
 
     public BrokerLimits Limits { get; private set; } = null!;
 
+    /// <summary>When the credentials this connection was made with expire, as their provider said; null: never.</summary>
+    public DateTimeOffset? CredentialsExpireAt { get; private set; }
+
     /// <summary>Time since the last packet went out.</summary>
     public TimeSpan SinceLastSent => _time.GetElapsedTime(Interlocked.Read(ref _lastSent));
 
@@ -62,7 +65,7 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
         BrokerTls? tls = null;
         try
         {
-            var credentials = await CredentialsAsync(settings, endpoint, linked.Token).ConfigureAwait(false);
+            var credentials = await ConnectAuthentication.CredentialsAsync(settings, endpoint, linked.Token).ConfigureAwait(false);
             tls = BrokerTls.Load(settings.Tls, endpoint);
             var builder = new MqttClientOptionsBuilder()
                 .WithProtocolVersion(settings.ProtocolVersion)
@@ -93,10 +96,12 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
                 throw new IOException($"The broker {endpoint} closed the TLS connection before it answered CONNECT ({e.Message}).{tls.ClientCertificateHint}", e);
             }
 
+            answer = await ConnectAuthentication.AnswerChallengesAsync(connection, answer, credentials, settings, linked.Token).ConfigureAwait(false);
             if (answer is not MqttConnAckPacket connAck)
                 throw new MqttProtocolException($"The broker answered CONNECT with {answer.GetType().Name} instead of CONNACK.");
 
             ThrowIfRefused(connAck, settings.ProtocolVersion, endpoint);
+            connection.CredentialsExpireAt = credentials.ExpiresAt;
             connection.Limits = BrokerLimits.From(connAck, settings.ProtocolVersion, settings.BrokerMaximumQos);
             return connection;
         }
@@ -128,31 +133,6 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
             .WithBypassOnLocal(proxy.BypassOnLocal));
     }
 
-    /// <summary>
-    /// The provider's credentials for this attempt, checked: a failing provider or one that returns what MQTT cannot send
-    /// fails the attempt with its message, which names the provider but never a credential.
-    /// </summary>
-    private static async Task<MqttCredentials> CredentialsAsync(ConnectionSettings settings, BrokerEndpoint endpoint, CancellationToken cancellationToken)
-    {
-        var provider = settings.Credentials;
-        var name = provider is FixedCredentials ? "StoreForwardOptions.Username/Password" : $"The credentials provider {provider.GetType().Name}";
-        MqttCredentials? credentials;
-        try
-        {
-            credentials = await provider.GetCredentialsAsync(endpoint.ToString(), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw new InvalidOperationException($"{name} failed for {endpoint}.", e);
-        }
-
-        if (credentials is null)
-            throw new InvalidOperationException($"{name} returned no credentials (null) for {endpoint}.");
-        if (CredentialRules.Problem(credentials.Username, credentials.Password, settings.ProtocolVersion) is var (field, problem))
-            throw new InvalidOperationException($"{name} returned a {field} that {problem}.");
-        return credentials;
-    }
-
     private static MqttConnectPacket CreateConnectPacket(ConnectionSettings settings, MqttCredentials credentials, bool cleanStart) =>
         new()
         {
@@ -167,6 +147,8 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
             WillQoS = settings.Will?.Qos ?? MqttQualityOfServiceLevel.AtMostOnce,
             WillRetain = settings.Will is not null,
             WillDelayInterval = settings.ProtocolVersion == MqttProtocolVersion.V500 ? settings.Will?.DelaySeconds ?? 0 : 0,
+            AuthenticationMethod = settings.ProtocolVersion == MqttProtocolVersion.V500 ? credentials.AuthenticationMethod : null,
+            AuthenticationData = settings.ProtocolVersion == MqttProtocolVersion.V500 ? credentials.AuthenticationData : null,
             Username = credentials.Username,
             Password = credentials.Password is null ? null : Encoding.UTF8.GetBytes(credentials.Password),
         };

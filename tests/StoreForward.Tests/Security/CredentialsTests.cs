@@ -126,6 +126,35 @@ public sealed class CredentialsTests : SecurityTest, IDisposable
         await AssertFixedDeliversAsync(options);
     }
 
+    [Fact]
+    public async Task Credentials_that_expire_are_renewed_before_expiry_by_a_normal_reconnect_and_nothing_is_lost()
+    {
+        // The first tokens live three seconds; the one after them never expires, so exactly one renewal follows.
+        var provider = new TestCredentialsProvider((_, _) => new MqttCredentials(User, RightPassword) { ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(3) });
+        var options = Options();
+        options.CredentialsProvider = provider;
+        var publisher = await StartPublisherAsync(options);
+        var before = await PublishManyAsync(publisher, 0, Messages / 2, MqttQualityOfServiceLevel.AtLeastOnce);
+        await publisher.FlushAsync().WaitAsync(Patience);
+        var callsBefore = provider.Calls.Count;
+        provider.Answer = (_, _) => new MqttCredentials(User, RightPassword);
+
+        // A new store's first session clears the broker's with a clean connection, closed at once: one goodbye so far.
+        var goodbyes = Broker.LogLinesContaining($"Client {ClientId} disconnected.").Count();
+
+        await Eventually.TrueAsync(() => provider.Calls.Count > callsBefore && publisher.Status.IsConnected, "a renewed connection", Patience);
+        var after = await PublishManyAsync(publisher, Messages / 2, Messages / 2, MqttQualityOfServiceLevel.AtLeastOnce);
+        await publisher.FlushAsync().WaitAsync(Patience);
+
+        await AssertDeliveredAsync(0, [.. before, .. after], exactlyOnce: true);
+        var connections = Broker.LogLinesContaining($"as {ClientId} (p5, c0,").Count();
+        Assert.Equal(2, connections);
+
+        // The renewal said goodbye (the broker drops the Will and keeps the session), and the session resumed.
+        Assert.Equal(goodbyes + 1, Broker.LogLinesContaining($"Client {ClientId} disconnected.").Count());
+        Assert.Equal(0, publisher.Status.SessionsLost);
+    }
+
     private void SetPassword(string password)
     {
         using var process = Process.Start(new ProcessStartInfo("mosquitto_passwd", ["-b", _passwordFile, User, password]) { RedirectStandardError = true })!;
