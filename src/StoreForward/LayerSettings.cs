@@ -14,6 +14,7 @@ internal static class LayerSettings
     public static EngineSettings Engine(StoreForwardOptions options)
     {
         var logger = Diagnostics.Log.For(options.LoggerFactory);
+        var credentials = options.CredentialsProvider ?? new FixedCredentials(new MqttCredentials(options.Username, options.Password));
         return new EngineSettings(
             OptionsValidation.Endpoints(options),
             options.ServersShareSessions,
@@ -25,17 +26,17 @@ internal static class LayerSettings
                 options.SessionExpirySeconds,
                 options.ConnectTimeout,
                 options.BrokerMaximumQos,
-                options.CredentialsProvider ?? new FixedCredentials(new MqttCredentials(options.Username, options.Password)),
+                credentials,
                 Will(options.Presence),
                 options.WebSocketProxy,
                 options.Tls,
                 options.TimeProvider),
-            Session(options, logger),
+            Session(options, credentials, logger),
             Reconnect(options),
             logger);
     }
 
-    private static SessionSettings Session(StoreForwardOptions options, Microsoft.Extensions.Logging.ILogger logger) =>
+    private static SessionSettings Session(StoreForwardOptions options, IMqttCredentialsProvider credentials, Microsoft.Extensions.Logging.ILogger logger) =>
         new(
             options.MaxInFlight,
             options.QosAboveMaximum == QosAboveMaximum.Downgrade,
@@ -46,6 +47,7 @@ internal static class LayerSettings
             options.Presence is { } presence
                 ? new PresenceMessages(presence.Topic, Encoding.UTF8.GetBytes(presence.OnlinePayload), Encoding.UTF8.GetBytes(presence.OfflinePayload), presence.Qos)
                 : null,
+            credentials,
             options.KeepAlive,
             options.AckTimeout,
             options.TimeProvider,

@@ -31,10 +31,10 @@ public sealed class MqttCredentials
     public byte[]? AuthenticationData { get; init; }
 
     /// <summary>
-    /// When these credentials stop working (a token's expiry), or null (default): never. A connection made with them is
-    /// renewed before that: the publisher finishes what is in flight, disconnects normally and connects again with the
-    /// provider's next credentials, so a broker that drops a client at the token's expiry (Azure IoT Hub does) never
-    /// does. Renewal starts when nine tenths of the time left at connecting have passed.
+    /// When these credentials stop working (a token's expiry), or null (default): never. They are renewed before that,
+    /// when nine tenths of the time left at connecting have passed: with MQTT 5 enhanced authentication in band (AUTH,
+    /// re-authenticate, with the provider's next credentials for the same method), otherwise by a normal reconnect that
+    /// keeps the session. So a broker that drops a client at the token's expiry (Azure IoT Hub does) never does.
     /// </summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 

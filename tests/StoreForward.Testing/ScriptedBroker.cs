@@ -17,9 +17,10 @@ internal sealed class ScriptedBroker : IBrokerLink
     private readonly Channel<MqttPacket> _sent = Channel.CreateUnbounded<MqttPacket>();
     private readonly Channel<MqttPacket> _answers = Channel.CreateUnbounded<MqttPacket>();
 
-    public ScriptedBroker(bool sessionPresent = true, int receiveMaximum = ushort.MaxValue, MqttProtocolVersion version = MqttProtocolVersion.V500)
+    public ScriptedBroker(bool sessionPresent = true, int receiveMaximum = ushort.MaxValue, MqttProtocolVersion version = MqttProtocolVersion.V500, MqttCredentials? credentials = null)
     {
         ProtocolVersion = version;
+        Credentials = credentials ?? new MqttCredentials(null, null);
         Limits = new BrokerLimits(receiveMaximum, MqttQualityOfServiceLevel.ExactlyOnce, true, 0, null, sessionPresent);
     }
 
@@ -28,6 +29,9 @@ internal sealed class ScriptedBroker : IBrokerLink
     public BrokerEndpoint Endpoint { get; } = new("scripted.test", 1883, false);
 
     public BrokerLimits Limits { get; }
+
+    /// <summary>What the session's link was made with, as the test says.</summary>
+    public MqttCredentials Credentials { get; }
 
     // The link never looks quiet: the keep-alive is not what these tests are about.
     public TimeSpan SinceLastSent => TimeSpan.Zero;

@@ -62,6 +62,10 @@ internal static partial class Log
     public static partial void PresenceRefused(ILogger logger, Transport.BrokerEndpoint server, string topic, string reason);
 
     [LoggerMessage(EventId = 13, EventName = "RenewingCredentials", Level = LogLevel.Information,
-        Message = "The credentials for {Server} expire at {ExpiresAt}: finishing what is in flight, then connecting again with new ones")]
-    public static partial void RenewingCredentials(ILogger logger, Transport.BrokerEndpoint server, DateTimeOffset expiresAt);
+        Message = "The credentials for {Server} expire at {ExpiresAt}, and {Reason}: finishing what is in flight, then connecting again with new ones")]
+    public static partial void RenewingCredentials(ILogger logger, Transport.BrokerEndpoint server, DateTimeOffset expiresAt, string reason);
+
+    [LoggerMessage(EventId = 14, EventName = "Reauthenticating", Level = LogLevel.Information,
+        Message = "Re-authenticating with {Server} ({Method}) before the credentials expire")]
+    public static partial void Reauthenticating(ILogger logger, Transport.BrokerEndpoint server, string method);
 }

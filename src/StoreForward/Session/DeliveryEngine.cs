@@ -110,7 +110,6 @@ internal sealed class DeliveryEngine : IAsyncDisposable
         Counters.Server = server;
         Counters.Metrics?.Connected(connection.Endpoint);
         Counters.LastError = null;
-        using var renewal = RenewBeforeExpiry(connection, session);
         using var probing = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var failback = FailBackWhenAnEarlierServerAnswersAsync(index, session, probing.Token);
         try
@@ -202,19 +201,6 @@ internal sealed class DeliveryEngine : IAsyncDisposable
             // The session ended first.
         }
     }
-
-    /// <summary>
-    /// When the connection's credentials expire, a timer that winds the session down in time (see
-    /// <see cref="CredentialRenewal"/>): the next round connects at once, with the provider's next credentials.
-    /// </summary>
-    private ITimer? RenewBeforeExpiry(MqttConnection connection, DeliverySession session) =>
-        CredentialRenewal.Due(_settings.Time.GetUtcNow(), connection.CredentialsExpireAt) is { } due
-            ? _settings.Time.CreateTimer(_ =>
-            {
-                Log.RenewingCredentials(_logger, connection.Endpoint, connection.CredentialsExpireAt!.Value);
-                session.WindDown(announceOffline: false);
-            }, null, due, Timeout.InfiniteTimeSpan)
-            : null;
 
     /// <summary>
     /// Tells the store that the messages the session read but did not send are in the store only again, so that

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using MQTTnet.Formatter;
+using MQTTnet.Packets;
 using StoreForward.Outbox;
 using StoreForward.Transport;
 
@@ -43,6 +44,7 @@ internal sealed class DeliverySession
     private readonly PacketSender _sender;
     private readonly PublishPacer? _pacer;
     private readonly PresenceAnnouncer? _presence;
+    private readonly Reauthentication _reauthentication;
     private int _outboxGrewPosted;
     private volatile Exception? _receiveFailure;
 
@@ -73,6 +75,8 @@ internal sealed class DeliverySession
         var downgrades = new QosDowngrades(link, counters, _logger);
         _answers = new BrokerAnswers(state, _window, publishes, downgrades, counters, _time, v5);
         _presence = settings.Presence is { } presence ? new PresenceAnnouncer(presence, link, settings.AckTimeout, _time, _logger) : null;
+        _reauthentication = new Reauthentication(link, settings.Credentials, _time, settings.AckTimeout, _logger,
+            packet => _events.Writer.TryWrite(SessionEvent.AuthReady(packet)), () => WindDown(announceOffline: false));
         _pacer = PublishPacer.Create(settings, () => _events.Writer.TryWrite(SessionEvent.PublishRateRefilled));
         _filler = new WindowFiller(state, _window, writer, publishes, downgrades, counters, _time, settings.MaxDeliveryAttempts, _pacer);
         _ackClock = new AckClock(_time);
@@ -120,6 +124,7 @@ internal sealed class DeliverySession
         await ResumeAsync().ConfigureAwait(false);
 
         var receiving = ReceiveLoopAsync(linkCts.Token);
+        using var renewing = _reauthentication.Start(linkCts.Token);
         using var sendCts = CancellationTokenSource.CreateLinkedTokenSource(token);
         var sending = _sender.RunAsync(sendCts.Token);
         using var watching = _watchdog.Start(linkCts);
@@ -265,8 +270,11 @@ internal sealed class DeliverySession
             switch (e.Kind)
             {
                 case SessionEventKind.FromBroker:
-                    if (_answers.Take(turn, e.Packet!) is { } ended)
+                    if ((e.Packet is MqttAuthPacket auth ? _reauthentication.Take(auth) : _answers.Take(turn, e.Packet!)) is { } ended)
                         return ended;
+                    break;
+                case SessionEventKind.AuthReady:
+                    turn.Answers.Add(e.Packet!);
                     break;
                 case SessionEventKind.AcknowledgementsDurable:
                     _window.AcknowledgementsDurable(e.Count);

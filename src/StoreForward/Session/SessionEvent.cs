@@ -22,6 +22,9 @@ internal enum SessionEventKind
 
     /// <summary>The publish rate limits allow the next first send (see <see cref="PublishPacer"/>).</summary>
     PublishRateRefilled = 5,
+
+    /// <summary>An AUTH packet of a re-authentication is ready to go (<see cref="SessionEvent.Packet"/>, see <see cref="Reauthentication"/>).</summary>
+    AuthReady = 6,
 }
 
 /// <summary>
@@ -56,6 +59,8 @@ internal readonly record struct SessionEvent
     public int Count { get; }
 
     public static SessionEvent FromBroker(MqttPacket packet) => new(SessionEventKind.FromBroker, packet);
+
+    public static SessionEvent AuthReady(MqttAuthPacket packet) => new(SessionEventKind.AuthReady, packet);
 
     public static SessionEvent LinkFailed(Exception error) => new(SessionEventKind.LinkFailed, error: error);
 

@@ -10,6 +10,7 @@ namespace StoreForward.Session;
 /// <param name="MaxPublishRate">Most first sends per second, or null for no limit.</param>
 /// <param name="MaxPublishByteRate">Most topic and payload bytes of first sends per second, or null for no limit.</param>
 /// <param name="Presence">The retained online and offline messages, or null for none.</param>
+/// <param name="Credentials">Asked for new credentials before the link's expire, to re-authenticate in band.</param>
 /// <param name="KeepAlive">The keep-alive asked for in CONNECT, for a broker that does not set its own.</param>
 /// <param name="AckTimeout">How long the broker may owe an acknowledgement before the link counts as dead.</param>
 /// <param name="Time">The clock for expiry, the keep-alive and acknowledgement times.</param>
@@ -22,6 +23,7 @@ internal sealed record SessionSettings(
     int? MaxPublishRate,
     int? MaxPublishByteRate,
     PresenceMessages? Presence,
+    IMqttCredentialsProvider Credentials,
     TimeSpan KeepAlive,
     TimeSpan AckTimeout,
     TimeProvider Time,

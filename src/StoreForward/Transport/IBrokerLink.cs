@@ -18,6 +18,9 @@ internal interface IBrokerLink
     /// <summary>What the broker's CONNACK allows.</summary>
     BrokerLimits Limits { get; }
 
+    /// <summary>The credentials the link was made with: when they expire, and the enhanced authentication method, if any.</summary>
+    MqttCredentials Credentials { get; }
+
     /// <summary>Time since the last packet went out.</summary>
     TimeSpan SinceLastSent { get; }
 

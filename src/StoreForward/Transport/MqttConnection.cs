@@ -42,8 +42,7 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
 
     public BrokerLimits Limits { get; private set; } = null!;
 
-    /// <summary>When the credentials this connection was made with expire, as their provider said; null: never.</summary>
-    public DateTimeOffset? CredentialsExpireAt { get; private set; }
+    public MqttCredentials Credentials { get; private set; } = null!;
 
     /// <summary>Time since the last packet went out.</summary>
     public TimeSpan SinceLastSent => _time.GetElapsedTime(Interlocked.Read(ref _lastSent));
@@ -101,7 +100,7 @@ internal sealed class MqttConnection : IBrokerLink, IAsyncDisposable
                 throw new MqttProtocolException($"The broker answered CONNECT with {answer.GetType().Name} instead of CONNACK.");
 
             ThrowIfRefused(connAck, settings.ProtocolVersion, endpoint);
-            connection.CredentialsExpireAt = credentials.ExpiresAt;
+            connection.Credentials = credentials;
             connection.Limits = BrokerLimits.From(connAck, settings.ProtocolVersion, settings.BrokerMaximumQos);
             return connection;
         }

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;
@@ -228,6 +230,91 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         await broker.ExpectAsync<MqttDisconnectPacket>();
     }
 
+    /// <summary>Hands out the next token for the method SF, ten minutes long, and answers a challenge with it reversed.</summary>
+    private sealed class TokenProvider(FakeTimeProvider time) : IMqttCredentialsProvider
+    {
+        private int _issued = 1;
+
+        public ValueTask<MqttCredentials> GetCredentialsAsync(string server, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(new MqttCredentials(null, null)
+            {
+                AuthenticationMethod = "SF",
+                AuthenticationData = Encoding.UTF8.GetBytes($"token-{Interlocked.Increment(ref _issued)}"),
+                ExpiresAt = time.GetUtcNow().AddMinutes(10),
+            });
+
+        public ValueTask<byte[]> ContinueAuthenticationAsync(string server, string method, byte[]? challenge, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(Encoding.UTF8.GetBytes(new string(Encoding.UTF8.GetString(challenge ?? []).Reverse().ToArray())));
+    }
+
+    /// <summary>Moves the fake clock five seconds at a time until the session sent <paramref name="next"/>'s packet.</summary>
+    private static async Task<T> AdvanceUntilAsync<T>(FakeTimeProvider time, Task<T> next)
+    {
+        while (!next.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            await Task.Delay(5);
+        }
+
+        return await next;
+    }
+
+    [Fact]
+    public async Task Before_enhanced_credentials_expire_the_session_reauthenticates_in_band_and_goes_on()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var broker = new ScriptedBroker(credentials: new MqttCredentials(null, null)
+        {
+            AuthenticationMethod = "SF",
+            AuthenticationData = "token-1"u8.ToArray(),
+            ExpiresAt = time.GetUtcNow().AddMinutes(10),
+        });
+        var (_, run, stop) = Start(broker, time: time, credentials: new TokenProvider(time));
+        var started = time.GetUtcNow();
+
+        var renew = await AdvanceUntilAsync(time, broker.ExpectAsync<MqttAuthPacket>());
+        Assert.Equal((MqttAuthenticateReasonCode.ReAuthenticate, "SF", "token-2"), (renew.ReasonCode, renew.AuthenticationMethod, Encoding.UTF8.GetString(renew.AuthenticationData)));
+        Assert.InRange(time.GetUtcNow() - started, TimeSpan.FromMinutes(9), TimeSpan.FromMinutes(9) + TimeSpan.FromSeconds(10));
+
+        broker.Answer(new MqttAuthPacket { ReasonCode = MqttAuthenticateReasonCode.ContinueAuthentication, AuthenticationMethod = "SF", AuthenticationData = "nonce"u8.ToArray() });
+        var answer = await broker.ExpectAsync<MqttAuthPacket>();
+        Assert.Equal((MqttAuthenticateReasonCode.ContinueAuthentication, "ecnon"), (answer.ReasonCode, Encoding.UTF8.GetString(answer.AuthenticationData)));
+        broker.Answer(new MqttAuthPacket { ReasonCode = MqttAuthenticateReasonCode.Success, AuthenticationMethod = "SF" });
+
+        // The same link goes on, and the new token's period is watched in turn.
+        var sequence = (await AppendAsync(1, MqttQualityOfServiceLevel.AtLeastOnce))[0];
+        Assert.Equal(PacketIds.Of(sequence), (await broker.ExpectAsync<MqttPublishPacket>()).PacketIdentifier);
+        var again = await AdvanceUntilAsync(time, broker.ExpectAsync<MqttAuthPacket>());
+        Assert.Equal("token-3", Encoding.UTF8.GetString(again.AuthenticationData));
+        Assert.False(run.IsCompleted);
+        await StopAsync(run, stop);
+    }
+
+    [Fact]
+    public async Task Before_plain_credentials_expire_the_session_winds_down_for_a_reconnect_and_keeps_the_presence_online()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var broker = new ScriptedBroker(credentials: new MqttCredentials("gateway", "token-1") { ExpiresAt = time.GetUtcNow().AddMinutes(10) });
+        var (_, run, _) = Start(broker, presence: new PresenceOptions { Topic = "plant/gw/state", Qos = MqttQualityOfServiceLevel.AtMostOnce }, time: time, credentials: new TokenProvider(time));
+        Assert.Equal("plant/gw/state", (await broker.ExpectAsync<MqttPublishPacket>()).Topic);
+
+        // Goodbye without the offline state: the engine connects again at once with new credentials.
+        await AdvanceUntilAsync(time, broker.ExpectAsync<MqttDisconnectPacket>());
+        await run.WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task A_broker_that_never_answers_the_reauthentication_gets_a_reconnect_after_the_ack_timeout()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var broker = new ScriptedBroker(credentials: new MqttCredentials(null, null) { AuthenticationMethod = "SF", ExpiresAt = time.GetUtcNow().AddMinutes(10) });
+        var (_, run, _) = Start(broker, time: time, credentials: new TokenProvider(time));
+        await AdvanceUntilAsync(time, broker.ExpectAsync<MqttAuthPacket>());
+
+        await AdvanceUntilAsync(time, broker.ExpectAsync<MqttDisconnectPacket>());
+        await run.WaitAsync(Patience);
+    }
+
     [Fact]
     public async Task Quota_exceeded_ends_the_session_and_the_next_one_keeps_fewer_in_flight()
     {
@@ -349,7 +436,8 @@ public sealed class DeliverySessionTests : IAsyncLifetime
     }
 
     private (DeliverySession Session, Task Run, CancellationTokenSource Stop) Start(
-        IBrokerLink broker, int maxInFlight = 10, int? maxPublishRate = null, PresenceOptions? presence = null)
+        IBrokerLink broker, int maxInFlight = 10, int? maxPublishRate = null, PresenceOptions? presence = null,
+        TimeProvider? time = null, IMqttCredentialsProvider? credentials = null)
     {
         var options = new StoreForwardOptions
         {
@@ -358,6 +446,8 @@ public sealed class DeliverySessionTests : IAsyncLifetime
             MaxInFlight = maxInFlight,
             MaxPublishRate = maxPublishRate,
             Presence = presence,
+            TimeProvider = time ?? TimeProvider.System,
+            CredentialsProvider = credentials,
             KeepAlive = TimeSpan.FromMinutes(10),
             AckTimeout = TimeSpan.FromMinutes(10),
         };

@@ -56,5 +56,5 @@ public sealed class PublishPacerTests
     }
 
     private static SessionSettings Settings(int? messages, int? bytes) =>
-        new(10, false, null, null, messages, bytes, null, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger.Instance);
+        new(10, false, null, null, messages, bytes, null, new StoreForward.Transport.FixedCredentials(new MqttCredentials(null, null)), TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(60), TimeProvider.System, NullLogger.Instance);
 }
