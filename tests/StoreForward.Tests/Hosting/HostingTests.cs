@@ -53,13 +53,17 @@ public sealed class HostingTests : BrokerTest
     [InlineData("Port", "0")]
     [InlineData("MaxPendingMessages", "0")]
     [InlineData("Servers:0", "mqtt://broker")]
+    [InlineData("Presence:Topic", "plant/+/state")]
+    [InlineData("MaxPublishRate", "0")]
+    [InlineData("WebSocketProxy:Address", "proxy.plant:3128")]
     public async Task A_bad_option_fails_the_host_start_naming_it_and_creates_no_store(string name, string value)
     {
         var settings = Settings();
-        if (name.StartsWith("Servers", StringComparison.Ordinal))
+        if (name.StartsWith("Servers", StringComparison.Ordinal) || name.StartsWith("WebSocketProxy", StringComparison.Ordinal))
         {
             settings.Remove("Host");
             settings.Remove("Port");
+            settings["Servers:0"] = "ws://127.0.0.1:1/mqtt";
         }
 
         settings[name] = value;
@@ -67,7 +71,7 @@ public sealed class HostingTests : BrokerTest
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
-        Assert.Contains("StoreForwardOptions." + name.Replace(":0", "[0]", StringComparison.Ordinal), error.Message, StringComparison.Ordinal);
+        Assert.Contains("StoreForwardOptions." + name.Replace(":0", "[0]", StringComparison.Ordinal).Replace(':', '.'), error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(StorePath));
     }
 
