@@ -68,11 +68,7 @@ public sealed class CredentialsTests : SecurityTest, IDisposable
     public async Task A_provider_is_asked_before_every_connection_and_a_password_rotated_during_an_outage_is_used_on_the_next()
     {
         var provider = new TestCredentialsProvider((_, _) => new MqttCredentials(User, RightPassword));
-        var options = Options();
-        options.CredentialsProvider = provider;
-        var publisher = await StartPublisherAsync(options);
-        var before = await PublishManyAsync(publisher, 0, Messages / 2, MqttQualityOfServiceLevel.AtLeastOnce);
-        await publisher.FlushAsync().WaitAsync(Patience);
+        var (publisher, before) = await DeliverTheFirstHalfAsync(provider);
         var callsBefore = provider.Calls.Count;
 
         // The outage: the password is rotated at the broker and in the vault the provider reads.
@@ -131,11 +127,7 @@ public sealed class CredentialsTests : SecurityTest, IDisposable
     {
         // The first tokens live three seconds; the one after them never expires, so exactly one renewal follows.
         var provider = new TestCredentialsProvider((_, _) => new MqttCredentials(User, RightPassword) { ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(3) });
-        var options = Options();
-        options.CredentialsProvider = provider;
-        var publisher = await StartPublisherAsync(options);
-        var before = await PublishManyAsync(publisher, 0, Messages / 2, MqttQualityOfServiceLevel.AtLeastOnce);
-        await publisher.FlushAsync().WaitAsync(Patience);
+        var (publisher, before) = await DeliverTheFirstHalfAsync(provider);
         var callsBefore = provider.Calls.Count;
         provider.Answer = (_, _) => new MqttCredentials(User, RightPassword);
 
@@ -153,6 +145,17 @@ public sealed class CredentialsTests : SecurityTest, IDisposable
         // The renewal said goodbye (the broker drops the Will and keeps the session), and the session resumed.
         Assert.Equal(goodbyes + 1, Broker.LogLinesContaining($"Client {ClientId} disconnected.").Count());
         Assert.Equal(0, publisher.Status.SessionsLost);
+    }
+
+    /// <summary>A publisher whose credentials come from <paramref name="provider"/>, with the first half of the messages delivered.</summary>
+    private async Task<(StoreForwardPublisher Publisher, PublishReceipt[] Delivered)> DeliverTheFirstHalfAsync(TestCredentialsProvider provider)
+    {
+        var options = Options();
+        options.CredentialsProvider = provider;
+        var publisher = await StartPublisherAsync(options);
+        var delivered = await PublishManyAsync(publisher, 0, Messages / 2, MqttQualityOfServiceLevel.AtLeastOnce);
+        await publisher.FlushAsync().WaitAsync(Patience);
+        return (publisher, delivered);
     }
 
     private void SetPassword(string password)
