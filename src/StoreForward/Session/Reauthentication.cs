@@ -34,18 +34,19 @@ internal sealed class Reauthentication(
     private MqttCredentials? _introducing;
 
     /// <summary>
-    /// Starts watching the link's credentials until <paramref name="sessionEnd"/>; dispose the timer it returns when the
-    /// session ends.
+    /// Starts watching the link's credentials until <paramref name="sessionEnd"/>; dispose what it returns when the
+    /// session ends. The provider's calls may still finish after that: they then change nothing.
     /// </summary>
-    public ITimer Start(CancellationToken sessionEnd)
+    public IDisposable Start(CancellationToken sessionEnd)
     {
         lock (_lock)
         {
             _sessionEnd = sessionEnd;
             _timer = time.CreateTimer(_ => OnTimer(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             Arm(link.Credentials.ExpiresAt);
-            return _timer;
         }
+
+        return new Stopping(this);
     }
 
     /// <summary>The broker's AUTH packet: a challenge to answer, the success that ends the round, or a protocol error.</summary>
@@ -72,7 +73,7 @@ internal sealed class Reauthentication(
         return null;
     }
 
-    /// <summary>Sets the timer for credentials expiring at <paramref name="expiresAt"/>; under the lock.</summary>
+    /// <summary>Sets the timer for credentials expiring at <paramref name="expiresAt"/>; under the lock (a stopped one is null).</summary>
     private void Arm(DateTimeOffset? expiresAt)
     {
         if (CredentialRenewal.Due(time.GetUtcNow(), expiresAt) is { } due)
@@ -119,8 +120,10 @@ internal sealed class Reauthentication(
 
         lock (_lock)
         {
+            if (_timer is null)
+                return;
             _introducing = next;
-            _timer?.Change(ackTimeout, Timeout.InfiniteTimeSpan);
+            _timer.Change(ackTimeout, Timeout.InfiniteTimeSpan);
         }
 
         Diagnostics.Log.Reauthenticating(logger, link.Endpoint, method);
@@ -150,5 +153,18 @@ internal sealed class Reauthentication(
         var expiresAt = link.Credentials.ExpiresAt ?? time.GetUtcNow();
         Diagnostics.Log.RenewingCredentials(logger, link.Endpoint, expiresAt, why);
         reconnect();
+    }
+
+    /// <summary>Ends the watch: the timer goes, under the lock, so that no late provider answer re-arms it.</summary>
+    private sealed class Stopping(Reauthentication reauthentication) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (reauthentication._lock)
+            {
+                reauthentication._timer?.Dispose();
+                reauthentication._timer = null;
+            }
+        }
     }
 }

@@ -17,32 +17,8 @@ namespace StoreForward.Tests.Session;
 /// the answers that only a crashed broker gives (Quota exceeded, a late PUBCOMP, an unknown PUBREC).
 /// </summary>
 [Trait("Category", "Unit")]
-public sealed class DeliverySessionTests : IAsyncLifetime
+public sealed class DeliverySessionTests : ScriptedSessionTest
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-    private readonly TestDirectory _directory = new();
-    private readonly SessionState _state = new();
-    private readonly DeliveryCounters _counters = new();
-    private readonly List<DeadLetter> _deadLetters = [];
-    private OutboxStore _store = null!;
-    private GroupCommitWriter _writer = null!;
-    private DeliverySession? _current;
-
-    public Task InitializeAsync()
-    {
-        _store = OutboxStore.Open(_directory.File("outbox.db"));
-        _writer = new GroupCommitWriter(_store, TimeProvider.System);
-        _writer.Committed += _ => Volatile.Read(ref _current)?.NotifyOutboxGrew();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _writer.DisposeAsync();
-        _store.Dispose();
-        _directory.Dispose();
-    }
-
     [Fact]
     public async Task The_window_holds_at_most_max_in_flight_and_each_acknowledgement_lets_the_next_one_go()
     {
@@ -66,7 +42,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         Assert.Equal(PacketIds.Of(sequences[4]), (await broker.ExpectAsync<MqttPublishPacket>()).PacketIdentifier);
         broker.Answer(new MqttPubAckPacket { PacketIdentifier = PacketIds.Of(sequences[4]) });
 
-        await Eventually.TrueAsync(() => _writer.Snapshot.PendingMessages == 0, "every acknowledged message left the store", Patience);
+        await Eventually.TrueAsync(() => Writer.Snapshot.PendingMessages == 0, "every acknowledged message left the store", Patience);
         await StopAsync(run, stop);
     }
 
@@ -95,7 +71,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
 
         // The disk stops answering: the PUBREC's record cannot land, so the PUBREL must not leave.
         using var disk = new HeldSync();
-        _store.LogFile.Faults = disk;
+        Store.LogFile.Faults = disk;
         broker.Answer(new MqttPubRecPacket { PacketIdentifier = publish.PacketIdentifier });
         await Eventually.TrueAsync(() => disk.Waiting > 0, "the PUBREC's commit waits for the disk", Patience);
         await SettleAsync();
@@ -103,11 +79,11 @@ public sealed class DeliverySessionTests : IAsyncLifetime
 
         disk.Release();
         Assert.Equal(publish.PacketIdentifier, (await broker.ExpectAsync<MqttPubRelPacket>()).PacketIdentifier);
-        _store.LogFile.Faults = null;
-        Assert.Equal(1, _writer.Snapshot.PendingMessages);
+        Store.LogFile.Faults = null;
+        Assert.Equal(1, Writer.Snapshot.PendingMessages);
 
         broker.Answer(new MqttPubCompPacket { PacketIdentifier = publish.PacketIdentifier });
-        await Eventually.TrueAsync(() => _writer.Snapshot.PendingMessages == 0, "the completed message left the store", Patience);
+        await Eventually.TrueAsync(() => Writer.Snapshot.PendingMessages == 0, "the completed message left the store", Patience);
         await StopAsync(run, stop);
     }
 
@@ -125,7 +101,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         var again = Assert.Single(resent.OfType<MqttPublishPacket>());
         Assert.Equal(PacketIds.Of(sequences[1]), again.PacketIdentifier);
         Assert.True(again.Dup);
-        Assert.Equal(0, _counters.SessionsLost);
+        Assert.Equal(0, Counters.SessionsLost);
         await StopAsync(run, stop);
     }
 
@@ -140,179 +116,13 @@ public sealed class DeliverySessionTests : IAsyncLifetime
 
         Assert.Equal(sequences.Select(PacketIds.Of), anew.Select(p => p.PacketIdentifier));
         Assert.All(anew, p => Assert.False(p.Dup));
-        Assert.Equal(1, _counters.SessionsLost);
+        Assert.Equal(1, Counters.SessionsLost);
         await StopAsync(run, stop);
 
         // A restart must not PUBREL what this broker no longer has: the recorded PUBREC is gone from the disk too.
         var restarted = new SessionState();
-        await restarted.EnsureLoadedAsync(_writer);
+        await restarted.EnsureLoadedAsync(Writer);
         Assert.All(restarted.InFlightInOrder, m => Assert.NotEqual(DeliveryState.Released, m.State));
-    }
-
-    [Fact]
-    public async Task The_publish_rate_holds_new_messages_back_and_wakes_the_session_when_the_next_may_go()
-    {
-        var sequences = await AppendAsync(4, MqttQualityOfServiceLevel.AtLeastOnce);
-        var broker = new ScriptedBroker();
-        var (_, run, stop) = Start(broker, maxInFlight: 10, maxPublishRate: 1);
-
-        // The bucket's burst of two goes at once.
-        var burst = (await broker.ExpectAsync(2)).Cast<MqttPublishPacket>();
-        Assert.Equal(sequences[..2].Select(PacketIds.Of), burst.Select(p => p.PacketIdentifier));
-        await SettleAsync();
-
-        // Without the limit all four would be out at once; at one a second the next waits (a whole second, while this
-        // settles for a fifth of one), and the pacer's wake-up, not another event, lets it go.
-        Assert.Empty(broker.SentSoFar());
-        Assert.Equal(PacketIds.Of(sequences[2]), (await broker.ExpectAsync<MqttPublishPacket>()).PacketIdentifier);
-        await StopAsync(run, stop);
-    }
-
-    [Fact]
-    public async Task Resends_after_a_reconnect_do_not_wait_for_the_publish_rate()
-    {
-        var sequences = await AppendAsync(5, MqttQualityOfServiceLevel.AtLeastOnce);
-        var first = new ScriptedBroker();
-        var (_, firstRun, _) = Start(first, maxInFlight: 3);
-        await first.ExpectAsync(3);
-        first.Break();
-        await Assert.ThrowsAsync<LinkLostException>(() => firstRun);
-        _state.Invalidate();
-
-        var second = new ScriptedBroker(sessionPresent: true);
-        var (_, run, stop) = Start(second, maxInFlight: 10, maxPublishRate: 1);
-
-        // The three in flight are resent at once, though the rate lets one new message go a second (what the sent mark
-        // covers beyond them may have been sent too, so it is resent as well).
-        List<MqttPublishPacket> resent = [await second.ExpectAsync<MqttPublishPacket>()];
-        await SettleAsync();
-        resent.AddRange(second.SentSoFar().Cast<MqttPublishPacket>());
-        Assert.True(resent.Count >= 3, $"{resent.Count} packets right after the reconnect");
-        Assert.Equal(sequences[..3].Select(PacketIds.Of), resent.Take(3).Select(p => p.PacketIdentifier));
-        Assert.All(resent.Take(3), p => Assert.True(p.Dup));
-        await StopAsync(run, stop);
-    }
-
-    [Fact]
-    public async Task Presence_online_goes_first_retained_with_a_free_id_and_is_acknowledged_before_the_resends()
-    {
-        var sequences = await TwoInFlightTheFirstReleasedThenTheLinkBreaksAsync();
-        var inFlightIds = sequences.Select(PacketIds.Of).ToList();
-
-        var second = new ScriptedBroker(sessionPresent: true);
-        var (_, run, stop) = Start(second, presence: new PresenceOptions { Topic = "plant/gw/state" });
-        var online = await second.ExpectAsync<MqttPublishPacket>();
-        Assert.Equal(("plant/gw/state", "online", true, MqttQualityOfServiceLevel.AtLeastOnce), (online.Topic, System.Text.Encoding.UTF8.GetString(online.Payload.ToArray()), online.Retain, online.QualityOfServiceLevel));
-        Assert.DoesNotContain(online.PacketIdentifier, inFlightIds);
-
-        // Nothing else until the broker took the state: its PUBACK must not meet a message's.
-        await SettleAsync();
-        Assert.Empty(second.SentSoFar());
-        second.Answer(new MqttPubAckPacket { PacketIdentifier = online.PacketIdentifier });
-        var resent = await second.ExpectAsync(2);
-        Assert.Single(resent.OfType<MqttPubRelPacket>());
-        Assert.True(Assert.Single(resent.OfType<MqttPublishPacket>()).Dup);
-        await StopAsync(run, stop);
-    }
-
-    [Fact]
-    public async Task A_graceful_stop_publishes_offline_retained_right_before_disconnect()
-    {
-        var broker = new ScriptedBroker();
-        var (_, run, stop) = Start(broker, presence: new PresenceOptions { Topic = "plant/gw/state", OfflinePayload = "gone", Qos = MqttQualityOfServiceLevel.AtMostOnce });
-        var online = await broker.ExpectAsync<MqttPublishPacket>();
-        Assert.Equal((MqttQualityOfServiceLevel.AtMostOnce, (ushort)0), (online.QualityOfServiceLevel, online.PacketIdentifier));
-
-        await StopAsync(run, stop);
-
-        var offline = await broker.ExpectAsync<MqttPublishPacket>();
-        Assert.Equal(("plant/gw/state", "gone", true), (offline.Topic, System.Text.Encoding.UTF8.GetString(offline.Payload.ToArray()), offline.Retain));
-        await broker.ExpectAsync<MqttDisconnectPacket>();
-    }
-
-    /// <summary>Hands out the next token for the method SF, ten minutes long, and answers a challenge with it reversed.</summary>
-    private sealed class TokenProvider(FakeTimeProvider time) : IMqttCredentialsProvider
-    {
-        private int _issued = 1;
-
-        public ValueTask<MqttCredentials> GetCredentialsAsync(string server, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(new MqttCredentials(null, null)
-            {
-                AuthenticationMethod = "SF",
-                AuthenticationData = Encoding.UTF8.GetBytes($"token-{Interlocked.Increment(ref _issued)}"),
-                ExpiresAt = time.GetUtcNow().AddMinutes(10),
-            });
-
-        public ValueTask<byte[]> ContinueAuthenticationAsync(string server, string method, byte[]? challenge, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(Encoding.UTF8.GetBytes(new string(Encoding.UTF8.GetString(challenge ?? []).Reverse().ToArray())));
-    }
-
-    /// <summary>Moves the fake clock five seconds at a time until the session sent <paramref name="next"/>'s packet.</summary>
-    private static async Task<T> AdvanceUntilAsync<T>(FakeTimeProvider time, Task<T> next)
-    {
-        while (!next.IsCompleted)
-        {
-            time.Advance(TimeSpan.FromSeconds(5));
-            await Task.Delay(5);
-        }
-
-        return await next;
-    }
-
-    [Fact]
-    public async Task Before_enhanced_credentials_expire_the_session_reauthenticates_in_band_and_goes_on()
-    {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var broker = new ScriptedBroker(credentials: new MqttCredentials(null, null)
-        {
-            AuthenticationMethod = "SF",
-            AuthenticationData = "token-1"u8.ToArray(),
-            ExpiresAt = time.GetUtcNow().AddMinutes(10),
-        });
-        var (_, run, stop) = Start(broker, time: time, credentials: new TokenProvider(time));
-        var started = time.GetUtcNow();
-
-        var renew = await AdvanceUntilAsync(time, broker.ExpectAsync<MqttAuthPacket>());
-        Assert.Equal((MqttAuthenticateReasonCode.ReAuthenticate, "SF", "token-2"), (renew.ReasonCode, renew.AuthenticationMethod, Encoding.UTF8.GetString(renew.AuthenticationData)));
-        Assert.InRange(time.GetUtcNow() - started, TimeSpan.FromMinutes(9), TimeSpan.FromMinutes(9) + TimeSpan.FromSeconds(10));
-
-        broker.Answer(new MqttAuthPacket { ReasonCode = MqttAuthenticateReasonCode.ContinueAuthentication, AuthenticationMethod = "SF", AuthenticationData = "nonce"u8.ToArray() });
-        var answer = await broker.ExpectAsync<MqttAuthPacket>();
-        Assert.Equal((MqttAuthenticateReasonCode.ContinueAuthentication, "ecnon"), (answer.ReasonCode, Encoding.UTF8.GetString(answer.AuthenticationData)));
-        broker.Answer(new MqttAuthPacket { ReasonCode = MqttAuthenticateReasonCode.Success, AuthenticationMethod = "SF" });
-
-        // The same link goes on, and the new token's period is watched in turn.
-        var sequence = (await AppendAsync(1, MqttQualityOfServiceLevel.AtLeastOnce))[0];
-        Assert.Equal(PacketIds.Of(sequence), (await broker.ExpectAsync<MqttPublishPacket>()).PacketIdentifier);
-        var again = await AdvanceUntilAsync(time, broker.ExpectAsync<MqttAuthPacket>());
-        Assert.Equal("token-3", Encoding.UTF8.GetString(again.AuthenticationData));
-        Assert.False(run.IsCompleted);
-        await StopAsync(run, stop);
-    }
-
-    [Fact]
-    public async Task Before_plain_credentials_expire_the_session_winds_down_for_a_reconnect_and_keeps_the_presence_online()
-    {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var broker = new ScriptedBroker(credentials: new MqttCredentials("gateway", "token-1") { ExpiresAt = time.GetUtcNow().AddMinutes(10) });
-        var (_, run, _) = Start(broker, presence: new PresenceOptions { Topic = "plant/gw/state", Qos = MqttQualityOfServiceLevel.AtMostOnce }, time: time, credentials: new TokenProvider(time));
-        Assert.Equal("plant/gw/state", (await broker.ExpectAsync<MqttPublishPacket>()).Topic);
-
-        // Goodbye without the offline state: the engine connects again at once with new credentials.
-        await AdvanceUntilAsync(time, broker.ExpectAsync<MqttDisconnectPacket>());
-        await run.WaitAsync(Patience);
-    }
-
-    [Fact]
-    public async Task A_broker_that_never_answers_the_reauthentication_gets_a_reconnect_after_the_ack_timeout()
-    {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var broker = new ScriptedBroker(credentials: new MqttCredentials(null, null) { AuthenticationMethod = "SF", ExpiresAt = time.GetUtcNow().AddMinutes(10) });
-        var (_, run, _) = Start(broker, time: time, credentials: new TokenProvider(time));
-        await AdvanceUntilAsync(time, broker.ExpectAsync<MqttAuthPacket>());
-
-        await AdvanceUntilAsync(time, broker.ExpectAsync<MqttDisconnectPacket>());
-        await run.WaitAsync(Patience);
     }
 
     [Fact]
@@ -326,8 +136,8 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         first.Answer(new MqttPubAckPacket { PacketIdentifier = publishes[0].PacketIdentifier, ReasonCode = MqttPubAckReasonCode.QuotaExceeded });
         var error = await Assert.ThrowsAsync<LinkLostException>(() => run);
         Assert.Contains("Quota exceeded (0x97) with 4 messages outstanding", error.Message, StringComparison.Ordinal);
-        Assert.Equal(4, _writer.Snapshot.PendingMessages);
-        _state.Invalidate();
+        Assert.Equal(4, Writer.Snapshot.PendingMessages);
+        State.Invalidate();
 
         var second = new ScriptedBroker(sessionPresent: true);
         (var session, run, var stop) = Start(second, maxInFlight: 4);
@@ -352,12 +162,12 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         var unknown = await broker.ExpectAsync<MqttPubRelPacket>();
         Assert.Equal(999, unknown.PacketIdentifier);
         Assert.Equal(MqttPubRelReasonCode.PacketIdentifierNotFound, unknown.ReasonCode);
-        Assert.Equal(1, _writer.Snapshot.PendingMessages);
+        Assert.Equal(1, Writer.Snapshot.PendingMessages);
 
         broker.Answer(new MqttPubRecPacket { PacketIdentifier = publish.PacketIdentifier });
         Assert.Equal(MqttPubRelReasonCode.Success, (await broker.ExpectAsync<MqttPubRelPacket>()).ReasonCode);
         broker.Answer(new MqttPubCompPacket { PacketIdentifier = publish.PacketIdentifier });
-        await Eventually.TrueAsync(() => _writer.Snapshot.PendingMessages == 0, "the message left the store after its PUBCOMP", Patience);
+        await Eventually.TrueAsync(() => Writer.Snapshot.PendingMessages == 0, "the message left the store after its PUBCOMP", Patience);
         await StopAsync(run, stop);
     }
 
@@ -372,9 +182,9 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         broker.Answer(new MqttPubAckPacket { PacketIdentifier = refused.PacketIdentifier, ReasonCode = MqttPubAckReasonCode.NotAuthorized, ReasonString = "acl" });
         var next = await broker.ExpectAsync<MqttPublishPacket>();
         Assert.Equal(PacketIds.Of(sequences[1]), next.PacketIdentifier);
-        await Eventually.TrueAsync(() => _deadLetters.Count == 1, "the refused message is reported as a dead letter", Patience);
+        await Eventually.TrueAsync(() => DeadLetters.Count == 1, "the refused message is reported as a dead letter", Patience);
 
-        var deadLetter = Assert.Single(_deadLetters);
+        var deadLetter = Assert.Single(DeadLetters);
         Assert.Equal(sequences[0], deadLetter.Sequence);
         Assert.Equal(DeadLetterReason.RejectedByBroker, deadLetter.Reason);
         Assert.Equal((int)MqttPubAckReasonCode.NotAuthorized, deadLetter.ReasonCode);
@@ -394,7 +204,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<LinkLostException>(() => run);
         Assert.Contains("SessionTakenOver (0x8E)", error.Message, StringComparison.Ordinal);
-        Assert.Equal(1, _writer.Snapshot.PendingMessages);
+        Assert.Equal(1, Writer.Snapshot.PendingMessages);
     }
 
     [Fact]
@@ -413,7 +223,7 @@ public sealed class DeliverySessionTests : IAsyncLifetime
         broker.Answer(new MqttPubAckPacket { PacketIdentifier = inFlight.PacketIdentifier });
         await broker.ExpectAsync<MqttDisconnectPacket>();
         await run.WaitAsync(Patience);
-        Assert.Equal(sequences.Length - 1, _writer.Snapshot.PendingMessages);
+        Assert.Equal(sequences.Length - 1, Writer.Snapshot.PendingMessages);
         stop.Dispose();
     }
 
@@ -421,62 +231,4 @@ public sealed class DeliverySessionTests : IAsyncLifetime
     /// Two QoS 2 messages in flight, the first one's PUBREC recorded and released, and then the link breaks: the state a
     /// reconnect resumes from. Returns their sequences.
     /// </summary>
-    private async Task<long[]> TwoInFlightTheFirstReleasedThenTheLinkBreaksAsync()
-    {
-        var sequences = await AppendAsync(2, MqttQualityOfServiceLevel.ExactlyOnce);
-        var first = new ScriptedBroker();
-        var (_, run, _) = Start(first);
-        var publishes = (await first.ExpectAsync(2)).Cast<MqttPublishPacket>().ToList();
-        first.Answer(new MqttPubRecPacket { PacketIdentifier = publishes[0].PacketIdentifier });
-        await first.ExpectAsync<MqttPubRelPacket>();
-        first.Break();
-        await Assert.ThrowsAsync<LinkLostException>(() => run);
-        _state.Invalidate();
-        return sequences;
-    }
-
-    private (DeliverySession Session, Task Run, CancellationTokenSource Stop) Start(
-        IBrokerLink broker, int maxInFlight = 10, int? maxPublishRate = null, PresenceOptions? presence = null,
-        TimeProvider? time = null, IMqttCredentialsProvider? credentials = null)
-    {
-        var options = new StoreForwardOptions
-        {
-            ClientId = "scripted",
-            StorePath = _store.FilePath,
-            MaxInFlight = maxInFlight,
-            MaxPublishRate = maxPublishRate,
-            Presence = presence,
-            TimeProvider = time ?? TimeProvider.System,
-            CredentialsProvider = credentials,
-            KeepAlive = TimeSpan.FromMinutes(10),
-            AckTimeout = TimeSpan.FromMinutes(10),
-        };
-        var session = new DeliverySession(broker, _state, _writer, LayerSettings.Engine(options).Session, _counters, d =>
-        {
-            lock (_deadLetters)
-                _deadLetters.AddRange(d);
-        });
-        Volatile.Write(ref _current, session);
-        var stop = new CancellationTokenSource();
-        return (session, session.RunAsync(stop.Token), stop);
-    }
-
-    /// <summary>Stops the session as the publisher's stop does: the loop ends by the cancellation, and says goodbye.</summary>
-    private static async Task StopAsync(Task run, CancellationTokenSource stop)
-    {
-        await stop.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(Patience));
-        stop.Dispose();
-    }
-
-    private Task<long[]> AppendAsync(int count, MqttQualityOfServiceLevel qos) =>
-        _writer.RunAsync(store => Enumerable.Range(0, count)
-            .Select(i => store.Append("plant/t", [(byte)i], qos, false, DateTimeOffset.UtcNow))
-            .ToArray());
-
-    /// <summary>
-    /// Gives a session that is about to do something wrong the time to do it, before the test checks that it did not:
-    /// the session runs on other threads, so "nothing was sent" can only be seen after a pause.
-    /// </summary>
-    private static Task SettleAsync() => Task.Delay(200);
 }
