@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.Text;
-using Microsoft.Extensions.Time.Testing;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;

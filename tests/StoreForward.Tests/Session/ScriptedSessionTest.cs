@@ -1,11 +1,7 @@
-using System.Buffers;
-using System.Text;
-using Microsoft.Extensions.Time.Testing;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;
 using StoreForward.Session;
-using StoreForward.Tests.Faults;
 using StoreForward.Tests.Infrastructure;
 using StoreForward.Transport;
 

@@ -3,9 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
-using StoreForward.Outbox;
 using StoreForward.Session;
-using StoreForward.Tests.Faults;
 using StoreForward.Tests.Infrastructure;
 using StoreForward.Transport;
 
