@@ -15,6 +15,16 @@ internal static class LayerSettings
     {
         var logger = Diagnostics.Log.For(options.LoggerFactory);
         var credentials = options.CredentialsProvider ?? new FixedCredentials(new MqttCredentials(options.Username, options.Password));
+
+        // The presence's offline state is also the connection's Will: one encoding serves both.
+        PresenceMessages? presence = null;
+        LastWill? will = null;
+        if (options.Presence is { } p)
+        {
+            presence = new PresenceMessages(p.Topic, Encoding.UTF8.GetBytes(p.OnlinePayload), Encoding.UTF8.GetBytes(p.OfflinePayload), p.Qos);
+            will = new LastWill(p.Topic, presence.Offline, p.Qos, (uint)Math.Ceiling(p.WillDelay?.TotalSeconds ?? 0));
+        }
+
         return new EngineSettings(
             OptionsValidation.Endpoints(options),
             options.ServersShareSessions,
@@ -27,16 +37,17 @@ internal static class LayerSettings
                 options.ConnectTimeout,
                 options.BrokerMaximumQos,
                 credentials,
-                Will(options.Presence),
+                will,
                 options.WebSocketProxy,
                 options.Tls,
                 options.TimeProvider),
-            Session(options, credentials, logger),
+            Session(options, presence, credentials, logger),
             Reconnect(options),
             logger);
     }
 
-    private static SessionSettings Session(StoreForwardOptions options, IMqttCredentialsProvider credentials, Microsoft.Extensions.Logging.ILogger logger) =>
+    private static SessionSettings Session(
+        StoreForwardOptions options, PresenceMessages? presence, IMqttCredentialsProvider credentials, Microsoft.Extensions.Logging.ILogger logger) =>
         new(
             options.MaxInFlight,
             options.QosAboveMaximum == QosAboveMaximum.Downgrade,
@@ -44,19 +55,12 @@ internal static class LayerSettings
             options.MaxDeliveryAttempts,
             options.MaxPublishRate,
             options.MaxPublishByteRate,
-            options.Presence is { } presence
-                ? new PresenceMessages(presence.Topic, Encoding.UTF8.GetBytes(presence.OnlinePayload), Encoding.UTF8.GetBytes(presence.OfflinePayload), presence.Qos)
-                : null,
+            presence,
             credentials,
             options.KeepAlive,
             options.AckTimeout,
             options.TimeProvider,
             logger);
-
-    private static LastWill? Will(PresenceOptions? presence) =>
-        presence is null
-            ? null
-            : new LastWill(presence.Topic, Encoding.UTF8.GetBytes(presence.OfflinePayload), presence.Qos, (uint)Math.Ceiling(presence.WillDelay?.TotalSeconds ?? 0));
 
     private static ReconnectSettings Reconnect(StoreForwardOptions options) =>
         new(options.ReconnectInitialDelay, options.ReconnectMaxDelay, options.ReconnectJitter, options.TimeProvider);
