@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -17,20 +16,13 @@ namespace StoreForward.Tests.Infrastructure;
 /// <see cref="BrokerHarness.KillAsync"/> is SIGKILL: nothing is flushed, so only what the last autosave wrote survives
 /// (see <see cref="MosquittoSettings.AutosaveInterval"/>). Restarts reuse the port, directory and config.
 /// </summary>
-public sealed class MosquittoBroker : BrokerHarness
+public sealed class MosquittoBroker : ChildProcessBroker
 {
     /// <summary>Debian's mosquitto package installs the daemon here (it is not on a normal user's PATH).</summary>
     private const string MosquittoPath = "/usr/sbin/mosquitto";
 
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
-
-    // The log outlives each process: a test that restarts the broker can still assert on what
-    // the previous incarnation logged (e.g. that a resent PUBLISH arrived with d1).
-    private readonly ConcurrentQueue<string> _log = new();
     private readonly string _configPath;
     private readonly MosquittoSettings _settings;
-
-    private Process? _process;
 
     private MosquittoBroker(string dataDirectory, MosquittoSettings settings)
     {
@@ -39,20 +31,11 @@ public sealed class MosquittoBroker : BrokerHarness
         _settings = settings;
     }
 
-    /// <summary>Fixed for the broker's lifetime: restarts reuse it so clients can reconnect to the same endpoint.</summary>
-    public int Port { get; private set; }
-
     /// <summary>Temp directory holding mosquitto.conf and the persistence file mosquitto.db.</summary>
     public string DataDirectory { get; }
 
     /// <summary>Path of the persistence file Mosquitto writes on autosave and on graceful stop.</summary>
     public string PersistenceFile => Path.Combine(DataDirectory, "mosquitto.db");
-
-    /// <summary>True while the current mosquitto process is alive.</summary>
-    public override bool IsRunning => BrokerProcess.IsAlive(_process);
-
-    /// <summary>Snapshot of everything every incarnation of the broker printed, in order.</summary>
-    public IReadOnlyList<string> LogLines => _log.ToArray();
 
     public static async Task<MosquittoBroker> StartAsync(MosquittoSettings? settings = null)
     {
@@ -65,72 +48,29 @@ public sealed class MosquittoBroker : BrokerHarness
         return await StartOnFreePortsAsync(broker, prepare: null, () => broker.UsePortAsync(LoopbackPort.Unused())).ConfigureAwait(false);
     }
 
-    public IEnumerable<string> LogLinesContaining(string text) =>
-        LogLines.Where(line => line.Contains(text, StringComparison.Ordinal));
-
     public override string ToString() => $"mosquitto {Host}:{Port} ({DataDirectory})";
 
     protected override string BrokerName => "Mosquitto";
 
+    protected override TimeSpan StartTimeout => TimeSpan.FromSeconds(10);
+
+    protected override bool IsBindFailure(string line) => line.Contains("Address already in use", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
-    /// Launches mosquitto and waits until it accepts connections. Returns false (process gone)
-    /// when the port stayed in use for all <paramref name="bindAttempts"/> and
-    /// <paramref name="throwIfPortInUse"/> is false; throws with the broker log on any other failure.
+    /// A successful TCP connect alone is not proof: whoever still holds the port (a previous incarnation, another test)
+    /// would accept too. Mosquitto logs "mosquitto version X running" only after all its listeners are bound, so require
+    /// that line from this incarnation first, then that the port really accepts.
     /// </summary>
-    protected override async Task<bool> StartProcessAsync(int bindAttempts, bool throwIfPortInUse)
+    protected override async Task<bool> IsReadyAsync(IEnumerable<string> linesOfThisIncarnation) =>
+        linesOfThisIncarnation.Any(IsRunningLine) && await CanConnectAsync().ConfigureAwait(false);
+
+    /// <summary>The log goes to stderr (unbuffered, see BuildConfig); stdout is captured too.</summary>
+    protected override ProcessStartInfo CreateStartInfo()
     {
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
-
-        // On restart the port must stay the same, and it can briefly still be in use (a process
-        // that has not fully exited, someone else's short-lived socket). Mosquitto exits
-        // immediately on a failed bind ("Error: Address already in use"), so retrying the whole
-        // start after a short pause is simple and sufficient.
-        for (var attempt = 1; ; attempt++)
-        {
-            var logCountBefore = _log.Count;
-            var process = LaunchProcess();
-            _process = process;
-
-            var result = await WaitUntilAcceptingAsync(process, logCountBefore).ConfigureAwait(false);
-            if (result == StartResult.Accepting)
-            {
-                return true;
-            }
-
-            var bindFailed = result == StartResult.Exited && _log.Skip(logCountBefore).Any(l =>
-                l.Contains("Address already in use", StringComparison.OrdinalIgnoreCase));
-
-            await TerminateAsync(process, graceful: false).ConfigureAwait(false);
-            _process = null;
-
-            if (bindFailed && attempt < bindAttempts)
-            {
-                await Task.Delay(200 * attempt).ConfigureAwait(false);
-                continue;
-            }
-
-            if (bindFailed && !throwIfPortInUse)
-            {
-                return false;
-            }
-
-            throw new InvalidOperationException(
-                $"Mosquitto did not start accepting connections on 127.0.0.1:{Port} " +
-                $"({(result == StartResult.Exited ? "process exited" : "timed out")}, attempt {attempt}).\n" +
-                "Log:\n" + string.Join('\n', LogLines));
-        }
-    }
-
-    protected override async Task StopProcessAsync(bool graceful)
-    {
-        var process = _process;
-        _process = null;
-        if (process is null)
-        {
-            return;
-        }
-
-        await TerminateAsync(process, graceful).ConfigureAwait(false);
+        var psi = new ProcessStartInfo(MosquittoPath);
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(_configPath);
+        return psi;
     }
 
     /// <summary>The data directory goes with the broker: the persistence file is of no use to anyone else.</summary>
@@ -205,72 +145,6 @@ public sealed class MosquittoBroker : BrokerHarness
         await File.WriteAllTextAsync(_configPath, BuildConfig(port, DataDirectory, _settings)).ConfigureAwait(false);
     }
 
-    private Process LaunchProcess()
-    {
-        var psi = new ProcessStartInfo(MosquittoPath)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = false,
-            CreateNoWindow = true,
-        };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(_configPath);
-
-        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-
-        // The log goes to stderr (unbuffered, see BuildConfig); stdout is captured too so that
-        // nothing a broker prints is lost, and both land in the one ordered log.
-        DataReceivedEventHandler capture = (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                _log.Enqueue(e.Data);
-            }
-        };
-        process.OutputDataReceived += capture;
-        process.ErrorDataReceived += capture;
-
-        if (!process.Start())
-        {
-            throw new InvalidOperationException($"Could not start {MosquittoPath}.");
-        }
-
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private async Task<StartResult> WaitUntilAcceptingAsync(Process process, int logCountBefore)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < StartTimeout)
-        {
-            if (process.HasExited)
-            {
-                // WaitForExitAsync also waits for the async readers to drain the final lines (e.g. the bind error).
-                await process.WaitForExitAsync().ConfigureAwait(false);
-                return StartResult.Exited;
-            }
-
-            // A successful TCP connect alone is not proof: whoever still holds the port (a
-            // previous incarnation, another test) would accept too. Mosquitto logs
-            // "mosquitto version X running" only after all its listeners are bound, so require
-            // that line from *this* process first, then that the port really accepts.
-            if (_log.Skip(logCountBefore).Any(IsRunningLine)
-                && await CanConnectAsync().ConfigureAwait(false)
-                && !process.HasExited)
-            {
-                return StartResult.Accepting;
-            }
-
-            await Task.Delay(50).ConfigureAwait(false);
-        }
-
-        return StartResult.TimedOut;
-    }
-
     private static bool IsRunningLine(string line) =>
         line.Contains("mosquitto version", StringComparison.Ordinal) && line.EndsWith(" running", StringComparison.Ordinal);
 
@@ -287,15 +161,5 @@ public sealed class MosquittoBroker : BrokerHarness
         {
             return false;
         }
-    }
-
-    private Task TerminateAsync(Process process, bool graceful) =>
-        BrokerProcess.TerminateAsync(process, graceful, note => _log.Enqueue($"[MosquittoBroker] {note}"));
-
-    private enum StartResult
-    {
-        Accepting,
-        Exited,
-        TimedOut,
     }
 }
