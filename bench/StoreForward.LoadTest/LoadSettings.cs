@@ -51,9 +51,11 @@ internal sealed record LoadSettings
     };
 
     public const string Usage = """
-        StoreForward load tool: starts Mosquitto on a loopback port and measures, in one run, the raw MQTTnet ceiling
-        and StoreForward's enqueue, drain and online rates (QoS 1 and 2), cost growth with the backlog, memory, start-up
-        time and store size across fill/drain cycles.
+        StoreForward load tool: starts Mosquitto on a loopback port and measures, in one run, the real limits (what the
+        broker takes from a bare-socket publisher, what the disk makes durable per fdatasync) and StoreForward's enqueue,
+        drain and online rates (QoS 1 and 2) as ratios to them, warm and cold, cost growth with the backlog, memory,
+        start-up time, store size across fill/drain cycles, the publish rate limits and the bytes written to the device
+        per message (flash wear), with and without a CommitInterval.
 
           --messages N       messages per ceiling, drain and online run (default 100000)
           --payload N        payload bytes (default 200)

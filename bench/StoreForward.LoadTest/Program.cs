@@ -51,13 +51,20 @@ try
     report.Line();
     report.Line($"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, " +
         $"Mosquitto on loopback (Receive Maximum {settings.Window}), {settings.PayloadBytes} B payloads, {n:N0} messages per run, " +
-        $"window {settings.Window}. Each rate in the first table is the median of {settings.Repeat} runs; each ratio is the median of " +
-        $"{settings.Repeat} rounds that measure the raw MQTTnet ceiling right before the StoreForward runs compared with it." +
+        $"window {settings.Window}. Each rate is the median of {settings.Repeat} runs; each delivery ratio is the median of " +
+        $"{settings.Repeat} rounds that measure the broker's ceiling right before the runs compared with it." +
         (settings.EncryptionKey is null ? "" : " StoreForward's stores are encrypted at rest (AES-256-GCM)."));
     report.Line();
 
+    // The real limits first: what the disk makes durable and what the broker takes from one bare connection. The disk is
+    // measured at the group sizes the enqueue rows make: 1 record per fdatasync (one sequential producer), 16 and 128.
+    var diskTime = TimeSpan.FromSeconds(settings == LoadSettings.Smoke ? 0.3 : 2);
+    var disk = new Dictionary<int, double>();
+    foreach (var group in (int[])[1, 16, 128])
+        disk[group] = QosLevels.Median(Enumerable.Range(0, settings.Repeat).Select(_ => DiskLimit.Measure(folder, group, diskTime)));
+
     // The runs compared with nothing warm this process (JIT, thread pool, LiteDB's caches) before the paired rounds.
-    var single = await qos.MeasureAsync(q => RawMqttCeiling.MeasureAsync(broker.Host, broker.Port, Math.Min(n, 20_000), 1, q, settings.PayloadBytes, stop.Token));
+    var single = await qos.MeasureAsync(q => RawMqttNet.MeasureAsync(broker.Host, broker.Port, Math.Min(n, 20_000), 1, q, settings.PayloadBytes, stop.Token));
     var paho = await PahoPeer.BuildAsync(folder, stop.Token);
     var pahoCount = Math.Min(n, 30_000);
     var pahoRates = paho is null
@@ -67,26 +74,39 @@ try
     var enqueue1 = await qos.MeasureAsync(q => runs.EnqueueAsync(sequential, 1, 1, q));
     var enqueue16 = await qos.MeasureAsync(q => runs.EnqueueAsync(Math.Max(n / 5, 1_000), 16, 1, q));
 
-    // Each round measures the ceiling right before the StoreForward runs compared with it: on a 2-core machine shared with
-    // the broker the speed drifts over minutes, and a ratio of runs made back to back is steadier than a ratio of medians
-    // taken minutes apart. Ratios are the medians of the rounds' ratios.
+    // Each round measures the broker's ceiling right before the runs compared with it: on a 2-core machine shared with the
+    // broker the speed drifts over minutes, and a ratio of runs made back to back is steadier than a ratio of medians taken
+    // minutes apart. Ratios are the medians of the rounds' ratios.
     var rounds = await qos.RoundsAsync(async q => new Round(
-        await RawMqttCeiling.MeasureAsync(broker.Host, broker.Port, n, settings.Window, q, settings.PayloadBytes, stop.Token),
+        await RawSocketCeiling.MeasureAsync(broker.Host, broker.Port, n, settings.Window, q, settings.PayloadBytes, stop.Token),
+        await RawMqttNet.MeasureAsync(broker.Host, broker.Port, n, settings.Window, q, settings.PayloadBytes, stop.Token),
         await runs.FillThenDrainAsync(n, q, inFreshProcess: false),
         await runs.OnlineAsync(n, q)));
     string[] Cells(Func<Round, double> figure) => [.. rounds.Select(r => Report.Rate(QosLevels.Median(r.Select(figure))))];
-    string[] CellsWithRatio(Func<Round, double> figure) =>
-        [.. rounds.Select(r => Report.RateWithRatio(QosLevels.Median(r.Select(figure)), QosLevels.Median(r.Select(x => figure(x) / x.Ceiling))))];
+    string[] CellsWithRatio(Func<Round, double> figure, Func<Round, double> limit) =>
+        [.. rounds.Select(r => Report.RateWithRatio(QosLevels.Median(r.Select(figure)), QosLevels.Median(r.Select(x => figure(x) / limit(x)))))];
+    string[] Both(double rate, double limit) => [Report.RateWithRatio(rate, rate / limit)];
 
+    report.Line("## The real limits");
+    report.Line();
     report.Table("what", "QoS 1 msg/s", "QoS 2 msg/s");
-    report.Row([$"raw MQTTnet, {settings.Window} in flight, no persistence: **the ceiling**", .. Cells(r => r.Ceiling)]);
+    report.Row([$"the broker's ceiling: a bare-socket MQTT 5 publisher of {n:N0}, {settings.Window} in flight, one write per turn, no library, no persistence", .. Cells(r => r.Socket)]);
+    report.Row($"the disk's limit: {DiskLimit.RecordBytes} B records appended 128 per fdatasync, records/s", Report.Rate(disk[128]), "");
+    report.Row($"the disk's limit: 16 records per fdatasync, records/s", Report.Rate(disk[16]), "");
+    report.Row($"the disk's limit: 1 record per fdatasync, commits/s", Report.Rate(disk[1]), "");
+    report.Line();
+    report.Line("## StoreForward against them (ratio to the limit in brackets: the broker's ceiling for delivery, the disk's limit at the same group size for enqueue)");
+    report.Line();
+    report.Table("what", "QoS 1 msg/s", "QoS 2 msg/s");
+    report.Row([$"raw MQTTnet IMqttClient, {settings.Window} in flight, no persistence", .. CellsWithRatio(r => r.MqttNet, r => r.Socket)]);
     report.Row("raw MQTTnet, 1 in flight", Report.Rate(single[0]), Report.Rate(single[1]));
     report.Row($"Eclipse Paho C MQTTAsync, file persistence (never fsyncs), {settings.Window} in flight ({pahoCount:N0} msgs)",
         pahoRates is null ? PahoPeer.Missing : Report.Rate(pahoRates[0]), pahoRates is null ? PahoPeer.Missing : Report.Rate(pahoRates[1]));
-    report.Row($"StoreForward enqueue, 1 sequential producer ({sequential:N0} msgs)", Report.Rate(enqueue1[0]), Report.Rate(enqueue1[1]));
-    report.Row("StoreForward enqueue, 16 producers × 1 outstanding", Report.Rate(enqueue16[0]), Report.Rate(enqueue16[1]));
-    report.Row(["StoreForward enqueue, 16 producers × 8 outstanding", .. Cells(r => r.Drain.EnqueueRate)]);
-    report.Row([$"StoreForward drain of a {n:N0} backlog", .. CellsWithRatio(r => r.Drain.DrainRate)]);
+    report.Row([$"StoreForward enqueue, 1 sequential producer ({sequential:N0} msgs)", .. Both(enqueue1[0], disk[1]), .. Both(enqueue1[1], disk[1])]);
+    report.Row(["StoreForward enqueue, 16 producers × 1 outstanding", .. Both(enqueue16[0], disk[16]), .. Both(enqueue16[1], disk[16])]);
+    report.Row(["StoreForward enqueue, 16 producers × 8 outstanding", .. CellsWithRatio(r => r.Drain.EnqueueRate, _ => disk[128])]);
+    report.Row([$"StoreForward drain of a {n:N0} backlog, warm", .. CellsWithRatio(r => r.Drain.DrainRate, r => r.Socket)]);
+    report.Row(["StoreForward drain ÷ raw MQTTnet", .. rounds.Select(r => Report.Ratio(QosLevels.Median(r.Select(x => x.Drain.DrainRate / x.MqttNet)), 1))]);
     if (pahoRates is not null)
     {
         report.Row("StoreForward drain ÷ Paho C",
@@ -94,17 +114,20 @@ try
             Report.Ratio(QosLevels.Median(rounds[1].Select(r => r.Drain.DrainRate)), pahoRates[1]));
     }
 
-    report.Row(["StoreForward online: 16 × 8 producers while delivering", .. CellsWithRatio(r => r.Online)]);
+    report.Row(["StoreForward online: 16 × 8 producers while delivering", .. CellsWithRatio(r => r.Online, r => r.Socket)]);
     report.Line();
 
     report.Line("## Backlog growth (QoS 1): fill offline with 16 × 8 producers, then drain in a fresh process; StartAsync and the first delivery are cold (JIT included), drain msg/s counts from StartAsync's return");
     report.Line();
-    report.Table("backlog", "enqueue msg/s", "store MB", "StartAsync ms", "first delivery ms after start", "drain msg/s", "peak RSS MB of the draining process");
+    report.Table("backlog", "enqueue msg/s", "store MB", "StartAsync ms", "first delivery ms after start", "drain msg/s (÷ warm drain, ÷ broker's ceiling)", "peak RSS MB of the draining process");
+    var warm = QosLevels.Median(rounds[0].Select(r => r.Drain.DrainRate));
+    var ceiling = QosLevels.Median(rounds[0].Select(r => r.Socket));
     foreach (var backlog in settings.Backlogs)
     {
         var r = await runs.FillThenDrainAsync(backlog, MqttQualityOfServiceLevel.AtLeastOnce, inFreshProcess: true);
         report.Row($"{backlog:N0}", Report.Rate(r.EnqueueRate), Report.Number(r.StoreMegabytes, "0.0"), Report.Number(r.StartUp.TotalMilliseconds, "0"),
-            Report.Number(r.FirstDelivery.TotalMilliseconds, "0"), Report.Rate(r.DrainRate), Report.Number(r.PeakRssMegabytes, "0"));
+            Report.Number(r.FirstDelivery.TotalMilliseconds, "0"),
+            $"{Report.Rate(r.DrainRate)} ({Report.Ratio(r.DrainRate, warm)}, {Report.Ratio(r.DrainRate, ceiling)})", Report.Number(r.PeakRssMegabytes, "0"));
     }
 
     report.Line();
@@ -132,6 +155,30 @@ try
         $"{byteLimited.BytesPerSecond:N0} B/s ({Report.Ratio(byteLimited.BytesPerSecond, settings.PublishByteRate)})",
         $"{byteLimited.MostBytesInASecond:N0} B ({Report.Ratio(byteLimited.MostBytesInASecond, settings.PublishByteRate)})");
 
+    report.Line();
+    report.Line("## Flash wear (QoS 1, broker up): bytes this process wrote to the device per message over a publisher's whole life " +
+        "(publish, delivery, removal, close), from the kernel's write_bytes; \"held\" is the message's topic and payload");
+    report.Line();
+    report.Table("load", "CommitInterval", "bytes written per message", "÷ bytes held", "commits per message", "mean PublishAsync ms");
+    var wearScale = settings == LoadSettings.Smoke ? 10 : 1;
+    FlashWear.Load[] wearLoads =
+    [
+        new("a slow sensor: 100 B, one publish every 20 ms, each awaited (every publish and every removal commits alone, as at 1/s)", 500 / wearScale, 1, 1, 100, TimeSpan.FromMilliseconds(20)),
+        new("4 producers each awaiting its publish, 10 B", 2_000 / wearScale, 4, 1, 10, TimeSpan.Zero),
+        new("16 producers × 8 outstanding, 200 B", 20_000 / wearScale, 16, 8, settings.PayloadBytes, TimeSpan.Zero),
+    ];
+    foreach (var load in wearLoads)
+    {
+        foreach (var interval in (TimeSpan[])[TimeSpan.Zero, TimeSpan.FromMilliseconds(5)])
+        {
+            var wear = await FlashWear.MeasureAsync(runs, load, interval, stop.Token);
+            report.Row($"{load.Name} ({load.Messages:N0} msgs)", interval == TimeSpan.Zero ? "0 (default)" : $"{interval.TotalMilliseconds:0} ms",
+                FlashWear.DeviceBytesWritten() is null ? "not on this OS" : Report.Number(wear.BytesPerMessage, "#,0"),
+                Report.Ratio(wear.BytesPerMessage, wear.HeldPerMessage), Report.Number(wear.CommitsPerMessage, "0.000"),
+                Report.Number(wear.MeanPublish.TotalMilliseconds, "0.00"));
+        }
+    }
+
     if (settings.OutputPath is { } output)
         await File.WriteAllTextAsync(output, report.ToString(), stop.Token);
     return 0;
@@ -141,5 +188,5 @@ finally
     Directory.Delete(folder, recursive: true);
 }
 
-/// <summary>One round of the paired measurements: the ceiling, then the StoreForward runs compared with it.</summary>
-internal sealed record Round(double Ceiling, StoreForwardRuns.DrainResult Drain, double Online);
+/// <summary>One round of the paired measurements: the broker's ceiling, raw MQTTnet, then the StoreForward runs compared with them.</summary>
+internal sealed record Round(double Socket, double MqttNet, StoreForwardRuns.DrainResult Drain, double Online);

@@ -49,6 +49,8 @@ internal static class OptionsValidation
             throw Bad(nameof(StoreForwardOptions.KeepAlive), $"must be between 1 and 65535 seconds, but is {options.KeepAlive}.");
         if (options.AckTimeout <= TimeSpan.Zero)
             throw Bad(nameof(StoreForwardOptions.AckTimeout), "must be more than zero.");
+        if (options.CommitInterval < TimeSpan.Zero || options.CommitInterval > TimeSpan.FromSeconds(1))
+            throw Bad(nameof(StoreForwardOptions.CommitInterval), $"must be between zero and one second (every publish waits up to this long for its commit), but is {options.CommitInterval}.");
         if (options.ConnectTimeout <= TimeSpan.Zero)
             throw Bad(nameof(StoreForwardOptions.ConnectTimeout), "must be more than zero.");
         if (CredentialRules.Problem(options.Username, options.Password, options.ProtocolVersion) is var (field, credentialProblem))

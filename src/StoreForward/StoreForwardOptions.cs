@@ -78,6 +78,15 @@ public sealed class StoreForwardOptions
     public string StorePath { get; set; } = "storeforward.db";
 
     /// <summary>
+    /// How long a commit waits for more publishes before it fsyncs (default zero: at once). Concurrent publishes share a
+    /// commit anyway; an interval of a few milliseconds also groups publishes that arrive one after another, so a flash
+    /// card sees fewer, fuller writes. <see cref="StoreForwardPublisher.PublishAsync(string, ReadOnlyMemory{byte}, MQTTnet.Protocol.MqttQualityOfServiceLevel, bool, CancellationToken)"/>
+    /// still returns only once its message is durable: each publish waits up to this much longer, and nothing is less
+    /// safe. Between zero and one second.
+    /// </summary>
+    public TimeSpan CommitInterval { get; set; }
+
+    /// <summary>
     /// Whether a store directory every user can write to, without the sticky bit, is accepted. False (default): it is
     /// refused, because any local user could delete the store or replace it with a link to another file. Set it for a
     /// container volume that is 0777 by design and that no other user can reach, such as a Kubernetes <c>emptyDir</c> or a

@@ -30,7 +30,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         _logger = Diagnostics.Log.For(options.LoggerFactory);
         _coalescedTopics = [.. options.CoalescedTopics];
         _metrics = new Diagnostics.StoreForwardMetrics(options.ClientId, () => _writer!.Snapshot, options.TimeProvider);
-        _writer = new GroupCommitWriter(store, options.TimeProvider, _metrics);
+        _writer = new GroupCommitWriter(store, options.TimeProvider, _metrics, options.CommitInterval);
         _writer.Committed += _drainWaiters.OnCommitted;
         _writer.SetAside += RaiseDeadLettered;
         _engine = new DeliveryEngine(LayerSettings.Engine(options), _writer, RaiseDeadLettered, randomizer, onRetry, _metrics);

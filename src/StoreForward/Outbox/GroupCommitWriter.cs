@@ -38,12 +38,21 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private const string Owner = "StoreForwardPublisher";
 
     private readonly ICommitObserver? _observer;
+    private readonly TimeSpan _commitInterval;
 
-    public GroupCommitWriter(OutboxStore store, TimeProvider time, ICommitObserver? observer = null)
+    /// <param name="store">The store this writer owns from now on.</param>
+    /// <param name="time">The clock for commit times and the commit interval.</param>
+    /// <param name="observer">Told about every commit that wrote something, for the metrics.</param>
+    /// <param name="commitInterval">
+    /// How long a batch that holds a publish keeps taking work before it commits (zero: commit at once). Publishes that
+    /// arrive one by one then share one fsync instead of paying one each: fewer bytes written per message, later receipts.
+    /// </param>
+    public GroupCommitWriter(OutboxStore store, TimeProvider time, ICommitObserver? observer = null, TimeSpan commitInterval = default)
     {
         _store = store;
         _time = time;
         _observer = observer;
+        _commitInterval = commitInterval;
         _thread = new Thread(Run) { IsBackground = true, Name = "StoreForward outbox writer" };
         _thread.Start();
     }
@@ -136,7 +145,30 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             bytes += next.Bytes;
         }
 
+        if (_commitInterval > TimeSpan.Zero && _batch.Exists(work => work is AppendWork))
+            TakeUntilIntervalEnds(bytes);
         return true;
+    }
+
+    /// <summary>
+    /// Keeps taking work into a batch that holds a publish until the commit interval has passed on the injected clock, the
+    /// batch is full, or the writer is stopping.
+    /// </summary>
+    private void TakeUntilIntervalEnds(long bytes)
+    {
+        using var intervalEnds = new CancellationTokenSource(_commitInterval, _time);
+        try
+        {
+            while (_batch.Count < MaxBatchItems && bytes < MaxBatchBytes && _queue.TryTake(out var next, Timeout.Infinite, intervalEnds.Token))
+            {
+                _batch.Add(next);
+                bytes += next.Bytes;
+            }
+        }
+        catch (OperationCanceledException) when (intervalEnds.IsCancellationRequested)
+        {
+            // The interval is over: commit what was taken.
+        }
     }
 
     private bool OldestWaitingFits() => _waitingForRoom.TryPeek(out var oldest) && !oldest.WaitsForRoom(_store, othersWait: false);

@@ -30,6 +30,8 @@ public sealed class OptionsValidationTests
         { "KeepAlive", o => o.KeepAlive = TimeSpan.FromMilliseconds(10) },
         { "MaxInFlight", o => o.MaxInFlight = 0 },
         { "AckTimeout", o => o.AckTimeout = TimeSpan.Zero },
+        { "CommitInterval", o => o.CommitInterval = TimeSpan.FromMilliseconds(-1) },
+        { "CommitInterval", o => o.CommitInterval = TimeSpan.FromSeconds(1.5) },
         { "ConnectTimeout", o => o.ConnectTimeout = TimeSpan.FromSeconds(-1) },
         { "MaxPayloadBytes", o => o.MaxPayloadBytes = StoreForwardOptions.MaxStorablePayloadBytes + 1 },
         { "MaxPendingMessages", o => o.MaxPendingMessages = 0 },

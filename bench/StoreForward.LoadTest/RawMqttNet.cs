@@ -6,10 +6,11 @@ using MQTTnet.Protocol;
 namespace StoreForward.LoadTest;
 
 /// <summary>
-/// The ceiling: MQTTnet's <see cref="IMqttClient"/> publishing from memory with a fixed number of publishes in flight,
-/// nothing persisted. StoreForward adds a durable store and exactly-once resume on top of the same socket work.
+/// The client library's own rate: MQTTnet's <see cref="IMqttClient"/> publishing from memory with a fixed number of
+/// publishes in flight, nothing persisted. It shows what a plain client gets below the broker's ceiling
+/// (<see cref="RawSocketCeiling"/>); StoreForward adds a durable store and exactly-once resume to the same socket work.
 /// </summary>
-internal static class RawMqttCeiling
+internal static class RawMqttNet
 {
     public static async Task<double> MeasureAsync(
         string host, int port, int count, int inFlight, MqttQualityOfServiceLevel qos, int payloadBytes, CancellationToken cancellationToken)
