@@ -33,6 +33,12 @@ internal sealed record LoadSettings
     /// <summary>How many seconds of messages each rate-limit row drains.</summary>
     public int RateSeconds { get; init; } = 20;
 
+    /// <summary>With <c>--fleet N</c>: the run is the fleet of N publishers in one process instead of the main report.</summary>
+    public int FleetSize { get; init; }
+
+    /// <summary>With <c>--fleet-shared</c>: the fleet's publishers all name one StorePath.</summary>
+    public bool FleetSharesStore { get; init; }
+
     /// <summary>Where the markdown report is written besides stdout, if anywhere.</summary>
     public string? OutputPath { get; init; }
 
@@ -67,6 +73,9 @@ internal sealed record LoadSettings
           --rate N           MaxPublishRate of the rate-limit row, messages/s (default 100)
           --byte-rate N      MaxPublishByteRate of the rate-limit row, bytes/s (default 524288)
           --rate-seconds N   seconds of messages each rate-limit row drains (default 20)
+          --fleet N          instead: N publishers in one process (1000 for the issue's figures): start time, memory,
+                             threads, aggregate durable publishing, a broker restart and what it lost
+          --fleet-shared     with --fleet: all of them name one StorePath (default: a store file each)
           --smoke            small counts, for CI: the figures mean nothing
           --encrypted        StoreForward's stores are encrypted at rest (EncryptionKey, AES-256-GCM)
           --out PATH         also write the markdown report to PATH
@@ -96,6 +105,8 @@ internal sealed record LoadSettings
                 "--byte-rate" => settings with { PublishByteRate = Number() },
                 "--rate-seconds" => settings with { RateSeconds = Number() },
                 "--out" => settings with { OutputPath = Value() },
+                "--fleet" => settings with { FleetSize = Number() },
+                "--fleet-shared" => settings with { FleetSharesStore = true },
                 "--encrypted" => settings with { EncryptionKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'.\n\n{Usage}"),
             };

@@ -44,6 +44,14 @@ try
         LogEveryPacket = false,
         AutosaveInterval = 1800,
     });
+    if (settings.FleetSize > 0)
+    {
+        await new FleetRun(settings, broker, folder, report, stop.Token).RunAsync();
+        if (settings.OutputPath is { } fleetOutput)
+            await File.WriteAllTextAsync(fleetOutput, report.ToString(), stop.Token);
+        return 0;
+    }
+
     var runs = new StoreForwardRuns(settings, broker, folder, stop.Token);
     var n = settings.Messages;
 

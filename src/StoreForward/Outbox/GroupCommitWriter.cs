@@ -3,10 +3,9 @@ using System.Collections.Concurrent;
 namespace StoreForward.Outbox;
 
 /// <summary>
-/// Owns the <see cref="OutboxStore"/> on one dedicated thread and runs every store operation there. Whatever queued up
-/// while the previous commit was being fsync'd goes into the next transaction, so concurrent publishers share one commit
-/// and one fsync (group commit). LiteDB has no async API and binds transactions to a thread, which is why this is a thread
-/// and not a task.
+/// Owns the <see cref="OutboxStore"/> and runs every store operation in batches, one batch at a time, on the threads of
+/// <see cref="OutboxThreads"/>. Whatever queued up while the previous commit was being fsync'd goes into the next
+/// transaction, so concurrent publishers share one commit and one fsync (group commit).
 /// </summary>
 /// <remarks>
 /// Invariants: a work item completes only after the commit holding it is durable; a failed batch is rolled back whole and
@@ -14,6 +13,12 @@ namespace StoreForward.Outbox;
 /// order they came, before any later publish, as soon as the committed outbox has room for the oldest of them; after
 /// <see cref="DisposeAsync"/> begins, new work is refused with <see cref="ObjectDisposedException"/>, queued work still runs
 /// before the store closes, and publishes still waiting for room fail.
+/// <para>
+/// Scheduling: the writer is queued on the shared threads at most once at a time (<c>_scheduled</c>), so only one
+/// <see cref="RunOnce"/> touches the store and the batch at any moment. Whoever adds work or ends a commit interval queues
+/// it; a run that ends re-checks the same conditions after it let go of the flag, so no wake-up is lost. A spare run finds
+/// nothing to do and returns.
+/// </para>
 /// </remarks>
 internal sealed class GroupCommitWriter : IAsyncDisposable
 {
@@ -23,10 +28,10 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     /// <summary>Bounds the payload bytes of one transaction for the same reason: large payloads fill it sooner.</summary>
     internal const long MaxBatchBytes = 8 * 1024 * 1024;
 
-    private readonly BlockingCollection<StoreWork> _queue = new();
+    private readonly BlockingCollection<StoreWork> _queue = new(new ConcurrentQueue<StoreWork>());
     private readonly OutboxStore _store;
     private readonly TimeProvider _time;
-    private readonly Thread _thread;
+    private readonly OutboxThreads _threads;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<StoreWork> _batch = new(MaxBatchItems);
 
@@ -40,6 +45,12 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly ICommitObserver? _observer;
     private readonly TimeSpan _commitInterval;
 
+    // 1 while a run is queued or running. The interval's timer and whether it has run out belong to the batch being taken.
+    private int _scheduled;
+    private int _finished;
+    private ITimer? _intervalTimer;
+    private volatile bool _intervalEnded;
+
     /// <param name="store">The store this writer owns from now on.</param>
     /// <param name="time">The clock for commit times and the commit interval.</param>
     /// <param name="observer">Told about every commit that wrote something, for the metrics.</param>
@@ -47,14 +58,14 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     /// How long a batch that holds a publish keeps taking work before it commits (zero: commit at once). Publishes that
     /// arrive one by one then share one fsync instead of paying one each: fewer bytes written per message, later receipts.
     /// </param>
-    public GroupCommitWriter(OutboxStore store, TimeProvider time, ICommitObserver? observer = null, TimeSpan commitInterval = default)
+    /// <param name="threads">The threads that run the batches; <see cref="OutboxThreads.Shared"/> unless a test brings its own.</param>
+    public GroupCommitWriter(OutboxStore store, TimeProvider time, ICommitObserver? observer = null, TimeSpan commitInterval = default, OutboxThreads? threads = null)
     {
         _store = store;
         _time = time;
         _observer = observer;
         _commitInterval = commitInterval;
-        _thread = new Thread(Run) { IsBackground = true, Name = "StoreForward outbox writer" };
-        _thread.Start();
+        _threads = threads ?? OutboxThreads.Shared;
     }
 
     /// <summary>Raised on the writer thread after each commit that changed the store. Keep handlers short.</summary>
@@ -94,6 +105,14 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         {
             throw new ObjectDisposedException(Owner, "The publisher is shutting down; the outbox takes no more work.");
         }
+
+        Schedule();
+    }
+
+    private void Schedule()
+    {
+        if (Interlocked.Exchange(ref _scheduled, 1) == 0)
+            _threads.Run(this);
     }
 
     /// <summary>Runs <paramref name="operation"/> on the writer thread inside a batch and returns once it is durable.</summary>
@@ -104,71 +123,76 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         return work.Task;
     }
 
-    private void Run()
-    {
-        try
-        {
-            while (TakeBatch())
-            {
-                RunBatch();
-                _batch.Clear();
-                _executed.Clear();
-            }
-        }
-        finally
-        {
-            var stopped = new ObjectDisposedException(Owner, "The publisher was disposed while the publish waited for room in the outbox; nothing was stored.");
-            while (_waitingForRoom.TryDequeue(out var waiting))
-                waiting.Fail(stopped);
-            _stopped.TrySetResult();
-        }
-    }
-
     /// <summary>
-    /// Takes what is queued into the batch, first blocking for new work unless a waiting publish fits now; false once the
-    /// queue is completed and empty.
+    /// One turn on a shared thread: takes what is queued into the batch and commits it, unless the batch holds a publish
+    /// whose commit interval still runs; then queues itself again if more is waiting, or finishes once stopped and empty.
     /// </summary>
-    private bool TakeBatch()
+    internal void RunOnce()
     {
         var bytes = 0L;
-        if (!OldestWaitingFits())
-        {
-            if (!_queue.TryTake(out var first, Timeout.Infinite))
-                return false;
-            _batch.Add(first);
-            bytes = first.Bytes;
-        }
-
+        foreach (var work in _batch)
+            bytes += work.Bytes;
         while (_batch.Count < MaxBatchItems && bytes < MaxBatchBytes && _queue.TryTake(out var next))
         {
             _batch.Add(next);
             bytes += next.Bytes;
         }
 
-        if (_commitInterval > TimeSpan.Zero && _batch.Exists(work => work is AppendWork))
-            TakeUntilIntervalEnds(bytes);
-        return true;
+        var full = _batch.Count >= MaxBatchItems || bytes >= MaxBatchBytes;
+        if ((_batch.Count > 0 && (full || !WaitsForInterval())) || OldestWaitingFits())
+        {
+            RunBatch();
+            _batch.Clear();
+            _executed.Clear();
+            _intervalTimer?.Dispose();
+            _intervalTimer = null;
+            _intervalEnded = false;
+        }
+
+        // Decided while this run still owns the store; read again after the flag is let go, since work may come meanwhile.
+        var more = OldestWaitingFits();
+        var holding = _batch.Count > 0;
+        if (!holding && !more && _queue.IsCompleted)
+        {
+            Finish();
+            return;
+        }
+
+        // A full fence: the reads below must not move before the flag is let go, or a wake-up could slip between them.
+        Interlocked.Exchange(ref _scheduled, 0);
+        if (more || _queue.Count > 0 || _queue.IsAddingCompleted || (holding && _intervalEnded))
+            Schedule();
     }
 
     /// <summary>
-    /// Keeps taking work into a batch that holds a publish until the commit interval has passed on the injected clock, the
-    /// batch is full, or the writer is stopping.
+    /// Whether the batch holds a publish whose commit interval has not run out, starting the interval's timer on the
+    /// injected clock at the first such look. A stopping writer waits for nothing.
     /// </summary>
-    private void TakeUntilIntervalEnds(long bytes)
+    private bool WaitsForInterval()
     {
-        using var intervalEnds = new CancellationTokenSource(_commitInterval, _time);
-        try
-        {
-            while (_batch.Count < MaxBatchItems && bytes < MaxBatchBytes && _queue.TryTake(out var next, Timeout.Infinite, intervalEnds.Token))
+        if (_commitInterval <= TimeSpan.Zero || _intervalEnded || _queue.IsAddingCompleted || !_batch.Exists(work => work is AppendWork))
+            return false;
+        _intervalTimer ??= _time.CreateTimer(
+            static state =>
             {
-                _batch.Add(next);
-                bytes += next.Bytes;
-            }
-        }
-        catch (OperationCanceledException) when (intervalEnds.IsCancellationRequested)
-        {
-            // The interval is over: commit what was taken.
-        }
+                var writer = (GroupCommitWriter)state!;
+                writer._intervalEnded = true;
+                writer.Schedule();
+            },
+            this,
+            _commitInterval,
+            Timeout.InfiniteTimeSpan);
+        return true;
+    }
+
+    private void Finish()
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+            return;
+        var stopped = new ObjectDisposedException(Owner, "The publisher was disposed while the publish waited for room in the outbox; nothing was stored.");
+        while (_waitingForRoom.TryDequeue(out var waiting))
+            waiting.Fail(stopped);
+        _stopped.TrySetResult();
     }
 
     private bool OldestWaitingFits() => _waitingForRoom.TryPeek(out var oldest) && !oldest.WaitsForRoom(_store, othersWait: false);
@@ -274,6 +298,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.CompleteAdding();
+        Schedule();
         await _stopped.Task.ConfigureAwait(false);
         _store.Dispose();
         _queue.Dispose();

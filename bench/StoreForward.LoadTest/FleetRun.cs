@@ -1,0 +1,99 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using MQTTnet.Protocol;
+using StoreForward.Tests.Infrastructure;
+
+namespace StoreForward.LoadTest;
+
+/// <summary>
+/// A gateway's process: many <see cref="StoreForwardPublisher"/>s at once, each with its own ClientId and session, either
+/// each with its own store file or all naming one <see cref="StoreForwardOptions.StorePath"/>. Prints what the fleet costs
+/// (start time, memory, threads), how fast all of them publish durably at once, and what a broker restart loses.
+/// </summary>
+internal sealed class FleetRun(LoadSettings settings, MosquittoBroker broker, string folder, Report report, CancellationToken cancellationToken)
+{
+    private const int PerPublisher = 10;
+    private const string Topic = "fleet";
+    private readonly string _run = Guid.NewGuid().ToString("N")[..6];
+
+    public async Task RunAsync()
+    {
+        var size = settings.FleetSize;
+        report.Line($"## A fleet of {size:N0} publishers in one process ({(settings.FleetSharesStore ? "all naming one StorePath" : "each with its own store file")}), QoS 1, {settings.PayloadBytes} B payloads");
+        report.Line();
+        report.Table("what", "figure");
+
+        await using var subscriber = await PersistentSubscriber.StartAsync(broker.Host, broker.Port, Topic + "/#", "sf-fleet-sub-" + _run, MqttQualityOfServiceLevel.AtLeastOnce);
+        var baseline = Sample();
+        report.Row("before: RSS, threads (the tool, its subscriber, nothing else)", baseline.ToString());
+
+        var clock = Stopwatch.StartNew();
+        var publishers = await Task.WhenAll(Enumerable.Range(0, size).Select(i => StoreForwardPublisher.StartAsync(Options(i), cancellationToken)));
+        report.Row($"StartAsync of all {size:N0}, started at once", $"{clock.Elapsed.TotalSeconds:0.00} s");
+        while (publishers.Any(p => !p.Status.IsConnected) && clock.Elapsed < TimeSpan.FromMinutes(2))
+            await Task.Delay(50, cancellationToken);
+        report.Row("until every one has its session", $"{clock.Elapsed.TotalSeconds:0.00} s ({publishers.Count(p => p.Status.IsConnected):N0} connected)");
+        report.Row("after start: RSS, threads", Sample().Minus(baseline));
+
+        // Every publisher publishes its messages one after another, each awaited, all publishers at once.
+        clock.Restart();
+        await PublishAllAsync(publishers, round: 0);
+        var elapsed = clock.Elapsed;
+        report.Row($"durable publishing, all {size:N0} at once, {PerPublisher} each one after another", $"{Report.Rate(size * PerPublisher / elapsed.TotalSeconds)} msg/s");
+        await Task.WhenAll(publishers.Select(p => p.FlushAsync(cancellationToken)));
+        report.Row($"after {PerPublisher} messages each, delivered: RSS, threads", Sample().Minus(baseline));
+
+        // The same again while the broker restarts (gracefully, so its own state survives): nothing may be lost.
+        var publishing = PublishAllAsync(publishers, round: 1);
+        await broker.RestartAsync();
+        await publishing;
+        clock.Restart();
+        await Task.WhenAll(publishers.Select(p => p.FlushAsync(cancellationToken))).WaitAsync(TimeSpan.FromMinutes(5), cancellationToken);
+        report.Row("after a broker restart: until every publisher's outbox is empty", $"{clock.Elapsed.TotalSeconds:0.00} s");
+        var expected = size * PerPublisher * 2;
+        await subscriber.WaitForCountAsync(expected, TimeSpan.FromMinutes(2));
+        var distinct = subscriber.Messages.Select(m => BinaryPrimitives.ReadInt64BigEndian(m.Payload.Span)).Distinct().Count();
+        report.Row($"messages at the subscriber, of {expected:N0} acknowledged", $"{distinct:N0} distinct ({expected - distinct:N0} lost), {subscriber.Messages.Count - distinct:N0} duplicates");
+        report.Row("after the restart: RSS, threads", Sample().Minus(baseline));
+
+        clock.Restart();
+        await Task.WhenAll(publishers.Select(p => p.DisposeAsync().AsTask()));
+        report.Row($"DisposeAsync of all {size:N0}", $"{clock.Elapsed.TotalSeconds:0.00} s");
+    }
+
+    private StoreForwardOptions Options(int index) => new()
+    {
+        ClientId = $"sf-fleet-{_run}-{index}",
+        Host = broker.Host,
+        Port = broker.Port,
+        StorePath = Path.Combine(folder, settings.FleetSharesStore ? "fleet.db" : $"fleet-{index}.db"),
+        ReconnectInitialDelay = TimeSpan.FromMilliseconds(200),
+        ReconnectMaxDelay = TimeSpan.FromSeconds(2),
+    };
+
+    private Task PublishAllAsync(StoreForwardPublisher[] publishers, int round) =>
+        Task.WhenAll(publishers.Select((publisher, index) => Task.Run(async () =>
+        {
+            for (var k = 0; k < PerPublisher; k++)
+            {
+                // The payload starts with a number no other message of the run has: the subscriber counts distinct ones.
+                var payload = new byte[Math.Max(8, settings.PayloadBytes)];
+                BinaryPrimitives.WriteInt64BigEndian(payload, ((long)index * 2 + round) * PerPublisher + k);
+                await publisher.PublishAsync($"{Topic}/{index}", payload, MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: cancellationToken);
+            }
+        }, cancellationToken)));
+
+    private static Footprint Sample()
+    {
+        using var self = Process.GetCurrentProcess();
+        return new Footprint(self.WorkingSet64 / (1024.0 * 1024), self.Threads.Count);
+    }
+
+    private sealed record Footprint(double RssMegabytes, int Threads)
+    {
+        public override string ToString() => $"{RssMegabytes:0} MB, {Threads} threads";
+
+        public string Minus(Footprint baseline) =>
+            $"{RssMegabytes:0} MB ({RssMegabytes - baseline.RssMegabytes:+0;-0} MB), {Threads} threads ({Threads - baseline.Threads:+0;-0})";
+    }
+}
