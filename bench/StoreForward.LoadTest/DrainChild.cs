@@ -26,10 +26,17 @@ internal static class DrainChild
     };
 
     /// <summary>In the parent: runs <see cref="DrainAsync"/> in a child and reads its one line of figures.</summary>
-    public static async Task<Result> RunAsync(string storePath, string clientId, string host, int port, int window, byte[]? encryptionKey, CancellationToken cancellationToken)
+    /// <param name="tieredPgo">
+    /// False runs the child with <c>DOTNET_TieredPGO=0</c>, as an app can set in its project: without the instrumented
+    /// tier the JIT reaches optimized code sooner, which is what a process that restarts into a backlog needs.
+    /// </param>
+    public static async Task<Result> RunAsync(
+        string storePath, string clientId, string host, int port, int window, byte[]? encryptionKey, bool tieredPgo, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (!tieredPgo)
+            start.Environment["DOTNET_TieredPGO"] = "0";
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             start.ArgumentList.Add(typeof(DrainChild).Assembly.Location);
         foreach (var argument in new[] { Flag, storePath, clientId, host, port.ToString(inv), window.ToString(inv) })

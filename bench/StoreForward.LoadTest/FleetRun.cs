@@ -25,7 +25,7 @@ internal sealed class FleetRun(LoadSettings settings, MosquittoBroker broker, st
 
         await using var subscriber = await PersistentSubscriber.StartAsync(broker.Host, broker.Port, Topic + "/#", "sf-fleet-sub-" + _run, MqttQualityOfServiceLevel.AtLeastOnce);
         var baseline = Sample();
-        report.Row("before: RSS, threads (the tool, its subscriber, nothing else)", baseline.ToString());
+        report.Row("before: the tool and its subscriber alone", baseline.ToString());
 
         var clock = Stopwatch.StartNew();
         var publishers = await Task.WhenAll(Enumerable.Range(0, size).Select(i => StoreForwardPublisher.StartAsync(Options(i), cancellationToken)));
@@ -33,7 +33,7 @@ internal sealed class FleetRun(LoadSettings settings, MosquittoBroker broker, st
         while (publishers.Any(p => !p.Status.IsConnected) && clock.Elapsed < TimeSpan.FromMinutes(2))
             await Task.Delay(50, cancellationToken);
         report.Row("until every one has its session", $"{clock.Elapsed.TotalSeconds:0.00} s ({publishers.Count(p => p.Status.IsConnected):N0} connected)");
-        report.Row("after start: RSS, threads", Sample().Minus(baseline));
+        report.Row("after start", Sample().Minus(baseline));
 
         // Every publisher publishes its messages one after another, each awaited, all publishers at once.
         clock.Restart();
@@ -41,7 +41,7 @@ internal sealed class FleetRun(LoadSettings settings, MosquittoBroker broker, st
         var elapsed = clock.Elapsed;
         report.Row($"durable publishing, all {size:N0} at once, {PerPublisher} each one after another", $"{Report.Rate(size * PerPublisher / elapsed.TotalSeconds)} msg/s");
         await Task.WhenAll(publishers.Select(p => p.FlushAsync(cancellationToken)));
-        report.Row($"after {PerPublisher} messages each, delivered: RSS, threads", Sample().Minus(baseline));
+        report.Row($"after {PerPublisher} messages each, delivered", Sample().Minus(baseline));
 
         // The same again while the broker restarts (gracefully, so its own state survives): nothing may be lost.
         var publishing = PublishAllAsync(publishers, round: 1);
@@ -54,11 +54,18 @@ internal sealed class FleetRun(LoadSettings settings, MosquittoBroker broker, st
         await subscriber.WaitForCountAsync(expected, TimeSpan.FromMinutes(2));
         var distinct = subscriber.Messages.Select(m => BinaryPrimitives.ReadInt64BigEndian(m.Payload.Span)).Distinct().Count();
         report.Row($"messages at the subscriber, of {expected:N0} acknowledged", $"{distinct:N0} distinct ({expected - distinct:N0} lost), {subscriber.Messages.Count - distinct:N0} duplicates");
-        report.Row("after the restart: RSS, threads", Sample().Minus(baseline));
+        report.Row("after the restart", Sample().Minus(baseline));
 
         clock.Restart();
         await Task.WhenAll(publishers.Select(p => p.DisposeAsync().AsTask()));
         report.Row($"DisposeAsync of all {size:N0}", $"{clock.Elapsed.TotalSeconds:0.00} s");
+
+        // A gateway that restarts finds its stores: the same publishers started again on them.
+        clock.Restart();
+        publishers = await Task.WhenAll(Enumerable.Range(0, size).Select(i => StoreForwardPublisher.StartAsync(Options(i), cancellationToken)));
+        report.Row($"StartAsync of all {size:N0} again, on their stores", $"{clock.Elapsed.TotalSeconds:0.00} s");
+        report.Row("after that start", Sample().Minus(baseline));
+        await Task.WhenAll(publishers.Select(p => p.DisposeAsync().AsTask()));
     }
 
     private StoreForwardOptions Options(int index) => new()
@@ -83,17 +90,20 @@ internal sealed class FleetRun(LoadSettings settings, MosquittoBroker broker, st
             }
         }, cancellationToken)));
 
+    /// <summary>RSS as the process stands, and the managed heap that is still live after a full collection.</summary>
     private static Footprint Sample()
     {
+        var liveHeap = GC.GetTotalMemory(forceFullCollection: true) / (1024.0 * 1024);
         using var self = Process.GetCurrentProcess();
-        return new Footprint(self.WorkingSet64 / (1024.0 * 1024), self.Threads.Count);
+        return new Footprint(self.WorkingSet64 / (1024.0 * 1024), liveHeap, self.Threads.Count);
     }
 
-    private sealed record Footprint(double RssMegabytes, int Threads)
+    private sealed record Footprint(double RssMegabytes, double LiveHeapMegabytes, int Threads)
     {
-        public override string ToString() => $"{RssMegabytes:0} MB, {Threads} threads";
+        public override string ToString() => $"{RssMegabytes:0} MB RSS, {LiveHeapMegabytes:0} MB live heap, {Threads} threads";
 
         public string Minus(Footprint baseline) =>
-            $"{RssMegabytes:0} MB ({RssMegabytes - baseline.RssMegabytes:+0;-0} MB), {Threads} threads ({Threads - baseline.Threads:+0;-0})";
+            $"{RssMegabytes:0} MB RSS ({RssMegabytes - baseline.RssMegabytes:+0;-0}), {LiveHeapMegabytes:0} MB live heap " +
+            $"({LiveHeapMegabytes - baseline.LiveHeapMegabytes:+0;-0}), {Threads} threads ({Threads - baseline.Threads:+0;-0})";
     }
 }

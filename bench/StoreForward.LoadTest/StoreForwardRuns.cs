@@ -38,7 +38,7 @@ internal sealed class StoreForwardRuns(LoadSettings settings, MosquittoBroker br
     /// (warm, like the ceiling) or in a process of its own (cold, and its own RSS; see <see cref="DrainChild"/>), and times
     /// the start, the first delivery and the whole drain.
     /// </summary>
-    public async Task<DrainResult> FillThenDrainAsync(int backlog, MqttQualityOfServiceLevel qos, bool inFreshProcess)
+    public async Task<DrainResult> FillThenDrainAsync(int backlog, MqttQualityOfServiceLevel qos, bool inFreshProcess, bool tieredPgo = true)
     {
         var store = NewStore();
         var topic = $"bench/drain/{_stores}";
@@ -49,7 +49,7 @@ internal sealed class StoreForwardRuns(LoadSettings settings, MosquittoBroker br
         var storeMegabytes = StoreMegabytes(store.Path);
         await using var arrival = await FirstArrival.SubscribeAsync(broker.Host, broker.Port, topic, cancellationToken);
         var drain = inFreshProcess
-            ? await DrainChild.RunAsync(store.Path, store.ClientId, broker.Host, broker.Port, settings.Window, settings.EncryptionKey, cancellationToken)
+            ? await DrainChild.RunAsync(store.Path, store.ClientId, broker.Host, broker.Port, settings.Window, settings.EncryptionKey, tieredPgo, cancellationToken)
             : await DrainChild.DrainAsync(Options(store, online: true), cancellationToken);
         var first = await arrival.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         return new DrainResult(enqueueRate, backlog / (drain.Drained - drain.StartUp).TotalSeconds, drain.StartUp, first - drain.StartedAt, drain.PeakRssMegabytes, storeMegabytes);

@@ -9,7 +9,8 @@ namespace StoreForward.Outbox;
 /// <remarks>
 /// Invariants:
 /// <list type="bullet">
-/// <item>Only the <see cref="GroupCommitWriter"/> thread calls into an open store (LiteDB transactions are bound to a thread).</item>
+/// <item>Only the <see cref="GroupCommitWriter"/>'s batches call into an open store, one at a time and each on one thread from
+/// its start to its fsync (LiteDB transactions are bound to a thread).</item>
 /// <item>Every change happens between <see cref="BeginBatch"/> and <see cref="CommitBatch"/>; in-memory counters change only
 /// once the commit is on disk, and a rolled back batch leaves them as they were.</item>
 /// <item>Sequences come from the persisted meta document, never from LiteDB's auto-id, which restarts after the collection

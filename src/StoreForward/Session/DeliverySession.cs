@@ -142,8 +142,7 @@ internal sealed class DeliverySession
                 }
 
                 await _filler.TopUpAsync(turn, _windingDown).ConfigureAwait(false);
-                if (_state.SentMark.Advance(turn.HighestFirstSent, _state.LoadedThrough, _window.Size) is { } mark)
-                    turn.MarkSentThrough(mark);
+                _state.SentMark.Cover(turn, _state.LoadedThrough, _window.Size, mayWait: true);
                 if (turn.IsEmpty)
                 {
                     if (_windingDown && _state.InFlightCount == 0)
@@ -217,6 +216,7 @@ internal sealed class DeliverySession
     private async Task KeepLastAcknowledgementsAsync(SessionTurn turn)
     {
         TakeReadyEvents(turn);
+        _state.SentMark.Cover(turn, _state.LoadedThrough, _window.Size, mayWait: false);
         if (!turn.HasChanges)
             return;
         try

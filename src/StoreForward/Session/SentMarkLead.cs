@@ -13,6 +13,8 @@ namespace StoreForward.Session;
 /// message above the durable mark is sent (QoS 1 aside, which may be sent twice anyway).</item>
 /// <item>A restart resends every message up to the mark with DUP=1. For a message of the lead that never went out, that
 /// is only a flag, so the lead costs no duplicate; it only makes recovery read up to a window more.</item>
+/// <item>A mark that waits for the next commit (<see cref="Cover"/>) covers only sends that never wait for it, and is
+/// recorded at the latest when the session ends.</item>
 /// <item>Commits land in the order they were handed over, so the first pending commit whose mark covers a sequence is
 /// the earliest moment that sequence may go out.</item>
 /// </list>
@@ -21,6 +23,9 @@ internal sealed class SentMarkLead(long durableMark)
 {
     private readonly Queue<(long Mark, Task<bool> Commit)> _pending = new();
     private long _durableMark = durableMark;
+
+    // The highest first send whose mark waits for the session's next commit (see Cover); 0 when none waits.
+    private long _unmarkedFirstSent;
 
     /// <summary>The highest mark recorded, or handed to the writer to record.</summary>
     public long Mark { get; private set; } = durableMark;
@@ -45,6 +50,28 @@ internal sealed class SentMarkLead(long durableMark)
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Moves the mark over the first sends of <paramref name="turn"/> and of earlier turns that let it wait. A turn that
+    /// would commit nothing but the mark, for sends that do not wait for it (QoS 0 and 1, or QoS 2 a durable mark
+    /// covers), lets it wait (<paramref name="mayWait"/>) for the session's next commit: the PUBACK's removal, or the
+    /// session's end, which passes false, so a new session still finds every message this one sent below the mark. A
+    /// publisher that sends one message at a time saves a commit per message that way. Only a crash loses a waiting mark;
+    /// its QoS 1 messages are then sent again as first sends, which QoS 1 allows.
+    /// </summary>
+    public void Cover(SessionTurn turn, long loadedThrough, int window, bool mayWait)
+    {
+        var highest = Math.Max(_unmarkedFirstSent, turn.HighestFirstSent);
+        if (mayWait && !turn.HasChanges && !turn.PublishesWaitForCommit && turn.WaitForEarlierCommit is null)
+        {
+            _unmarkedFirstSent = highest;
+            return;
+        }
+
+        if (Advance(highest, loadedThrough, window) is { } mark)
+            turn.MarkSentThrough(mark);
+        _unmarkedFirstSent = 0;
     }
 
     /// <summary>

@@ -85,6 +85,50 @@ public sealed class DeliverySessionTests : ScriptedSessionTest
     }
 
     [Fact]
+    public async Task A_qos1_message_sent_alone_records_its_sent_mark_in_the_commit_of_its_removal()
+    {
+        var sequence = (await AppendAsync(1, MqttQualityOfServiceLevel.AtLeastOnce))[0];
+        var commitsBefore = Writer.CommitCount;
+        var broker = new ScriptedBroker();
+        var (_, run, stop) = Start(broker);
+
+        // Nothing waits for a QoS 1 message's mark, so it does not cost a commit of its own: a sensor that publishes one
+        // message at a time pays two commits per message (its publish and its removal), not three.
+        var publish = await broker.ExpectAsync<MqttPublishPacket>();
+        await SettleAsync();
+        Assert.Equal(commitsBefore, Writer.CommitCount);
+        Assert.Equal(0, Store.SentThrough);
+
+        broker.Answer(new MqttPubAckPacket { PacketIdentifier = publish.PacketIdentifier });
+        await Eventually.TrueAsync(() => Writer.Snapshot.PendingMessages == 0, "the acknowledged message left the store", Patience);
+        Assert.Equal(commitsBefore + 1, Writer.CommitCount);
+        Assert.Equal(sequence, Store.SentThrough);
+        await StopAsync(run, stop);
+    }
+
+    [Fact]
+    public async Task A_sent_mark_that_waits_is_recorded_when_the_link_breaks_so_the_next_session_resends_with_dup()
+    {
+        var sequence = (await AppendAsync(1, MqttQualityOfServiceLevel.AtLeastOnce))[0];
+        var first = new ScriptedBroker();
+        var (_, firstRun, _) = Start(first);
+        await first.ExpectAsync<MqttPublishPacket>();
+        first.Break();
+        await Assert.ThrowsAsync<LinkLostException>(() => firstRun);
+
+        // The session's end recorded it: the next session knows the message went out, resends it as such (DUP, and
+        // counted as a delivery attempt), and is not held by the publish rate as a first send would be.
+        Assert.Equal(sequence, Store.SentThrough);
+        State.Invalidate();
+        var second = new ScriptedBroker(sessionPresent: true);
+        var (_, run, stop) = Start(second);
+        var again = await second.ExpectAsync<MqttPublishPacket>();
+        Assert.Equal(PacketIds.Of(sequence), again.PacketIdentifier);
+        Assert.True(again.Dup);
+        await StopAsync(run, stop);
+    }
+
+    [Fact]
     public async Task With_the_session_present_a_reconnect_resends_with_the_same_ids_and_dup_or_only_releases()
     {
         var sequences = await TwoInFlightTheFirstReleasedThenTheLinkBreaksAsync();
