@@ -15,10 +15,11 @@ internal static class FlashWear
     /// <summary>One way of publishing: a slow sensor, a few producers that each wait for their commit, or the full load.</summary>
     public sealed record Load(string Name, int Messages, int Producers, int Outstanding, int PayloadBytes, TimeSpan Pace);
 
-    public sealed record Result(double BytesPerMessage, double HeldPerMessage, double CommitsPerMessage, TimeSpan MeanPublish);
+    /// <param name="BytesPerMessage">Bytes written to the device per message; null where the kernel does not say.</param>
+    public sealed record Result(double? BytesPerMessage, double HeldPerMessage, double CommitsPerMessage, TimeSpan MeanPublish);
 
     /// <summary>This process's bytes written to block devices so far; null where the kernel does not say (not Linux).</summary>
-    public static long? DeviceBytesWritten()
+    private static long? DeviceBytesWritten()
     {
         const string Io = "/proc/self/io";
         if (!File.Exists(Io))
@@ -36,7 +37,7 @@ internal static class FlashWear
         var payload = new byte[load.PayloadBytes];
 
         using var commits = new CommitCounter(store.ClientId);
-        var before = DeviceBytesWritten() ?? 0;
+        var before = DeviceBytesWritten();
         var publishing = TimeSpan.Zero;
         await using (var publisher = await StoreForwardPublisher.StartAsync(options, cancellationToken))
         {
@@ -63,9 +64,9 @@ internal static class FlashWear
             await publisher.FlushAsync(cancellationToken);
         }
 
-        var written = (DeviceBytesWritten() ?? 0) - before;
+        var written = DeviceBytesWritten() - before;
         var held = Topic.Length + load.PayloadBytes;
-        return new Result((double)written / load.Messages, held, (double)commits.Count / load.Messages, publishing / load.Messages);
+        return new Result((double?)written / load.Messages, held, (double)commits.Count / load.Messages, publishing / load.Messages);
     }
 
     /// <summary>Counts one publisher's commits through its public metrics (storeforward.commit.duration, one per commit).</summary>

@@ -33,6 +33,12 @@ internal sealed record LoadSettings
     /// <summary>How many seconds of messages each rate-limit row drains.</summary>
     public int RateSeconds { get; init; } = 20;
 
+    /// <summary>How long each measurement of the disk's limit appends and syncs.</summary>
+    public TimeSpan DiskLimitTime { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The flash-wear loads publish their message counts divided by this (the smoke run's are a tenth).</summary>
+    public int WearDivisor { get; init; } = 1;
+
     /// <summary>With <c>--fleet N</c>: the run is the fleet of N publishers in one process instead of the main report.</summary>
     public int FleetSize { get; init; }
 
@@ -54,6 +60,8 @@ internal sealed record LoadSettings
         MessagesPerCycle = 2_000,
         Repeat = 1,
         RateSeconds = 2,
+        DiskLimitTime = TimeSpan.FromSeconds(0.3),
+        WearDivisor = 10,
     };
 
     public const string Usage = """

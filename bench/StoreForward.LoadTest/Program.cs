@@ -34,6 +34,14 @@ var folder = Path.Combine(Path.GetTempPath(), "sf-bench-" + Guid.NewGuid().ToStr
 Directory.CreateDirectory(folder);
 var report = new Report();
 QosLevels qos = new(settings.Repeat) { MqttQualityOfServiceLevel.AtLeastOnce, MqttQualityOfServiceLevel.ExactlyOnce };
+
+// Besides stdout, where every line went as it was measured.
+async Task WriteReportAsync()
+{
+    if (settings.OutputPath is { } output)
+        await File.WriteAllTextAsync(output, report.ToString(), stop.Token);
+}
+
 try
 {
     // One broker for every row: ratios compare like with like. Receive Maximum = the window the raw client keeps, and no
@@ -47,8 +55,7 @@ try
     if (settings.FleetSize > 0)
     {
         await new FleetRun(settings, broker, folder, report, stop.Token).RunAsync();
-        if (settings.OutputPath is { } fleetOutput)
-            await File.WriteAllTextAsync(fleetOutput, report.ToString(), stop.Token);
+        await WriteReportAsync();
         return 0;
     }
 
@@ -66,10 +73,9 @@ try
 
     // The real limits first: what the disk makes durable and what the broker takes from one bare connection. The disk is
     // measured at the group sizes the enqueue rows make: 1 record per fdatasync (one sequential producer), 16 and 128.
-    var diskTime = TimeSpan.FromSeconds(settings == LoadSettings.Smoke ? 0.3 : 2);
     var disk = new Dictionary<int, double>();
     foreach (var group in (int[])[1, 16, 128])
-        disk[group] = QosLevels.Median(Enumerable.Range(0, settings.Repeat).Select(_ => DiskLimit.Measure(folder, group, diskTime)));
+        disk[group] = QosLevels.Median(Enumerable.Range(0, settings.Repeat).Select(_ => DiskLimit.Measure(folder, group, settings.DiskLimitTime)));
 
     // The runs compared with nothing warm this process (JIT, thread pool, LiteDB's caches) before the paired rounds.
     var single = await qos.MeasureAsync(q => RawMqttNet.MeasureAsync(broker.Host, broker.Port, Math.Min(n, 20_000), 1, q, settings.PayloadBytes, stop.Token));
@@ -177,12 +183,11 @@ try
         "(publish, delivery, removal, close), from the kernel's write_bytes; \"held\" is the message's topic and payload");
     report.Line();
     report.Table("load", "CommitInterval", "bytes written per message", "÷ bytes held", "commits per message", "mean PublishAsync ms");
-    var wearScale = settings == LoadSettings.Smoke ? 10 : 1;
     FlashWear.Load[] wearLoads =
     [
-        new("a slow sensor: 100 B, one publish every 20 ms, each awaited (every publish and every removal commits alone, as at 1/s)", 500 / wearScale, 1, 1, 100, TimeSpan.FromMilliseconds(20)),
-        new("4 producers each awaiting its publish, 10 B", 2_000 / wearScale, 4, 1, 10, TimeSpan.Zero),
-        new("16 producers × 8 outstanding, 200 B", 20_000 / wearScale, 16, 8, settings.PayloadBytes, TimeSpan.Zero),
+        new("a slow sensor: 100 B, one publish every 20 ms, each awaited (every publish and every removal commits alone, as at 1/s)", 500 / settings.WearDivisor, 1, 1, 100, TimeSpan.FromMilliseconds(20)),
+        new("4 producers each awaiting its publish, 10 B", 2_000 / settings.WearDivisor, 4, 1, 10, TimeSpan.Zero),
+        new($"16 producers × 8 outstanding, {settings.PayloadBytes} B", 20_000 / settings.WearDivisor, 16, 8, settings.PayloadBytes, TimeSpan.Zero),
     ];
     foreach (var load in wearLoads)
     {
@@ -190,14 +195,13 @@ try
         {
             var wear = await FlashWear.MeasureAsync(runs, load, interval, stop.Token);
             report.Row($"{load.Name} ({load.Messages:N0} msgs)", interval == TimeSpan.Zero ? "0 (default)" : $"{interval.TotalMilliseconds:0} ms",
-                FlashWear.DeviceBytesWritten() is null ? "not on this OS" : Report.Number(wear.BytesPerMessage, "#,0"),
-                Report.Ratio(wear.BytesPerMessage, wear.HeldPerMessage), Report.Number(wear.CommitsPerMessage, "0.000"),
+                wear.BytesPerMessage is { } bytes ? Report.Number(bytes, "#,0") : "not on this OS",
+                wear.BytesPerMessage is { } written ? Report.Ratio(written, wear.HeldPerMessage) : "", Report.Number(wear.CommitsPerMessage, "0.000"),
                 Report.Number(wear.MeanPublish.TotalMilliseconds, "0.00"));
         }
     }
 
-    if (settings.OutputPath is { } output)
-        await File.WriteAllTextAsync(output, report.ToString(), stop.Token);
+    await WriteReportAsync();
     return 0;
 }
 finally

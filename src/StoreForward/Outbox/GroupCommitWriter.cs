@@ -45,9 +45,9 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly ICommitObserver? _observer;
     private readonly TimeSpan _commitInterval;
 
-    // 1 while a run is queued or running. The interval's timer and whether it has run out belong to the batch being taken.
+    // 1 while a run is queued or running, and for good once the writer finished. The interval's timer and whether it has
+    // run out belong to the batch being taken.
     private int _scheduled;
-    private int _finished;
     private ITimer? _intervalTimer;
     private volatile bool _intervalEnded;
 
@@ -185,10 +185,9 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         return true;
     }
 
+    /// <summary>Runs once: the run that finishes keeps <c>_scheduled</c> set, so no run follows it.</summary>
     private void Finish()
     {
-        if (Interlocked.Exchange(ref _finished, 1) != 0)
-            return;
         var stopped = new ObjectDisposedException(Owner, "The publisher was disposed while the publish waited for room in the outbox; nothing was stored.");
         while (_waitingForRoom.TryDequeue(out var waiting))
             waiting.Fail(stopped);
