@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
+using MQTTnet.Protocol;
+using StoreForward.Outbox;
 
 namespace StoreForward.Tests.Outbox;
 
@@ -56,16 +58,19 @@ public sealed class CommitIntervalTests : IDisposable
     }
 
     [Fact]
-    public async Task Disposing_during_the_interval_commits_the_waiting_publish()
+    public async Task Disposing_the_writer_during_the_interval_commits_the_waiting_publish()
     {
+        // The writer itself, not a publisher: a publisher's stop first waits for its delivery engine, whose last store
+        // work joins the waiting batch and so waits for the interval too (at most CommitInterval on a real clock).
         var path = _dir.File("outbox.db");
-        var publisher = await StartAsync(path);
-        var waiting = publisher.PublishAsync("plant/t", new byte[] { 7 });
+        var writer = new GroupCommitWriter(OutboxStore.Open(path), _time, commitInterval: Interval);
+        var waiting = new AppendWork("plant/t", new byte[] { 7 }, MqttQualityOfServiceLevel.AtLeastOnce, retain: false, _time.GetUtcNow(), OutboxLimits.Unbounded);
+        writer.Enqueue(waiting);
 
         // The clock never moves: only the writer's stop can end this interval.
-        await publisher.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        await writer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
-        var receipt = await waiting;
+        var receipt = await waiting.Task;
         Assert.True(receipt.Sequence > 0);
         await using var reopened = await StoreForwardPublisher.StartAsync(TestOptions.Offline(path));
         Assert.Equal(1, reopened.Status.PendingMessages);
