@@ -11,7 +11,7 @@ internal sealed class StoreForwardPublisherFactory(string name, StoreForwardRegi
 {
     private readonly Lazy<Task<StoreForwardPublisher>> _publisher = new(() =>
     {
-        registry.EnsureDistinctStores(options);
+        registry.EnsureDistinctOutboxes(options);
         return StoreForwardPublisher.StartAsync(options.Get(name));
     });
 

@@ -43,19 +43,30 @@ internal sealed class StoreForwardRegistry
     }
 
     /// <summary>
-    /// Refuses to start a publisher while two registered publishers name one store file: each would take the other's
-    /// messages and session state for its own. Checked before every start, as a publisher can be started by the first
-    /// service that needs it, before the hosted service runs.
+    /// Refuses to start a publisher while two registered publishers name one store file with one ClientId: they would take
+    /// each other's messages and session state for their own. Publishers with ClientIds of their own may share a store
+    /// file (and its commits). Checked before every start, as a publisher can be started by the first service that needs
+    /// it, before the hosted service runs.
     /// </summary>
-    public void EnsureDistinctStores(IOptionsMonitor<StoreForwardOptions> options)
+    public void EnsureDistinctOutboxes(IOptionsMonitor<StoreForwardOptions> options)
     {
-        var owners = new Dictionary<string, string>(PathComparer);
+        var owners = new Dictionary<(string Path, string ClientId), string>(new OutboxComparer());
         foreach (var name in _names)
         {
-            var path = FullPath(options.Get(name).StorePath);
-            if (!owners.TryAdd(path, name))
-                throw new InvalidOperationException($"Two publishers use the store '{path}', {Describe(owners[path])} and {Describe(name)}: give each publisher its own StorePath.");
+            var publisher = options.Get(name);
+            var outbox = (FullPath(publisher.StorePath), publisher.ClientId);
+            if (!owners.TryAdd(outbox, name))
+                throw new InvalidOperationException($"Two publishers use the store '{outbox.Item1}' with the ClientId '{outbox.ClientId}', {Describe(owners[outbox])} and {Describe(name)}: give each publisher its own ClientId (publishers may share a StorePath) or its own StorePath.");
         }
+    }
+
+    private sealed class OutboxComparer : IEqualityComparer<(string Path, string ClientId)>
+    {
+        public bool Equals((string Path, string ClientId) x, (string Path, string ClientId) y) =>
+            PathComparer.Equals(x.Path, y.Path) && string.Equals(x.ClientId, y.ClientId, StringComparison.Ordinal);
+
+        public int GetHashCode((string Path, string ClientId) obj) =>
+            HashCode.Combine(PathComparer.GetHashCode(obj.Path), StringComparer.Ordinal.GetHashCode(obj.ClientId ?? ""));
     }
 
     // A path the file system would refuse is compared as written: opening it fails with the core's own message.

@@ -33,8 +33,9 @@ public static class StoreForwardServiceCollectionExtensions
     /// <see cref="StoreForwardHostingOptions"/> are the options named <paramref name="name"/>, bound from
     /// <paramref name="configuration"/> (for example <c>builder.Configuration.GetSection("StoreForward:Plant")</c>). The
     /// host starts it, validates its options (a failure names the publisher and the option) and flushes it on shutdown,
-    /// every publisher concurrently within its own <see cref="StoreForwardHostingOptions.ShutdownFlushTimeout"/>. Two
-    /// publishers on one <see cref="StoreForwardOptions.StorePath"/> fail the start. When its options give no credentials,
+    /// every publisher concurrently within its own <see cref="StoreForwardHostingOptions.ShutdownFlushTimeout"/>.
+    /// Publishers may share a <see cref="StoreForwardOptions.StorePath"/>, each with its own ClientId, and then share its
+    /// commits; two with one ClientId on one store fail the start. When its options give no credentials,
     /// an <see cref="IMqttCredentialsProvider"/> registered keyed by <paramref name="name"/> supplies them, else an unkeyed
     /// one.
     /// </summary>

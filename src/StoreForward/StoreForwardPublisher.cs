@@ -135,12 +135,14 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     {
         try
         {
-            return (OutboxStore.Open(options.StorePath, options.EncryptionKey, options.AllowWorldWritableStoreDirectory), null);
+            return (OutboxStore.Open(options.StorePath, options.EncryptionKey, options.AllowWorldWritableStoreDirectory, options.ClientId), null);
         }
-        catch (OutboxStoreException e) when (options.QuarantineUnreadableStore && e.Problem is OutboxStoreProblem.Damaged or OutboxStoreProblem.Foreign)
+        catch (OutboxStoreException e) when (options.QuarantineUnreadableStore && e.Problem is OutboxStoreProblem.Damaged or OutboxStoreProblem.Foreign
+            && !StoreFile.IsOpenInProcess(e.StorePath))
         {
+            // Never under another publisher that shares the file and reads it fine: only a file nobody has open moves aside.
             var aside = OutboxStore.Quarantine(e.StorePath, options.TimeProvider.GetUtcNow());
-            return (OutboxStore.Open(options.StorePath, options.EncryptionKey, options.AllowWorldWritableStoreDirectory), aside);
+            return (OutboxStore.Open(options.StorePath, options.EncryptionKey, options.AllowWorldWritableStoreDirectory, options.ClientId), aside);
         }
     }
 

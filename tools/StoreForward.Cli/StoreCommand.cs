@@ -25,7 +25,7 @@ internal abstract class StoreCommand<TSettings>(CliEnvironment environment) : Co
             return keyFailure;
         return StoreFailures.Run(Environment, path, () =>
         {
-            using var store = OutboxStore.Open(path, key, settings.AllowWorldWritableDirectory);
+            using var store = OutboxStore.Open(path, key, settings.AllowWorldWritableDirectory, settings.ClientId);
             return Run(store, settings, cancellationToken);
         });
     }

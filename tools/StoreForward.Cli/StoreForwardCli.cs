@@ -23,6 +23,8 @@ internal static class StoreForwardCli
                 _ => environment.Fail(ExitCodes.Failed, exception.ToString()),
             });
 
+            config.AddCommand<ClientsCommand>("clients")
+                .WithDescription("The outboxes in the store, one per ClientId (several when publishers of one process share a StorePath), with their counts.");
             config.AddCommand<StatsCommand>("stats")
                 .WithDescription("Counts, bytes, the oldest message's age, and the topics with the most messages.")
                 .WithExample("stats", "/var/lib/app/outbox.db", "--top", "20");

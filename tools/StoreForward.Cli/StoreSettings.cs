@@ -3,7 +3,7 @@ using Spectre.Console.Cli;
 
 namespace StoreForward.Cli;
 
-/// <summary>What every verb takes: the store file, its key, whether its directory may be world-writable, and whether to answer in JSON.</summary>
+/// <summary>What every verb takes: the store file, its key, whose outbox in a shared file, whether its directory may be world-writable, and whether to answer in JSON.</summary>
 internal class StoreSettings : CommandSettings
 {
     [CommandArgument(0, "<PATH>")]
@@ -17,6 +17,10 @@ internal class StoreSettings : CommandSettings
     [CommandOption("--allow-world-writable-directory")]
     [Description("Accepts a store directory every user can write to, as the app does with StoreForwardOptions.AllowWorldWritableStoreDirectory (a container volume).")]
     public bool AllowWorldWritableDirectory { get; set; }
+
+    [CommandOption("--client-id <ID>")]
+    [Description("In a store that several publishers of one process share (one StorePath, each its own ClientId): whose outbox to open. storeforward clients lists them.")]
+    public string? ClientId { get; set; }
 
     [CommandOption("--json")]
     [Description("Writes the result as JSON on standard output, for scripts, instead of tables.")]

@@ -3,9 +3,10 @@ using System.Collections.Concurrent;
 namespace StoreForward.Outbox;
 
 /// <summary>
-/// Owns the <see cref="OutboxStore"/> and runs every store operation in batches, one batch at a time, on the threads of
-/// <see cref="OutboxThreads"/>. Whatever queued up while the previous commit was being fsync'd goes into the next
-/// transaction, so concurrent publishers share one commit and one fsync (group commit).
+/// Owns a publisher's <see cref="OutboxStore"/> and runs every store operation in batches, one batch at a time, on the
+/// threads of <see cref="OutboxThreads"/>. Whatever queued up while the previous commit was being fsync'd goes into the
+/// next transaction, so concurrent callers share one commit and one fsync (group commit); and the batches of every
+/// publisher of the same store file go into that one transaction too (<see cref="CommitGroup"/>).
 /// </summary>
 /// <remarks>
 /// Invariants: a work item completes only after the commit holding it is durable; a failed batch is rolled back whole and
@@ -14,10 +15,10 @@ namespace StoreForward.Outbox;
 /// <see cref="DisposeAsync"/> begins, new work is refused with <see cref="ObjectDisposedException"/>, queued work still runs
 /// before the store closes, and publishes still waiting for room fail.
 /// <para>
-/// Scheduling: the writer is queued on the shared threads at most once at a time (<c>_scheduled</c>), so only one
-/// <see cref="RunOnce"/> touches the store and the batch at any moment. Whoever adds work or ends a commit interval queues
-/// it; a run that ends re-checks the same conditions after it let go of the flag, so no wake-up is lost. A spare run finds
-/// nothing to do and returns.
+/// Scheduling: the writer is queued on its file's <see cref="CommitGroup"/> at most once at a time (<c>_scheduled</c>), so
+/// only one turn touches the store and the batch at any moment. Whoever adds work or ends a commit interval queues it; a
+/// turn that ends (<see cref="EndTurn"/>) re-checks the same conditions after it let go of the flag, so no wake-up is lost.
+/// A spare turn finds nothing to do.
 /// </para>
 /// </remarks>
 internal sealed class GroupCommitWriter : IAsyncDisposable
@@ -33,10 +34,11 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly OutboxThreads _threads;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<StoreWork> _batch = new(MaxBatchItems);
+    // Grown by the batches, not sized for the largest up front: 16 KiB a publisher is 16 MB for a gateway of a thousand.
+    private readonly List<StoreWork> _batch = [];
 
     // What RunBatch executed (the batch minus what went to wait), and the publishes waiting for room, oldest first.
-    private readonly List<StoreWork> _executed = new(MaxBatchItems);
+    private readonly List<StoreWork> _executed = [];
     private readonly Queue<StoreWork> _waitingForRoom = new();
 
     // What users know as the owner of this writer, for ObjectDisposedException.
@@ -48,6 +50,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     // 1 while a run is queued or running, and for good once the writer finished. The interval's timer and whether it has
     // run out belong to the batch being taken.
     private int _scheduled;
+    private int _reached;
     private ITimer? _intervalTimer;
     private volatile bool _intervalEnded;
 
@@ -112,8 +115,17 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     private void Schedule()
     {
         if (Interlocked.Exchange(ref _scheduled, 1) == 0)
-            _threads.Run(this);
+            _store.SharedFile.Commits.Ready(this);
     }
+
+    /// <summary>The threads that run this writer's turns.</summary>
+    internal OutboxThreads Threads => _threads;
+
+    /// <summary>The clock for commit times and the commit interval.</summary>
+    internal TimeProvider Time => _time;
+
+    /// <summary>The publisher's store: its tenant of the file.</summary>
+    internal OutboxStore Store => _store;
 
     /// <summary>Runs <paramref name="operation"/> on the writer thread inside a batch and returns once it is durable.</summary>
     public Task<T> RunAsync<T>(Func<OutboxStore, T> operation)
@@ -124,12 +136,12 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// One turn on a shared thread: takes what is queued into the batch and commits it, unless the batch holds a publish
-    /// whose commit interval still runs; then queues itself again if more is waiting, or finishes once stopped and empty.
+    /// The first part of a turn, under the file's gate: takes what is queued into the batch and says whether the batch
+    /// commits in this turn, which it does unless it holds a publish whose commit interval still runs.
     /// </summary>
-    internal void RunOnce()
+    internal bool TakeWork(out int items, out long bytes)
     {
-        var bytes = 0L;
+        bytes = 0L;
         foreach (var work in _batch)
             bytes += work.Bytes;
         while (_batch.Count < MaxBatchItems && bytes < MaxBatchBytes && _queue.TryTake(out var next))
@@ -138,18 +150,18 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             bytes += next.Bytes;
         }
 
+        items = _batch.Count + _waitingForRoom.Count;
         var full = _batch.Count >= MaxBatchItems || bytes >= MaxBatchBytes;
-        if ((_batch.Count > 0 && (full || !WaitsForInterval())) || OldestWaitingFits())
-        {
-            RunBatch();
-            _batch.Clear();
-            _executed.Clear();
-            _intervalTimer?.Dispose();
-            _intervalTimer = null;
-            _intervalEnded = false;
-        }
+        return (_batch.Count > 0 && (full || !WaitsForInterval())) || OldestWaitingFits();
+    }
 
-        // Decided while this run still owns the store; read again after the flag is let go, since work may come meanwhile.
+    /// <summary>
+    /// The last part of a turn: queues the writer again if more is waiting, or finishes it once stopped and empty. A writer
+    /// that holds a publish for its commit interval is queued again by the interval's timer.
+    /// </summary>
+    internal void EndTurn()
+    {
+        // Decided while this turn still owns the store; read again after the flag is let go, since work may come meanwhile.
         var more = OldestWaitingFits();
         var holding = _batch.Count > 0;
         if (!holding && !more && _queue.IsCompleted)
@@ -185,7 +197,7 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Runs once: the run that finishes keeps <c>_scheduled</c> set, so no run follows it.</summary>
+    /// <summary>Runs once: the turn that finishes keeps <c>_scheduled</c> set, so no turn follows it.</summary>
     private void Finish()
     {
         var stopped = new ObjectDisposedException(Owner, "The publisher was disposed while the publish waited for room in the outbox; nothing was stored.");
@@ -196,71 +208,34 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
 
     private bool OldestWaitingFits() => _waitingForRoom.TryPeek(out var oldest) && !oldest.WaitsForRoom(_store, othersWait: false);
 
-    private void RunBatch()
+    /// <summary>Runs the batch inside the file's open transaction: the publishes waiting for room first, as far as there is room.</summary>
+    internal void ExecuteBatch()
     {
-        bool changed;
-        var reached = 0;
-        var began = false;
-        var startedAt = _time.GetTimestamp();
-        try
+        _store.BeginStaging();
+
+        // Waiting publishes are older than anything taken now, so they go first.
+        while (_executed.Count < MaxBatchItems && OldestWaitingFits())
+            Execute(_waitingForRoom.Dequeue());
+        while (_reached < _batch.Count)
         {
-            _store.BeginBatch();
-            began = true;
-
-            // Waiting publishes are older than anything taken now, so they go first, as far as there is room.
-            while (_executed.Count < MaxBatchItems && OldestWaitingFits())
-                Execute(_waitingForRoom.Dequeue());
-            while (reached < _batch.Count)
-            {
-                var work = _batch[reached++];
-                if (work.WaitsForRoom(_store, othersWait: _waitingForRoom.Count > 0))
-                    _waitingForRoom.Enqueue(work);
-                else
-                    Execute(work);
-            }
-
-            changed = _store.CommitBatch();
+            var work = _batch[_reached++];
+            if (work.WaitsForRoom(_store, othersWait: _waitingForRoom.Count > 0))
+                _waitingForRoom.Enqueue(work);
+            else
+                Execute(work);
         }
-        catch (Exception error)
-        {
-            var outcomeKnown = true;
-            try
-            {
-                outcomeKnown = _store.RollbackBatch();
-            }
-            catch (Exception rollbackError)
-            {
-                error = new AggregateException(error, rollbackError);
-            }
+    }
 
-            var failure = new OutboxStoreException(
-                _store.FilePath,
-                outcomeKnown
-                    ? $"the commit failed and nothing in it was stored ({error.Message})."
-                    : $"the commit failed while it was being written, so whether it reached the disk is unknown; its messages may still be delivered ({error.Message}).",
-                error);
-            LastFailure = failure.Message;
-            foreach (var work in _executed)
-                work.Fail(failure);
-
-            // Work the failed batch never reached fails with it. A batch that could not even begin has a store that takes no
-            // more work, so the publishes waiting for room fail too instead of retrying forever.
-            for (var i = reached; i < _batch.Count; i++)
-                _batch[i].Fail(failure);
-            while (!began && _waitingForRoom.TryDequeue(out var waiting))
-                waiting.Fail(failure);
-
-            // After a reopen the counters come from the disk; whoever shows them must see those.
-            Committed?.Invoke(_store.Snapshot);
-            return;
-        }
-
+    /// <summary>The transaction holding the batch is durable (or wrote nothing): completes its work.</summary>
+    internal void CommitDone(TimeSpan commitDuration)
+    {
+        var changed = _store.CommitStaged();
         var committedAt = _time.GetUtcNow();
         LastFailure = null;
         if (changed)
         {
             CommitCount++;
-            Report(_time.GetElapsedTime(startedAt));
+            Report(commitDuration);
         }
 
         foreach (var work in _executed)
@@ -269,6 +244,45 @@ internal sealed class GroupCommitWriter : IAsyncDisposable
             Committed?.Invoke(_store.Snapshot);
         if (changed && _store.TakeSetAside() is { Count: > 0 } setAside)
             SetAside?.Invoke(setAside);
+        ClearBatch();
+    }
+
+    /// <summary>The transaction holding the batch failed and was rolled back whole: fails its work with the cause.</summary>
+    /// <param name="error">Why.</param>
+    /// <param name="outcomeKnown">Whether nothing of it was stored, or whether it may have reached the disk.</param>
+    /// <param name="began">Whether the transaction began; a store that cannot even begin one takes no more work.</param>
+    internal void CommitFailed(Exception error, bool outcomeKnown, bool began)
+    {
+        var failure = new OutboxStoreException(
+            _store.FilePath,
+            outcomeKnown
+                ? $"the commit failed and nothing in it was stored ({error.Message})."
+                : $"the commit failed while it was being written, so whether it reached the disk is unknown; its messages may still be delivered ({error.Message}).",
+            error);
+        LastFailure = failure.Message;
+        foreach (var work in _executed)
+            work.Fail(failure);
+
+        // Work the failed batch never reached fails with it, and so do the publishes waiting for room when the batch could
+        // not even begin, instead of retrying forever.
+        for (var i = _reached; i < _batch.Count; i++)
+            _batch[i].Fail(failure);
+        while (!began && _waitingForRoom.TryDequeue(out var waiting))
+            waiting.Fail(failure);
+
+        // After a reopen the counters come from the disk; whoever shows them must see those.
+        Committed?.Invoke(_store.Snapshot);
+        ClearBatch();
+    }
+
+    private void ClearBatch()
+    {
+        _batch.Clear();
+        _executed.Clear();
+        _reached = 0;
+        _intervalTimer?.Dispose();
+        _intervalTimer = null;
+        _intervalEnded = false;
     }
 
     private void Report(TimeSpan commitDuration)

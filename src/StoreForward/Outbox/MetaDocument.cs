@@ -7,8 +7,9 @@ namespace StoreForward.Outbox;
 internal readonly record struct KeyBinding(byte[] Salt, string KeyId);
 
 /// <summary>
-/// The store's header: the one document of the <c>meta</c> collection, which every commit rewrites. It says that the file
-/// is an outbox and of which format version, and holds the counters, the removed and released sequence sets, the resend
+/// The store's header: its document of the <c>meta</c> collection (one per publisher of a shared file, see
+/// <see cref="Tenant"/>), which every commit of the store rewrites. It says that the file is an outbox and of which format
+/// version, and holds the ClientId it belongs to, the counters, the removed and released sequence sets, the resend
 /// counts, the broker session and, for an encrypted store, its key binding. Reading checks the format and the version;
 /// writing always writes the current version, so a store of an older version becomes current with its first commit.
 /// </summary>
@@ -29,9 +30,13 @@ internal sealed class MetaDocument
     public const string ReleasedKey = "released";
     public const string RemovedKey = "removed";
 
-    private MetaDocument(int version, StoreCounters counters, SequenceSet removed, SequenceSet? released, Dictionary<long, int> attempts, KeyBinding? key)
+    /// <summary>The ClientId of the publisher whose outbox the header is: in a shared file, how a publisher finds its own.</summary>
+    public const string ClientKey = "client";
+
+    private MetaDocument(int version, string? clientId, StoreCounters counters, SequenceSet removed, SequenceSet? released, Dictionary<long, int> attempts, KeyBinding? key)
     {
         Version = version;
+        ClientId = clientId;
         Counters = counters;
         Removed = removed;
         Released = released;
@@ -40,6 +45,9 @@ internal sealed class MetaDocument
     }
 
     public int Version { get; }
+
+    /// <summary>The ClientId that claimed the store; null for a store no publisher claimed yet (or from before sharing).</summary>
+    public string? ClientId { get; }
 
     /// <summary>The counters, without the head of the queue (which is not stored).</summary>
     public StoreCounters Counters { get; }
@@ -94,6 +102,7 @@ internal sealed class MetaDocument
             : null;
         return new MetaDocument(
             version,
+            meta.TryGetValue(ClientKey, out var client) ? client.AsString : null,
             counters,
             SequenceSet.ReadFrom(meta, RemovedKey),
             version == RowPerPubRecVersion ? null : SequenceSet.ReadFrom(meta, ReleasedKey),
@@ -102,11 +111,11 @@ internal sealed class MetaDocument
     }
 
     /// <summary>The header to write: always the current version.</summary>
-    public static BsonDocument Write(in StoreCounters counters, SequenceSet released, SequenceSet removed, IReadOnlyDictionary<long, int> attempts, KeyBinding? key)
+    public static BsonDocument Write(Tenant tenant, string? clientId, in StoreCounters counters, SequenceSet released, SequenceSet removed, IReadOnlyDictionary<long, int> attempts, KeyBinding? key)
     {
         var meta = new BsonDocument
         {
-            ["_id"] = Id,
+            ["_id"] = tenant.HeaderId,
             ["format"] = FormatName,
             ["version"] = CurrentVersion,
             ["next"] = counters.NextSequence,
@@ -119,6 +128,8 @@ internal sealed class MetaDocument
             ["superseded"] = counters.Superseded,
             ["session"] = counters.SessionServer is not null,
         };
+        if (clientId is not null)
+            meta[ClientKey] = clientId;
         if (!string.IsNullOrEmpty(counters.SessionServer))
             meta["server"] = counters.SessionServer;
         if (key is var (salt, keyId))

@@ -32,7 +32,7 @@ internal sealed partial class OutboxStore
         _appending.Add(topic, payload, qos, retain, now, expiresAt, properties, _cipher);
         _appendingCoalesced = coalesce;
         if (coalesce)
-            _latest.Upsert(new BsonDocument { ["_id"] = TopicIndex(topic), ["s"] = sequence, ["f"] = _appending.First });
+            Latest.Upsert(new BsonDocument { ["_id"] = Tenant.LatestId(TopicIndex(topic)), ["s"] = sequence, ["f"] = _appending.First });
         _staged.Count++;
         _staged.Bytes += size;
         if (_staged.Count == 1)
@@ -48,7 +48,7 @@ internal sealed partial class OutboxStore
     /// </summary>
     public OutboxMessage? Supersedable(string topic)
     {
-        if (_latest.FindById(TopicIndex(topic)) is not { } latest)
+        if (Latest.FindById(Tenant.LatestId(TopicIndex(topic))) is not { } latest)
             return null;
         var sequence = latest["s"].AsInt64;
         var first = latest["f"].AsInt64;
@@ -74,7 +74,12 @@ internal sealed partial class OutboxStore
     {
         if (_appending is null)
             return;
-        _messages.Insert(_appending.ToDocument());
+        var document = _appending.ToDocument();
+
+        // Every live message is in this segment, so it is the head: known without reading it back.
+        if (_headSegment is null && _staged.Count == _appending.Count)
+            _headSegment = HeadOf(document);
+        _messages.Insert(document);
         _appending = null;
         _appendingCoalesced = false;
     }

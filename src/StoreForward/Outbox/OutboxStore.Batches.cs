@@ -1,43 +1,60 @@
-using LiteDB;
-
 namespace StoreForward.Outbox;
 
-// Batches: every change happens in one, which commits with one fsync of the log or is undone.
+// Batches: every change happens in one, inside a transaction of the file that commits with one fsync of the log or is
+// undone. The writer's batches share that transaction with the file's other tenants (CommitGroup); the tool's and the
+// store's own (opening, salvage) are alone in theirs (BeginBatch and CommitBatch).
 internal sealed partial class OutboxStore
 {
+    /// <summary>Begins a transaction of the file and a batch of this store in it.</summary>
     public void BeginBatch()
     {
-        if (_broken is not null)
-            throw Problem(OutboxStoreProblem.WriteFailed, $"the store could not be reopened after a failed commit and takes no more work; start the publisher again ({_broken.Message}).", _broken);
+        _file.Begin();
+        BeginStaging();
+    }
+
+    /// <summary>Begins this store's batch inside the file's open transaction.</summary>
+    internal void BeginStaging()
+    {
         _staged = _committed;
-        _dirty = false;
+        _dirty = _headerPending;
         _headChanged = false;
         _appending = null;
         _appendingCoalesced = false;
-        if (!_db.BeginTrans())
-            throw new InvalidOperationException("An outbox transaction is already open on this thread.");
     }
 
-    /// <summary>Commits the batch and fsyncs the log; returns whether anything was written.</summary>
+    /// <summary>Commits a batch begun with <see cref="BeginBatch"/> and fsyncs the log; returns whether anything was written.</summary>
     public bool CommitBatch()
     {
-        if (!_dirty)
-        {
-            _db.Rollback();
+        if (!_file.Commit(StageCommit()))
             return false;
-        }
+        CommitStaged();
+        _file.CheckpointWhenDue();
+        return true;
+    }
 
+    /// <summary>Whether the open batch changed anything.</summary>
+    internal bool HasStagedChanges => _dirty;
+
+    /// <summary>
+    /// Writes what the batch keeps in memory until the commit (the segment being appended to, the header) into the
+    /// transaction; returns whether the batch changed anything.
+    /// </summary>
+    internal bool StageCommit()
+    {
+        if (!_dirty)
+            return false;
         InsertAppending();
-        _meta.Upsert(MetaDocument.Write(_staged, _released, _removed, _attempts, _keyBinding));
+        _file.Meta.Upsert(MetaDocument.Write(Tenant, ClientId, _staged, _released, _removed, _attempts, _keyBinding));
         if (_headChanged)
             RefreshHead();
+        return true;
+    }
 
-        _committing = true;
-        _db.Commit();
-
-        // The commit wrote its pages to the log with plain writes; this is the one fsync that makes them durable.
-        _log.Flush();
-        _committing = false;
+    /// <summary>After the transaction is durable: the batch becomes the committed state. Returns whether it changed anything.</summary>
+    internal bool CommitStaged()
+    {
+        if (!_dirty)
+            return false;
         var before = _committed;
         _committed = _staged;
         _released.Commit();
@@ -46,6 +63,7 @@ internal sealed partial class OutboxStore
             _committedAttempts = new(_attempts);
         _attemptsChanged = false;
         _dirty = false;
+        _headerPending = false;
         if (_setAside.Count > 0)
         {
             _setAsideCommitted.AddRange(_setAside);
@@ -54,84 +72,42 @@ internal sealed partial class OutboxStore
 
         PublishSnapshot();
         AssertInvariants(before);
-        CheckpointWhenDue();
         return true;
     }
 
-    /// <summary>
-    /// Undoes a failed batch and says whether its outcome is known: nothing of it stored. When the failure came after the
-    /// commit had started, the store reopens the database to continue from what is on disk, and looks: a batch whose
-    /// counters did not reach the disk is known to be absent (LiteDB writes them in the same transaction); one whose did
-    /// reached the log, but its fsync may have failed, so it may or may not survive a power cut: unknown.
-    /// </summary>
-    public bool RollbackBatch()
+    /// <summary>Undoes a failed batch begun with <see cref="BeginBatch"/>; see <see cref="StoreFile.Rollback"/>.</summary>
+    public bool RollbackBatch() => _file.Rollback([this]);
+
+    /// <summary>Forgets what the failed batch kept in memory.</summary>
+    internal void ForgetBatch()
     {
-        _dirty = false;
         _unreadable.Clear();
         _setAside.Clear();
         _headChanged = false;
         _appending = null;
         _appendingCoalesced = false;
         ForgetCachedSegments();
-        if (!_committing)
-        {
-            try
-            {
-                _db.Rollback();
-                _staged = _committed;
-                _released.Undo();
-                _removed.Undo();
-                UndoAttempts();
-                return true;
-            }
-            catch (Exception e) when (e is LiteException or IOException)
-            {
-                // LiteDB could not undo its own transaction; start over from the disk as after a failed commit.
-            }
-        }
+    }
 
-        _committing = false;
-        var before = _committed;
-        var attempted = _staged;
-        Reopen();
-        return _broken is null && !_committed.SameHeaderAs(attempted) && _committed.SameHeaderAs(before);
+    /// <summary>The transaction was rolled back, nothing of it stored: back to the committed state.</summary>
+    internal void UndoStaged()
+    {
+        _dirty = false;
+        _staged = _committed;
+        _released.Undo();
+        _removed.Undo();
+        UndoAttempts();
     }
 
     /// <summary>
-    /// Copies the log into the data file once it passed LiteDB's usual checkpoint size, after the commit is durable. A
-    /// checkpoint fsyncs the data file (through <see cref="DurableFileStream"/>) before it truncates the log. If it fails
-    /// (a full disk cannot grow the data file) the log simply keeps everything and the store tries again later.
+    /// Before the file reopens after a commit whose outcome is unknown: a check, to run after the reopen, of whether this
+    /// store's batch is known to be absent (its counters did not reach the disk, and the committed ones did).
     /// </summary>
-    private void CheckpointWhenDue()
+    internal Func<bool> Attempt()
     {
-        if (_log.Length < _checkpointAt)
-            return;
-        try
-        {
-            _db.Checkpoint();
-            _checkpointAt = CheckpointLogBytes;
-        }
-        catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
-        {
-            _checkpointAt = _log.Length + CheckpointLogBytes;
-            Reopen();
-        }
-    }
-
-    /// <summary>Starts LiteDB again over the same files: its recovery keeps exactly the commits that reached the log.</summary>
-    private void Reopen()
-    {
-        AbandonedLiteDatabase.Drop(_db);
-        try
-        {
-            Attach();
-            Load();
-        }
-#pragma warning disable CA1031 // Recorded and reported by every later batch.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            _broken = e;
-        }
+        _dirty = false;
+        var before = _committed;
+        var attempted = _staged;
+        return () => !_committed.SameHeaderAs(attempted) && _committed.SameHeaderAs(before);
     }
 }

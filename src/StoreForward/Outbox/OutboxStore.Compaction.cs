@@ -30,11 +30,11 @@ internal sealed partial class OutboxStore
     /// <param name="progress">Gets the number of segments copied so far (see <see cref="SegmentCount"/>).</param>
     public (long BytesBefore, long BytesAfter) Compact(IProgress<int>? progress = null)
     {
-        _db.Checkpoint();
-        if (_log.Length != 0)
+        Database.Checkpoint();
+        if (_file.LogFile.Length != 0)
             throw Problem(OutboxStoreProblem.WriteFailed, "its log could not be folded into the data file, so it cannot be compacted now; nothing changed.");
 
-        var before = _data.Length;
+        var before = _file.DataFile.Length;
         var copyPath = CompactionPathOf(FilePath);
         DeleteStoreFiles(copyPath); // A copy left by an interrupted compaction.
         try
@@ -60,7 +60,7 @@ internal sealed partial class OutboxStore
     public void WriteCheckedCopy(string copyPath, IProgress<int>? progress)
     {
         CopyTo(copyPath, progress);
-        using (var copy = Open(copyPath, _appKey, _allowWorldWritableDirectory))
+        using (var copy = Open(copyPath, _appKey, _allowWorldWritableDirectory, ClientId))
         {
             if (copy.Snapshot != Snapshot)
                 throw Problem(OutboxStoreProblem.WriteFailed, $"the copy '{copyPath}' does not hold what the store holds ({copy.Snapshot} instead of {Snapshot}); nothing changed.");
@@ -80,10 +80,10 @@ internal sealed partial class OutboxStore
         using var copy = new LiteDatabase(data, new BsonMapper(), log);
         copy.CheckpointSize = 0;
         var copiedSegments = 0;
-        foreach (var name in _db.GetCollectionNames().Where(n => !n.StartsWith('$')))
+        foreach (var name in Database.GetCollectionNames().Where(n => !n.StartsWith('$')))
         {
             var target = copy.GetCollection(name);
-            foreach (var chunk in _db.GetCollection(name).FindAll().Chunk(DocumentsPerCopyCommit))
+            foreach (var chunk in Database.GetCollection(name).FindAll().Chunk(DocumentsPerCopyCommit))
             {
                 copy.BeginTrans();
                 target.Insert(chunk);

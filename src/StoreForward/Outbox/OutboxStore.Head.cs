@@ -8,9 +8,13 @@ internal sealed partial class OutboxStore
     /// <summary>Finds the oldest live message: the first one of the oldest segment that is not removed.</summary>
     private void RefreshHead()
     {
-        _headSegment ??= _messages.Find(Query.All(), 0, 1).FirstOrDefault() is { } oldest ? HeadOf(oldest) : null;
         _staged.OldestSequence = 0;
         _staged.OldestStoredAt = null;
+
+        // An empty store has no head to look for: a publisher that sends as fast as it publishes empties it every message.
+        if (_staged.Count == 0)
+            return;
+        _headSegment ??= _messages.From(0, 1).FirstOrDefault() is { } oldest ? HeadOf(oldest) : null;
         if (_headSegment is not { } head)
             return;
 

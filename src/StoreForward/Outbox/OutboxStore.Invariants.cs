@@ -15,7 +15,7 @@ internal sealed partial class OutboxStore
     private void AssertInvariants(in StoreCounters before)
     {
         var c = _committed;
-        Debug.Assert(!_dirty && _appending is null && !_committing, "A commit left its batch open.");
+        Debug.Assert(!_dirty && _appending is null, "A commit left its batch open.");
         Debug.Assert(c.NextSequence >= Math.Max(1, before.NextSequence), "Sequences went back: one could be handed out twice.");
         Debug.Assert(c.SentThrough >= before.SentThrough, "The sent mark went back: a message sent could be sent again as new.");
         Debug.Assert(c.Count >= 0 && c.Bytes >= 0 && c.DeadLetters >= 0, "A counter went below zero.");

@@ -7,82 +7,22 @@ internal sealed partial class OutboxStore
 {
     /// <summary>
     /// Opens or creates the store at <paramref name="path"/> (and its directory, owner-only, when that is missing), with
-    /// clear errors for every way that can fail.
+    /// clear errors for every way that can fail. Publishers of one process that name the same path share its file, each
+    /// with the outbox of its own ClientId (see <see cref="StoreFile"/>).
     /// </summary>
     /// <param name="path">The store file.</param>
     /// <param name="encryptionKey">The app's key (32 bytes) to encrypt messages with, or null to store them in clear.</param>
     /// <param name="allowWorldWritableDirectory">Accept a directory every user can write to (a container volume).</param>
-    public static OutboxStore Open(string path, byte[]? encryptionKey = null, bool allowWorldWritableDirectory = false)
-    {
-        string fullPath;
-        try
-        {
-            fullPath = Path.GetFullPath(path);
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
-        {
-            throw new OutboxStoreException(path, $"the path is not valid: {e.Message}", e) { Problem = OutboxStoreProblem.Unusable };
-        }
+    /// <param name="clientId">
+    /// The publisher's ClientId, which finds its outbox in a shared file; null for a tool, which opens the file's only
+    /// outbox (or a new file's first).
+    /// </param>
+    public static OutboxStore Open(string path, byte[]? encryptionKey = null, bool allowWorldWritableDirectory = false, string? clientId = null) =>
+        StoreFile.OpenTenant(path, clientId, encryptionKey, allowWorldWritableDirectory);
 
-        var directory = Path.GetDirectoryName(fullPath);
-        if (directory is null)
-            throw new OutboxStoreException(fullPath, "the path names no file.") { Problem = OutboxStoreProblem.Unusable };
-        try
-        {
-            StoreFileAccess.CreateDirectory(directory);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new OutboxStoreException(fullPath, $"the directory '{directory}' does not exist and cannot be created ({e.Message}); create it for the app's user (chmod 700) or choose a StorePath in a directory the app can write.", e) { Problem = OutboxStoreProblem.Unusable };
-        }
-
-        if (Directory.Exists(fullPath))
-            throw new OutboxStoreException(fullPath, "the path is a directory, not a file.") { Problem = OutboxStoreProblem.Unusable };
-        if (StoreFileAccess.DirectoryProblem(directory, allowWorldWritableDirectory) is { } unsafeDirectory)
-            throw new OutboxStoreException(fullPath, unsafeDirectory) { Problem = OutboxStoreProblem.Unusable };
-        if (LiteDbFileHeader.ProblemOf(fullPath) is { } notLiteDb)
-            throw new OutboxStoreException(fullPath, notLiteDb) { Problem = OutboxStoreProblem.Damaged };
-        StoreFileAccess.RestrictToOwner(fullPath);
-        StoreFileAccess.RestrictToOwner(LogPathOf(fullPath));
-
-        var created = !File.Exists(fullPath) || !File.Exists(LogPathOf(fullPath));
-        var originalDataLength = File.Exists(fullPath) ? new FileInfo(fullPath).Length : 0;
-        var data = OpenFile(fullPath, fullPath);
-        DurableFileStream? log = null;
-        try
-        {
-            log = OpenFile(fullPath, LogPathOf(fullPath));
-            var store = new OutboxStore(fullPath, data, log, encryptionKey) { _allowWorldWritableDirectory = allowWorldWritableDirectory };
-            try
-            {
-                store.Attach();
-            }
-            catch (Exception e) when (e is LiteException or InvalidCastException or IOException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
-            {
-                throw new OutboxStoreException(fullPath, $"the file is damaged or is not a LiteDB database ({e.Message}).", e) { Problem = OutboxStoreProblem.Damaged };
-            }
-
-            try
-            {
-                store.Load(originalDataLength);
-                if (created)
-                    DirectorySync.Flush(directory);
-            }
-            catch
-            {
-                store.Dispose();
-                throw;
-            }
-
-            return store;
-        }
-        catch
-        {
-            log?.Dispose();
-            data.Dispose();
-            throw;
-        }
-    }
+    /// <summary>Opens every outbox of a store file, one per ClientId that shares it, for a tool (see <see cref="StoreFile.OpenEveryTenant"/>).</summary>
+    public static List<OutboxStore> OpenEvery(string path, byte[]? encryptionKey = null, bool allowWorldWritableDirectory = false) =>
+        StoreFile.OpenEveryTenant(path, encryptionKey, allowWorldWritableDirectory);
 
     /// <summary>
     /// Moves a store that cannot be opened aside, data file and log, as <c>name.quarantined-&lt;UTC time&gt;.ext</c>, so that
@@ -107,39 +47,35 @@ internal sealed partial class OutboxStore
     public static string LogPathOf(string path) =>
         Path.Combine(Path.GetDirectoryName(path) ?? ".", Path.GetFileNameWithoutExtension(path) + "-log" + Path.GetExtension(path));
 
-    private static DurableFileStream OpenFile(string storePath, string filePath)
-    {
-        try
-        {
-            return DurableFileStream.OpenExclusive(filePath);
-        }
-        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
-        {
-            throw new OutboxStoreException(storePath, $"'{filePath}' cannot be opened exclusively; another publisher (in this or another process) probably has the store open ({e.Message}).", e) { Problem = OutboxStoreProblem.InUse };
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            throw new OutboxStoreException(storePath, $"'{filePath}' cannot be opened for reading and writing ({e.Message}).", e) { Problem = OutboxStoreProblem.Unusable };
-        }
-    }
-
     /// <summary>
-    /// Reads the header and counters. <paramref name="originalDataLength"/> is the data file's length before LiteDB opened
-    /// it: LiteDB quietly starts a new database in a file shorter than one page, so a store truncated that far must be
-    /// recognised here, or it would open as an empty queue.
+    /// Reads the store's header and counters, or starts an empty store when its file has no header for it (the file
+    /// decided that it may: see <see cref="StoreFile"/>).
     /// </summary>
-    private void Load(long originalDataLength = PageSize)
+    /// <param name="starts">Whether a missing header starts an empty store; otherwise it is lost, and the file damaged.</param>
+    /// <param name="claims">
+    /// The publisher's ClientId claims a store no ClientId claimed yet, which is recorded at once, so that no other
+    /// publisher of the file can claim it too.
+    /// </param>
+    internal void Load(bool starts = false, bool claims = false)
     {
         try
         {
-            if (_meta.FindById(MetaDocument.Id) is not { } header)
+            if (_file.Meta.FindById(Tenant.HeaderId) is not { } header)
             {
-                CreateOrRefuse(originalDataLength);
+                if (!starts && !_headerPending)
+                    throw Problem(OutboxStoreProblem.Damaged, "the file is damaged: it has the outbox's records but lost its header.");
+
+                // A file's first outbox makes the file an outbox at once; another's header waits for its first commit, so
+                // that a thousand publishers joining a file do not pay a commit each.
+                if (Tenant == Tenant.First && !_headerPending)
+                    StartEmpty(null);
+                else
+                    StartPending();
                 return;
             }
 
             var meta = MetaDocument.Read(header, FilePath);
-            ThrowIfTruncated();
+            ClientId ??= meta.ClientId;
             BindKey(meta.Key);
             _staged = meta.Counters;
             _removed = meta.Removed;
@@ -152,6 +88,8 @@ internal sealed partial class OutboxStore
                 _released = released;
             else
                 MigrateRowPerPubRec();
+            if (claims)
+                RecordClaim();
 
             PublishSnapshot();
         }
@@ -161,13 +99,28 @@ internal sealed partial class OutboxStore
         }
     }
 
+    private void RecordClaim()
+    {
+        BeginBatch();
+        try
+        {
+            _dirty = true;
+            CommitBatch();
+        }
+        catch (Exception e) when (e is IOException or LiteException)
+        {
+            RollbackBatch();
+            throw Problem(OutboxStoreProblem.WriteFailed, $"the ClientId '{ClientId}' could not be recorded in the store ({e.Message}); nothing else changed, and opening the store again retries it.", e);
+        }
+    }
+
     /// <summary>
     /// Moves a version 1 store's PUBREC rows into the meta document, and the store to the current version, in one commit:
     /// a crash leaves either the old store or the new one.
     /// </summary>
     private void MigrateRowPerPubRec()
     {
-        var rows = _db.GetCollection(ReleasedRowsName);
+        var rows = Database.GetCollection(ReleasedRowsName);
         _released = SequenceSet.Of(MetaDocument.ReleasedKey, rows.FindAll().Select(d => d["_id"].AsInt64));
         BeginBatch();
         try
@@ -182,22 +135,6 @@ internal sealed partial class OutboxStore
         }
     }
 
-    private void CreateOrRefuse(long originalDataLength)
-    {
-        var collections = _db.GetCollectionNames().Where(n => !n.StartsWith('$')).ToList();
-        var ours = new[] { MessagesName, DeadLettersName, MetaDocument.CollectionName, ReleasedRowsName, LatestName };
-        if (collections.Count > 0 && collections.All(ours.Contains))
-            throw Problem(OutboxStoreProblem.Damaged, "the file is damaged: it has the outbox's collections but lost its header.");
-        if (collections.Count > 0)
-            throw Problem(OutboxStoreProblem.Foreign, $"the file is a LiteDB database but not a StoreForward outbox (it has the collections {string.Join(", ", collections)} and no StoreForward header).");
-
-        // A new store is one page (LiteDB's header) or nothing; a crash while it was being created leaves no more.
-        if (originalDataLength > PageSize || originalDataLength % PageSize != 0)
-            throw Problem(OutboxStoreProblem.Damaged, $"the file is damaged or truncated: it held {originalDataLength} bytes but no outbox.");
-
-        StartEmpty(null);
-    }
-
     /// <summary>
     /// Commits the header of an empty store: sequences from 1, no session. A new store binds the app's key afresh; a
     /// salvage passes what is left of a damaged header, whose store salt still opens the records sealed with it.
@@ -210,8 +147,27 @@ internal sealed partial class OutboxStore
         _released = SequenceSet.Empty(MetaDocument.ReleasedKey);
         _removed = SequenceSet.Empty(MetaDocument.RemovedKey);
         _dirty = true;
-        _db.BeginTrans();
+        _file.Begin();
         CommitBatch();
+    }
+
+    /// <summary>
+    /// Starts an empty store whose header is written with its first commit (<c>_headerPending</c>): nothing of it is on
+    /// disk before that, so a crash before it leaves nothing to find. Its tenant number is taken in the file's index.
+    /// </summary>
+    private void StartPending()
+    {
+        BindKey(null);
+        _committed = default;
+        _committed.NextSequence = 1;
+        _staged = _committed;
+        _released = SequenceSet.Empty(MetaDocument.ReleasedKey);
+        _removed = SequenceSet.Empty(MetaDocument.RemovedKey);
+        _attempts = [];
+        _committedAttempts = [];
+        ForgetCachedSegments();
+        _headerPending = true;
+        PublishSnapshot();
     }
 
     /// <summary>
@@ -231,27 +187,5 @@ internal sealed partial class OutboxStore
         _keyBinding = new KeyBinding(salt, keyId);
         _cipher?.Dispose();
         _cipher = new RecordCipher(_appKey, salt);
-    }
-
-    /// <summary>
-    /// A quick check that the data file still holds every page the database counts (after the log is folded in): a
-    /// store cut short by a copy or a damaged disk is refused at start, not discovered message by message.
-    /// </summary>
-    private void ThrowIfTruncated()
-    {
-        try
-        {
-            _db.Checkpoint();
-        }
-        catch (IOException)
-        {
-            // The disk is full or failing: the log keeps everything, and the pages cannot be compared now.
-            return;
-        }
-
-        var lastPage = _db.GetCollection("$database").FindAll().First()["lastPageID"].AsInt32;
-        var needed = (lastPage + 1L) * PageSize;
-        if (_data.Length < needed)
-            throw Problem(OutboxStoreProblem.Damaged, $"the file is truncated: it is {_data.Length} bytes but its pages reach {needed} bytes.");
     }
 }

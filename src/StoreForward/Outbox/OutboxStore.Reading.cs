@@ -15,6 +15,13 @@ internal sealed partial class OutboxStore
         var messages = ReadLive(from, afterSequence, max);
         if (messages.Count > 0)
         {
+            // The segments just read exist: their removal needs no lookup (see TryCountLive).
+            foreach (var message in messages)
+            {
+                if (!_liveInSegment.ContainsKey(message.SegmentFirst))
+                    _liveInSegment[message.SegmentFirst] = message.SegmentLength - _removed.CountIn(message.SegmentFirst, message.SegmentLength);
+            }
+
             var last = messages[^1];
             _readEnd = (last.Sequence, last.Sequence == last.SegmentFirst + last.SegmentLength - 1 ? last.Sequence + 1 : last.SegmentFirst);
             _handedOutThrough = Math.Max(_handedOutThrough, last.Sequence);
@@ -26,7 +33,7 @@ internal sealed partial class OutboxStore
     /// <summary>Up to <paramref name="max"/> live messages above <paramref name="after"/>, from segments starting at <paramref name="fromSegment"/> or later.</summary>
     private List<OutboxMessage> ReadLive(long fromSegment, long after, int max)
     {
-        var messages = LiveMessages(_messages.Find(IdQuery("_id >= @0", fromSegment)), after, long.MaxValue).Take(max).ToList();
+        var messages = LiveMessages(_messages.From(fromSegment), after, long.MaxValue).Take(max).ToList();
         SetAsideUnreadable();
         return messages;
     }
@@ -40,7 +47,7 @@ internal sealed partial class OutboxStore
         InsertAppending();
         var sentThrough = _committed.SentThrough;
         _handedOutThrough = Math.Max(_handedOutThrough, sentThrough);
-        List<OutboxMessage> messages = [.. LiveMessages(_messages.Find(IdQuery("_id <= @0", sentThrough)), 0, sentThrough).Select(WithStoredState)];
+        List<OutboxMessage> messages = [.. LiveMessages(_messages.Through(sentThrough), 0, sentThrough).Select(WithStoredState)];
         SetAsideUnreadable();
         return messages;
     }
@@ -65,7 +72,7 @@ internal sealed partial class OutboxStore
     public IEnumerable<OutboxMessage> ReadAll()
     {
         _unreadable.Clear();
-        foreach (var message in LiveMessages(_messages.FindAll(), 0, long.MaxValue))
+        foreach (var message in LiveMessages(_messages.All(), 0, long.MaxValue))
             yield return WithStoredState(message);
     }
 

@@ -47,7 +47,7 @@ internal sealed partial class OutboxStore
     {
         if (_liveInSegment.TryGetValue(message.SegmentFirst, out live))
             return true;
-        if (!_messages.Exists(IdQuery("_id = @0", message.SegmentFirst)))
+        if (!_messages.Exists(message.SegmentFirst))
             return false;
         live = message.SegmentLength - _removed.CountIn(message.SegmentFirst, message.SegmentLength);
         return true;

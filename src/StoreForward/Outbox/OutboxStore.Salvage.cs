@@ -25,7 +25,7 @@ internal sealed partial class OutboxStore
         try
         {
             // Without any of the outbox's collections, Load would take the copy for a new store.
-            if (!store._db.GetCollectionNames().Any(n => n is MessagesName or DeadLettersName or MetaDocument.CollectionName))
+            if (!store.Database.GetCollectionNames().Any(n => n is MessagesName or DeadLettersName or MetaDocument.CollectionName))
             {
                 headerProblem = "nothing of an outbox is left in the pages that can be read: no header, no message, no dead letter";
             }
@@ -40,7 +40,7 @@ internal sealed partial class OutboxStore
                 catch (Exception e) when (e is OutboxStoreException { Problem: OutboxStoreProblem.Damaged } || StoredField.IsUnreadable(e))
                 {
                     // The outbox's collections without their header, or a header that cannot be read.
-                    meta = StoredField.Or(() => store._meta.FindById(MetaDocument.Id), null);
+                    meta = StoredField.Or(() => store._file.Meta.FindById(store.Tenant.HeaderId), null);
                     headerProblem = meta is null
                         ? "the header (the meta document: the next sequence, the sent mark, the recorded PUBRECs and the broker session) was lost"
                         : $"the header (the meta document) cannot be read ({(e as OutboxStoreException)?.InnerException?.Message ?? e.Message})";
@@ -71,16 +71,17 @@ internal sealed partial class OutboxStore
 
     private static OutboxStore OpenCopyFiles(string copyPath, string damagedPath, byte[]? key, bool allowWorldWritableDirectory)
     {
-        var data = OpenFile(damagedPath, copyPath);
+        var file = StoreFile.OpenCopy(damagedPath, copyPath);
         try
         {
-            var store = new OutboxStore(damagedPath, data, OpenFile(damagedPath, LogPathOf(copyPath)), key) { _allowWorldWritableDirectory = allowWorldWritableDirectory };
-            store.Attach();
-            return store;
+            // A salvage rebuilds one publisher's outbox; a file several publishers shared would need each of theirs.
+            if (StoredField.Or(() => file.Headers().Count, 1) > 1)
+                throw new OutboxStoreException(damagedPath, "the store is shared by several publishers (ClientIds), and salvage does not rebuild a shared store yet; keep the damaged files, and start the publishers on a new store path.") { Problem = OutboxStoreProblem.Unusable };
+            return file.AddSoleTenant(key, allowWorldWritableDirectory);
         }
         catch
         {
-            data.Dispose();
+            file.Close();
             throw;
         }
     }
@@ -118,7 +119,7 @@ internal sealed partial class OutboxStore
 
         IEnumerable<BsonDocument> Shaped()
         {
-            foreach (var segment in _messages.FindAll())
+            foreach (var segment in _messages.All())
             {
                 if (OutboxSegment.ShapeOf(segment, out var first, out var length) is not null)
                 {
@@ -139,7 +140,7 @@ internal sealed partial class OutboxStore
         var unreadableDeadLetters = 0L;
         var shapelessDeadLetters = new List<BsonValue>();
         var deadLetterLosses = new List<SalvageLoss>();
-        foreach (var document in _deadLetters.FindAll())
+        foreach (var document in _deadLetters.All())
         {
             if (!document["_id"].IsInt64)
             {
@@ -193,18 +194,18 @@ internal sealed partial class OutboxStore
             fresh ? [] : live.Where(m => m.Value.Qos == MqttQualityOfServiceLevel.ExactlyOnce && m.Key <= counted.SentThrough && _released.Contains(m.Key)).Select(m => m.Key));
         _attempts = _attempts.Where(a => live.ContainsKey(a.Key)).ToDictionary();
         _attemptsChanged = true;
-        foreach (var entry in _latest.FindAll().ToList())
+        foreach (var entry in Latest.FindAll().Where(d => Tenant.OwnsLatest(d["_id"])).ToList())
         {
             // A coalescing entry names the topic's newest message and its segment; one for a message that is gone would
             // let a new message supersede nothing, or the wrong one.
             if (entry["s"].IsInt64 && live.TryGetValue(entry["s"].AsInt64, out var newest))
             {
                 entry["f"] = newest.SegmentFirst;
-                _latest.Update(entry);
+                Latest.Update(entry);
             }
             else
             {
-                _latest.Delete(entry["_id"]);
+                Latest.Delete(entry["_id"]);
             }
         }
 

@@ -22,10 +22,10 @@ internal sealed partial class OutboxStore
         var deadLetters = CheckDeadLetters(problems);
         var releasedSeen = new HashSet<long>();
         var attemptsSeen = new HashSet<long>();
-        var latest = _latest.FindAll().ToDictionary(d => d["s"].AsInt64, d => d["_id"].AsString);
+        var latest = Latest.FindAll().Where(d => Tenant.OwnsLatest(d["_id"])).ToDictionary(d => d["s"].AsInt64, d => d["_id"].AsString);
         long live = 0, bytes = 0, previousLast = 0, removedInside = 0;
         var checkedSegments = 0;
-        foreach (var segment in _messages.FindAll())
+        foreach (var segment in _messages.All())
         {
             progress?.Report(++checkedSegments);
             if (OutboxSegment.ShapeOf(segment, out var first, out var length) is { } error)
@@ -66,7 +66,7 @@ internal sealed partial class OutboxStore
 
                 if (_attempts.ContainsKey(sequence))
                     attemptsSeen.Add(sequence);
-                if (latest.TryGetValue(sequence, out var topic) && topic != TopicIndex(message.Topic))
+                if (latest.TryGetValue(sequence, out var topic) && topic != Tenant.LatestId(TopicIndex(message.Topic)))
                     problems.Add($"message {sequence}: is the newest of a coalesced topic but has another topic, '{message.Topic}'.");
             }
         }
@@ -92,7 +92,7 @@ internal sealed partial class OutboxStore
     {
         var sequences = new HashSet<long>();
         long held = 0;
-        foreach (var deadLetter in _deadLetters.FindAll())
+        foreach (var deadLetter in _deadLetters.All())
         {
             held++;
             if (deadLetter["_id"].IsInt64)

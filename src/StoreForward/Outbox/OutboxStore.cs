@@ -3,14 +3,17 @@ using LiteDB;
 namespace StoreForward.Outbox;
 
 /// <summary>
-/// The durable outbox: a LiteDB file opened over our own <see cref="DurableFileStream"/>s so that every commit ends with
-/// one fsync of the write-ahead log.
+/// One publisher's durable outbox: its tenant of a <see cref="StoreFile"/>, a LiteDB file opened over our own
+/// <see cref="DurableFileStream"/>s so that every commit ends with one fsync of the write-ahead log. A file usually holds
+/// one outbox; publishers of one process that name the same store path share the file, each with its own records.
 /// </summary>
 /// <remarks>
 /// Invariants:
 /// <list type="bullet">
 /// <item>Only the <see cref="GroupCommitWriter"/>'s batches call into an open store, one at a time and each on one thread from
-/// its start to its fsync (LiteDB transactions are bound to a thread).</item>
+/// its start to its fsync (LiteDB transactions are bound to a thread), inside a transaction of its file that may hold the
+/// batches of the file's other tenants too.</item>
+/// <item>A store reads and writes only its own records: its header, and the keys of its <see cref="Tenant"/>.</item>
 /// <item>Every change happens between <see cref="BeginBatch"/> and <see cref="CommitBatch"/>; in-memory counters change only
 /// once the commit is on disk, and a rolled back batch leaves them as they were.</item>
 /// <item>Sequences come from the persisted meta document, never from LiteDB's auto-id, which restarts after the collection
@@ -23,11 +26,8 @@ namespace StoreForward.Outbox;
 /// exists and it is not in the removed set.</item>
 /// <item>A QoS 2 message is in the released set of the meta document exactly when its PUBREC was committed; it is added
 /// before PUBREL is sent and leaves with the message.</item>
-/// <item>LiteDB's automatic checkpoint is off: it would run inside <c>Commit()</c>, before our fsync of the log, copying
-/// pages that are not yet durable into the data file and turning a checkpoint failure (a full disk growing the data file)
-/// into a "failed" commit that in fact landed. The store checkpoints itself, after the fsync.</item>
-/// <item>When a commit fails after it started, its outcome is unknown: the store reopens the database over the same
-/// (still locked) files and takes its counters from what is on disk, so a sequence is never handed out twice.</item>
+/// <item>When a commit fails after it started, its outcome is unknown: the file reopens the database over the same
+/// (still locked) files and the store takes its counters from what is on disk, so a sequence is never handed out twice.</item>
 /// </list>
 /// <para>
 /// The header these rest on is the <see cref="MetaDocument"/>. After every commit, in DEBUG builds,
@@ -40,21 +40,17 @@ namespace StoreForward.Outbox;
 internal sealed partial class OutboxStore : IDisposable
 {
     internal const string MessagesName = "outbox";
-    private const string DeadLettersName = "dead_letters";
+    internal const string DeadLettersName = "dead_letters";
 
     /// <summary>Where a version 1 store kept a row per PUBREC (see <see cref="MetaDocument"/>).</summary>
     internal const string ReleasedRowsName = "released";
 
     /// <summary>The newest message of each coalesced topic: <c>{ _id: topic, s: sequence, f: its segment's first sequence }</c>.</summary>
-    private const string LatestName = "latest";
+    internal const string LatestName = "latest";
 
-    private const long PageSize = 8192;
-
-    /// <summary>LiteDB's own default checkpoint point (1,000 pages of 8 KiB): the log is copied into the data file past it.</summary>
-    private const long CheckpointLogBytes = 1000 * PageSize;
-
-    private readonly DurableFileStream _data;
-    private readonly DurableFileStream _log;
+    private readonly StoreFile _file;
+    private readonly TenantRecords _messages;
+    private readonly TenantRecords _deadLetters;
 
     // Encryption at rest (null: messages are stored in clear). The store's salt and the key's id live in the meta document.
     private readonly byte[]? _appKey;
@@ -69,11 +65,6 @@ internal sealed partial class OutboxStore : IDisposable
     private readonly List<(OutboxMessage Message, BsonValue Record, string Detail)> _unreadable = [];
     private readonly List<DeadLetter> _setAside = [];
     private List<DeadLetter> _setAsideCommitted = [];
-    private LiteDatabase _db = null!;
-    private ILiteCollection<BsonDocument> _messages = null!;
-    private ILiteCollection<BsonDocument> _deadLetters = null!;
-    private ILiteCollection<BsonDocument> _meta = null!;
-    private ILiteCollection<BsonDocument> _latest = null!;
 
     // In the header (see MetaDocument), as committed and as the open batch changed them.
     private SequenceSet _released = SequenceSet.Empty(MetaDocument.ReleasedKey);
@@ -84,8 +75,8 @@ internal sealed partial class OutboxStore : IDisposable
     private OutboxSegment? _appending;
     private bool _appendingCoalesced;
 
-    // Live messages of segments that lost some already, so that the last removal, which deletes the segment, is known
-    // without a read. A cache: cleared whenever a batch is undone, and filled again from the removed set.
+    // Live messages of segments that were read or lost some already, so that the last removal, which deletes the segment,
+    // is known without a read. A cache: cleared whenever a batch is undone, and filled again from the removed set.
     private readonly Dictionary<long, int> _liveInSegment = [];
 
     // When each message of the oldest segment was stored, for the head of the queue: read once, not on every commit that
@@ -119,31 +110,37 @@ internal sealed partial class OutboxStore : IDisposable
     // State of the open batch; copied to _committed on commit.
     private StoreCounters _staged;
     private bool _dirty;
+
+    // A new outbox in a shared file whose header is not on disk yet: the first batch writes it, whatever else it does.
+    private bool _headerPending;
     private bool _headChanged;
-    private bool _committing;
-    private long _checkpointAt = CheckpointLogBytes;
-    private Exception? _broken;
 
-    private OutboxStore(string path, DurableFileStream data, DurableFileStream log, byte[]? appKey)
+    internal OutboxStore(StoreFile file, Tenant tenant, string? clientId, byte[]? appKey, bool allowWorldWritableDirectory)
     {
-        FilePath = path;
-        _data = data;
-        _log = log;
+        _file = file;
+        Tenant = tenant;
+        ClientId = clientId;
         _appKey = appKey;
+        _allowWorldWritableDirectory = allowWorldWritableDirectory;
+        _messages = new TenantRecords(() => file.Messages, tenant);
+        _deadLetters = new TenantRecords(() => file.DeadLetters, tenant);
     }
 
-    /// <summary>Opens LiteDB over our streams (it never disposes them, so reopening keeps the files locked).</summary>
-    private void Attach()
-    {
-        _db = new LiteDatabase(_data, new BsonMapper(), _log);
-        _db.CheckpointSize = 0;
-        _messages = _db.GetCollection(MessagesName, BsonAutoId.Int64);
-        _deadLetters = _db.GetCollection(DeadLettersName, BsonAutoId.Int64);
-        _meta = _db.GetCollection(MetaDocument.CollectionName);
-        _latest = _db.GetCollection(LatestName);
-    }
+    /// <summary>The store file's full path.</summary>
+    public string FilePath => _file.FilePath;
 
-    public string FilePath { get; }
+    /// <summary>The file this store is a tenant of.</summary>
+    internal StoreFile SharedFile => _file;
+
+    /// <summary>Where this store's records are in its file.</summary>
+    public Tenant Tenant { get; }
+
+    /// <summary>The ClientId of the publisher this store belongs to; null when a tool opened a store no ClientId claimed.</summary>
+    public string? ClientId { get; private set; }
+
+    private LiteDatabase Database => _file.Database;
+
+    private ILiteCollection<BsonDocument> Latest => _file.Latest;
 
     /// <summary>The highest sequence recorded as sent; no message above it was ever sent.</summary>
     public long SentThrough => _committed.SentThrough;
@@ -155,16 +152,16 @@ internal sealed partial class OutboxStore : IDisposable
     /// </summary>
     public string? SessionServer => _committed.SessionServer;
 
-    /// <summary>fsyncs issued on the log and data files (log: one per commit that changed something).</summary>
-    public long SyncCount => _log.SyncCount + _data.SyncCount;
+    /// <summary>fsyncs issued on the log and data files of the store's file (log: one per commit that changed something).</summary>
+    public long SyncCount => _file.SyncCount;
 
     public OutboxSnapshot Snapshot { get; private set; } = null!;
 
     /// <summary>The write-ahead log file, for fault-injection tests.</summary>
-    internal DurableFileStream LogFile => _log;
+    internal DurableFileStream LogFile => _file.LogFile;
 
     /// <summary>The data file, for fault-injection tests.</summary>
-    internal DurableFileStream DataFile => _data;
+    internal DurableFileStream DataFile => _file.DataFile;
 
     private OutboxStoreException Problem(OutboxStoreProblem problem, string message, Exception? inner = null) =>
         new(FilePath, message, inner) { Problem = problem };
@@ -175,30 +172,10 @@ internal sealed partial class OutboxStore : IDisposable
     /// <inheritdoc cref="PendingMessages"/>
     public long PendingBytes => _staged.Bytes;
 
+    /// <summary>Leaves the file; the last of its tenants closes it.</summary>
     public void Dispose()
     {
-        // Leave a short log behind: the checkpoint fsyncs the data file through DurableFileStream before it truncates
-        // the log. If it fails, the log keeps everything and the next open replays it.
-        try
-        {
-            if (_broken is null)
-                _db.Checkpoint();
-        }
-        catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
-        {
-        }
-
-        try
-        {
-            _db.Dispose();
-        }
-        catch (Exception e) when (e is IOException or LiteException)
-        {
-            // A failing disk: what is committed is in the log, which the next open replays.
-        }
-
-        _log.Dispose();
-        _data.Dispose();
+        _file.Leave(this);
         _cipher?.Dispose();
     }
 }

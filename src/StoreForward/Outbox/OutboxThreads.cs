@@ -6,12 +6,12 @@ namespace StoreForward.Outbox;
 /// The threads that run every outbox's commits in this process. LiteDB has no async API and binds a transaction to the
 /// thread that began it, so a commit needs a thread of its own for its whole length, fsync included, and cannot run on the
 /// .NET thread pool without starving the sockets. One thread per publisher, though, made a gateway with a thousand
-/// publishers a process with a thousand threads. So the publishers share a few: a thread runs one batch of one outbox and
-/// then takes the next outbox that has work, in the order they asked.
+/// publishers a process with a thousand threads. So the publishers share a few: a thread runs one commit of one store file
+/// (its <see cref="CommitGroup"/>) and then takes the next file that has work, in the order they asked.
 /// </summary>
 /// <remarks>
-/// Invariants: an outbox is queued here at most once at a time (its <see cref="GroupCommitWriter"/> sees to that), so
-/// one batch of an outbox never runs on two threads at once, and every transaction begins and commits on one thread. A
+/// Invariants: a store file is queued here at most once at a time (its <see cref="CommitGroup"/> sees to that), so one
+/// commit of a file never runs on two threads at once, and every transaction begins and commits on one thread. A
 /// thread is started when work is queued and no thread is idle, up to <see cref="MaxThreads"/>: a disk that holds one
 /// fsync for long keeps only one thread, and the others go on serving the other outboxes. Threads, once started, stay.
 /// </remarks>
@@ -21,7 +21,7 @@ internal sealed class OutboxThreads
     /// <summary>The threads all publishers of this process share.</summary>
     public static OutboxThreads Shared { get; } = new(Math.Max(4, 4 * Environment.ProcessorCount));
 
-    private readonly BlockingCollection<GroupCommitWriter> _ready = new(new ConcurrentQueue<GroupCommitWriter>());
+    private readonly BlockingCollection<CommitGroup> _ready = new(new ConcurrentQueue<CommitGroup>());
     private readonly object _starting = new();
     private int _threads;
     private int _idle;
@@ -34,10 +34,10 @@ internal sealed class OutboxThreads
     /// <summary>Threads started so far.</summary>
     public int ThreadCount => Volatile.Read(ref _threads);
 
-    /// <summary>Queues <paramref name="writer"/> for one batch on the next free thread.</summary>
-    public void Run(GroupCommitWriter writer)
+    /// <summary>Queues <paramref name="group"/> for one turn on the next free thread.</summary>
+    public void Run(CommitGroup group)
     {
-        _ready.Add(writer);
+        _ready.Add(group);
         if (Volatile.Read(ref _idle) == 0)
             StartThreadIfBelowMax();
     }
@@ -57,12 +57,12 @@ internal sealed class OutboxThreads
 
     private void Serve()
     {
-        foreach (var writer in _ready.GetConsumingEnumerable())
+        foreach (var group in _ready.GetConsumingEnumerable())
         {
-            // This thread is busy now: if more outboxes wait, another thread may start.
+            // This thread is busy now: if more store files wait, another thread may start.
             if (Interlocked.Decrement(ref _idle) == 0 && _ready.Count > 0)
                 StartThreadIfBelowMax();
-            writer.RunOnce();
+            group.RunOnce();
             Interlocked.Increment(ref _idle);
         }
     }

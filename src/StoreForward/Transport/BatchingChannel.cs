@@ -20,7 +20,9 @@ internal sealed class BatchingChannel(IMqttChannel inner) : IMqttChannel
     internal const int MaxBufferedBytes = 64 * 1024;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly ArrayBufferWriter<byte> _buffer = new(MaxBufferedBytes);
+    // Grows with the batches (to at most MaxBufferedBytes and a packet): a gateway with a thousand publishers that send a
+    // message now and then must not hold 64 KiB for each.
+    private readonly ArrayBufferWriter<byte> _buffer = new();
     private volatile bool _batching;
 
     public X509Certificate2 ClientCertificate => inner.ClientCertificate;

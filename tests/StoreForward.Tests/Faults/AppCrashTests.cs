@@ -8,7 +8,8 @@ namespace StoreForward.Tests.Faults;
 /// <summary>
 /// The publisher process is killed with SIGKILL at random moments under load from 4 producers, again and again, on the
 /// same store and ClientId; afterwards every publish it acknowledged must be at the broker, QoS 2 exactly once, and each
-/// producer's messages in order; with encryption at rest exactly as without. Cycles: STOREFORWARD_CRASH_CYCLES (default 20).
+/// producer's messages in order; with encryption at rest exactly as without, and with three publishers sharing the store
+/// file (each its own ClientId) exactly as with one. Cycles: STOREFORWARD_CRASH_CYCLES (default 20).
 /// </summary>
 [Trait("Category", "Fault")]
 public sealed class AppCrashTests(ITestOutputHelper output) : BrokerTest
@@ -20,7 +21,8 @@ public sealed class AppCrashTests(ITestOutputHelper output) : BrokerTest
     [InlineData(MqttQualityOfServiceLevel.ExactlyOnce, false)]
     [InlineData(MqttQualityOfServiceLevel.AtLeastOnce, false)]
     [InlineData(MqttQualityOfServiceLevel.ExactlyOnce, true)]
-    public async Task Killing_the_publisher_at_random_moments_loses_no_acknowledged_message(MqttQualityOfServiceLevel qos, bool encrypted)
+    [InlineData(MqttQualityOfServiceLevel.ExactlyOnce, false, 3)]
+    public async Task Killing_the_publisher_at_random_moments_loses_no_acknowledged_message(MqttQualityOfServiceLevel qos, bool encrypted, int publishers = 1)
     {
         var key = encrypted ? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) : null;
         var seed = Environment.TickCount;
@@ -29,14 +31,14 @@ public sealed class AppCrashTests(ITestOutputHelper output) : BrokerTest
 
         for (var run = 0; run < Cycles; run++)
         {
-            using var host = CrashHostProcess.Start(StorePath, Broker.Port, ClientId, qos, run, key: key);
+            using var host = CrashHostProcess.Start(StorePath, Broker.Port, ClientId, qos, run, key: key, publishers: publishers);
             await host.WaitUntilStartedAsync(TimeSpan.FromSeconds(30));
             await Task.Delay(random.Next(100, 1000));
             await host.KillAsync();
             acknowledged.UnionWith(host.Acknowledged);
         }
 
-        using (var drain = CrashHostProcess.Start(StorePath, Broker.Port, ClientId, qos, Cycles, drain: true, key: key))
+        using (var drain = CrashHostProcess.Start(StorePath, Broker.Port, ClientId, qos, Cycles, drain: true, key: key, publishers: publishers))
         {
             Assert.Equal(0, await drain.WaitForExitAsync(Patience));
             Assert.True(drain.Drained, drain.Errors);
@@ -50,7 +52,7 @@ public sealed class AppCrashTests(ITestOutputHelper output) : BrokerTest
             .Sum(g => g.Zip(g.Skip(1)).Count(p => p.Second.N < p.First.N));
 
         var distinct = received.Distinct().Count();
-        output.WriteLine($"seed {seed}, QoS {(int)qos}{(encrypted ? ", encrypted" : "")}: {Cycles} kills, {acknowledged.Count} acknowledged, {distinct} distinct delivered " +
+        output.WriteLine($"seed {seed}, QoS {(int)qos}{(encrypted ? ", encrypted" : "")}{(publishers > 1 ? $", {publishers} publishers on one store" : "")}: {Cycles} kills, {acknowledged.Count} acknowledged, {distinct} distinct delivered " +
             $"({distinct - acknowledged.Count} stored but killed before their ack was printed), " +
             $"lost {lost.Count}, duplicates {duplicates}, out of order {outOfOrder}");
         Assert.True(acknowledged.Count > Cycles, "the load produced too few acknowledged publishes to mean anything");
@@ -59,7 +61,7 @@ public sealed class AppCrashTests(ITestOutputHelper output) : BrokerTest
         if (qos == MqttQualityOfServiceLevel.ExactlyOnce)
             Assert.Equal(0, duplicates);
         else
-            Assert.True(duplicates <= Cycles * 2 * new StoreForwardOptions { ClientId = "x" }.MaxInFlight, $"{duplicates} duplicates: more than the two windows a kill can cost");
+            Assert.True(duplicates <= Cycles * 2 * publishers * new StoreForwardOptions { ClientId = "x" }.MaxInFlight, $"{duplicates} duplicates: more than the two windows a kill can cost");
     }
 
     private static (int Run, int Producer, int N) Parse(string payload)

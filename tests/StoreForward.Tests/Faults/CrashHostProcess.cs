@@ -50,7 +50,7 @@ public sealed class CrashHostProcess : IDisposable
     }
 
     public static CrashHostProcess Start(
-        string storePath, int port, string clientId, MqttQualityOfServiceLevel qos, int run, bool drain = false, byte[]? key = null, string? presence = null, int? producers = null, int? willDelaySeconds = null)
+        string storePath, int port, string clientId, MqttQualityOfServiceLevel qos, int run, bool drain = false, byte[]? key = null, string? presence = null, int? producers = null, int? willDelaySeconds = null, int publishers = 1)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -66,6 +66,12 @@ public sealed class CrashHostProcess : IDisposable
             start.ArgumentList.Add(arg);
         if (drain)
             start.ArgumentList.Add("--drain");
+        if (publishers != 1)
+        {
+            start.ArgumentList.Add("--publishers");
+            start.ArgumentList.Add(publishers.ToString(CultureInfo.InvariantCulture));
+        }
+
         if (presence is not null)
         {
             foreach (var arg in new[] { "--presence", presence, "--keep-alive", "2" })

@@ -80,12 +80,16 @@ public sealed class DamagedStoreTests : IDisposable
     public async Task Quarantine_leaves_a_store_held_by_another_publisher_alone()
     {
         await using var first = await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath));
-        var options = TestOptions.Offline(StorePath, "other");
-        options.QuarantineUnreadableStore = true;
+        var sameClient = TestOptions.Offline(StorePath);
+        sameClient.QuarantineUnreadableStore = true;
+        var otherClient = TestOptions.Offline(StorePath, "other");
+        otherClient.QuarantineUnreadableStore = true;
 
-        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(options));
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(sameClient));
+        await using var sharing = await StoreForwardPublisher.StartAsync(otherClient);
 
         Assert.Equal(OutboxStoreProblem.InUse, error.Problem);
+        Assert.Null(sharing.QuarantinedStorePath);
         Assert.Empty(Directory.GetFiles(_dir.Path, "*.quarantined-*"));
     }
 }

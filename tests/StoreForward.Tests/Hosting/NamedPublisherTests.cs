@@ -67,6 +67,20 @@ public sealed class NamedPublisherTests : BrokerTest
     private int PublishesFrom(string name, string topic) =>
         Broker.LogLinesContaining($"Received PUBLISH from {ClientId}-{name} (").Count(l => l.Contains($"'{topic}'", StringComparison.Ordinal));
 
+    /// <summary>Both publish at once, plant QoS 1 and office QoS 2; each message arrives, sent under its own publisher's ClientId.</summary>
+    private async Task AssertEachDeliversItsOwnAsync(StoreForwardPublisher plant, StoreForwardPublisher office, int count)
+    {
+        await Task.WhenAll(
+            PublishManyAsync(plant, 0, count, MqttQualityOfServiceLevel.AtLeastOnce, topic: "sf/plant"),
+            PublishManyAsync(office, 0, count, MqttQualityOfServiceLevel.ExactlyOnce, topic: "sf/office"));
+        await Task.WhenAll(plant.FlushAsync(), office.FlushAsync()).WaitAsync(Patience);
+
+        await AssertReceivedAsync("sf/plant", count);
+        await AssertReceivedAsync("sf/office", count);
+        Assert.Equal((count, 0), (PublishesFrom(Plant, "sf/plant"), PublishesFrom(Plant, "sf/office")));
+        Assert.Equal((0, count), (PublishesFrom(Office, "sf/plant"), PublishesFrom(Office, "sf/office")));
+    }
+
     private async Task AssertReceivedAsync(string topic, int count)
     {
         Assert.True(await Subscriber.WaitForCountAsync(m => m.Topic == topic, count, Patience), Subscriber.Errors);
@@ -95,14 +109,7 @@ public sealed class NamedPublisherTests : BrokerTest
             Assert.Equal(TimeSpan.FromMinutes(10), hosting.Get(Plant).ShutdownFlushTimeout);
             Assert.Equal(TimeSpan.FromSeconds(42), hosting.Get(Office).ShutdownFlushTimeout);
 
-            await PublishManyAsync(plant, 0, 20, MqttQualityOfServiceLevel.AtLeastOnce, topic: "sf/plant");
-            await PublishManyAsync(office, 0, 20, MqttQualityOfServiceLevel.ExactlyOnce, topic: "sf/office");
-            await Task.WhenAll(plant.FlushAsync(), office.FlushAsync()).WaitAsync(Patience);
-
-            await AssertReceivedAsync("sf/plant", 20);
-            await AssertReceivedAsync("sf/office", 20);
-            Assert.Equal((20, 0), (PublishesFrom(Plant, "sf/plant"), PublishesFrom(Plant, "sf/office")));
-            Assert.Equal((0, 20), (PublishesFrom(Office, "sf/plant"), PublishesFrom(Office, "sf/office")));
+            await AssertEachDeliversItsOwnAsync(plant, office, 20);
         }
         finally
         {
@@ -189,17 +196,42 @@ public sealed class NamedPublisherTests : BrokerTest
     }
 
     [Fact]
-    public async Task Two_publishers_on_one_store_are_refused_naming_both_and_the_path_before_either_opens_it()
+    public async Task Two_named_publishers_may_share_one_store_and_each_delivers_its_own_messages_under_its_own_ClientId()
+    {
+        var path = Directory.File("shared.db");
+        var builder = Builder(Merge(Section(Plant, Broker.Port, path), Section(Office, Broker.Port, path)));
+        AddBoth(builder);
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            await AssertEachDeliversItsOwnAsync(
+                host.Services.GetRequiredKeyedService<StoreForwardPublisher>(Plant),
+                host.Services.GetRequiredKeyedService<StoreForwardPublisher>(Office),
+                50);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+
+        Assert.False(File.Exists(Directory.File(Plant + ".db")));
+    }
+
+    [Fact]
+    public async Task Two_publishers_with_one_ClientId_on_one_store_are_refused_naming_both_and_the_path_before_either_opens_it()
     {
         var path = Directory.File("shared.db");
         var spelledOtherwise = Path.Combine(Path.GetDirectoryName(path)!, ".", "shared.db");
-        var builder = Builder(Merge(Section(Plant, Broker.Port, path), Section(Office, Broker.Port, spelledOtherwise)));
+        var office = Section(Office, Broker.Port, spelledOtherwise);
+        office[$"StoreForward:{Office}:ClientId"] = $"{ClientId}-{Plant}";
+        var builder = Builder(Merge(Section(Plant, Broker.Port, path), office));
         AddBoth(builder);
         using var host = builder.Build();
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
 
-        Assert.Contains($"'{path}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{path}' with the ClientId '{ClientId}-{Plant}'", error.Message, StringComparison.Ordinal);
         Assert.Contains("StoreForward publisher 'plant'", error.Message, StringComparison.Ordinal);
         Assert.Contains("StoreForward publisher 'office'", error.Message, StringComparison.Ordinal);
         // Resolved before the hosted service starts it, a publisher is refused the same way.

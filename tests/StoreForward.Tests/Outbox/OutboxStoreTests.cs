@@ -69,13 +69,14 @@ public sealed class OutboxStoreTests : StoreTest
     }
 
     [Fact]
-    public async Task A_store_held_by_a_running_publisher_cannot_be_opened_twice()
+    public async Task A_store_held_by_a_running_publisher_cannot_be_opened_twice_with_its_ClientId()
     {
         await using var first = await StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath));
 
-        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath, "other")));
+        var error = await Assert.ThrowsAsync<OutboxStoreException>(() => StoreForwardPublisher.StartAsync(TestOptions.Offline(StorePath)));
 
-        Assert.Contains("another publisher", error.Message, StringComparison.Ordinal);
+        Assert.Equal(OutboxStoreProblem.InUse, error.Problem);
+        Assert.Contains("with the ClientId 'test-client' has the store open already", error.Message, StringComparison.Ordinal);
         Assert.Contains(StorePath, error.Message, StringComparison.Ordinal);
     }
 
