@@ -127,6 +127,12 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
         var (store, quarantined) = await Task.Run(() => OpenStore(options), cancellationToken).ConfigureAwait(false);
         var publisher = new StoreForwardPublisher(options, store, randomizer, onRetry) { QuarantinedStorePath = quarantined };
         Diagnostics.Log.StoreOpened(publisher._logger, store.FilePath, store.Snapshot.PendingMessages, store.Snapshot.PendingBytes);
+        if (store.OthersPending.Count > 0)
+        {
+            Diagnostics.Log.OthersPendingInStore(
+                publisher._logger, store.FilePath, options.ClientId, store.OthersPending.Values.Sum(),
+                string.Join(", ", store.OthersPending.Select(o => $"{o.Key}: {o.Value}")));
+        }
         publisher._engine.Start();
         return publisher;
     }

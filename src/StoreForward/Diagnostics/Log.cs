@@ -68,4 +68,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 14, EventName = "Reauthenticating", Level = LogLevel.Information,
         Message = "Re-authenticating with {Server} ({Method}) before the credentials expire")]
     public static partial void Reauthenticating(ILogger logger, Transport.BrokerEndpoint server, string method);
+
+    [LoggerMessage(EventId = 15, EventName = "OthersPendingInStore", Level = LogLevel.Warning,
+        Message = "The outbox {StorePath} is new for the ClientId {ClientId}, and the store holds {PendingMessages} pending messages of other ClientIds ({Others}); they wait for a publisher with their ClientId. If {ClientId} replaces one of them, start it with the old ClientId to deliver them")]
+    public static partial void OthersPendingInStore(ILogger logger, string storePath, string clientId, long pendingMessages, string others);
 }

@@ -42,6 +42,9 @@ internal sealed class OutboxSegment(long first)
 
     public int Count => _messages.Count;
 
+    /// <summary>The topic and payload bytes of its messages.</summary>
+    public long Bytes => _bytes;
+
     public bool HasRoomFor(long size) => _messages.Count < MaxMessages && _bytes + size <= MaxBytes;
 
     /// <summary>Adds the next message (sequence <see cref="First"/> + <see cref="Count"/>), encrypted when a cipher is given.</summary>

@@ -80,6 +80,7 @@ internal sealed partial class OutboxStore
         if (_headSegment is null && _staged.Count == _appending.Count)
             _headSegment = HeadOf(document);
         _messages.Insert(document);
+        _newest = _appending.Bytes <= NewestKeptBytes ? (_appending.First, _appending.Count, document) : null;
         _appending = null;
         _appendingCoalesced = false;
     }

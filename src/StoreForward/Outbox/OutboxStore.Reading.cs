@@ -12,7 +12,14 @@ internal sealed partial class OutboxStore
 
         // Without a read that ended there, the segment holding the next message starts at most a segment's length before it.
         var from = _readEnd is { } end && end.Through == afterSequence ? end.NextSegment : afterSequence - OutboxSegment.MaxMessages + 1;
-        var messages = ReadLive(from, afterSequence, max);
+
+        // Nothing was ever stored above the last sequence handed out; and what follows afterSequence may all be in the
+        // newest segment, which this store wrote and keeps. Neither needs a query: a session that keeps up with its
+        // publisher reads each message right after it was written, and then finds nothing more.
+        var messages = afterSequence >= _staged.NextSequence - 1 ? []
+            : _newest is { } newest && afterSequence + 1 >= newest.First && newest.First + newest.Length == _staged.NextSequence
+                ? ReadLive([newest.Document], afterSequence, max)
+                : ReadLive(_messages.From(from), afterSequence, max);
         if (messages.Count > 0)
         {
             // The segments just read exist: their removal needs no lookup (see TryCountLive).
@@ -30,10 +37,10 @@ internal sealed partial class OutboxStore
         return messages;
     }
 
-    /// <summary>Up to <paramref name="max"/> live messages above <paramref name="after"/>, from segments starting at <paramref name="fromSegment"/> or later.</summary>
-    private List<OutboxMessage> ReadLive(long fromSegment, long after, int max)
+    /// <summary>Up to <paramref name="max"/> live messages above <paramref name="after"/> of <paramref name="segments"/>, in order.</summary>
+    private List<OutboxMessage> ReadLive(IEnumerable<BsonDocument> segments, long after, int max)
     {
-        var messages = LiveMessages(_messages.From(fromSegment), after, long.MaxValue).Take(max).ToList();
+        var messages = LiveMessages(segments, after, long.MaxValue).Take(max).ToList();
         SetAsideUnreadable();
         return messages;
     }

@@ -18,6 +18,8 @@ internal sealed partial class OutboxStore
         if (live == 1)
         {
             _messages.Delete(segment);
+            if (_newest?.First == segment)
+                _newest = null;
             _removed.RemoveRange(segment, message.SegmentLength);
             _liveInSegment.Remove(segment);
             if (_headSegment?.First == segment)
@@ -57,6 +59,7 @@ internal sealed partial class OutboxStore
     {
         _liveInSegment.Clear();
         _headSegment = null;
+        _newest = null;
         _readEnd = null;
         ForgetUnsent();
     }

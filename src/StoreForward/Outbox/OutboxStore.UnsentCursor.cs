@@ -68,12 +68,12 @@ internal sealed partial class OutboxStore
     private bool ReadMoreUnsent(long floor)
     {
         var after = Math.Max(floor, _unsent.Count > 0 ? _unsent[^1].Sequence : 0);
-        var more = ReadLive(after - OutboxSegment.MaxMessages + 1, after, OutboxSegment.MaxMessages);
+        var more = ReadLive(_messages.From(after - OutboxSegment.MaxMessages + 1), after, OutboxSegment.MaxMessages);
         if (more.Count == 0 && _appending is not null)
         {
             // The only unsent messages left were appended by this batch.
             InsertAppending();
-            more = ReadLive(after - OutboxSegment.MaxMessages + 1, after, OutboxSegment.MaxMessages);
+            more = ReadLive(_messages.From(after - OutboxSegment.MaxMessages + 1), after, OutboxSegment.MaxMessages);
         }
 
         _unsent.AddRange(more);

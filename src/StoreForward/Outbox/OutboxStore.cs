@@ -83,6 +83,14 @@ internal sealed partial class OutboxStore : IDisposable
     // removes a message, and without keeping the payloads.
     private (long First, long[] StoredAtTicks)? _headSegment;
 
+    // The segment this store inserted last, while it is small: the session reads a message right after it was written far
+    // more often than anything else, and this answers that read without a query. Dropped when the segment is deleted and
+    // whenever a batch is undone; segments never change once written, and their removed messages are in the removed set.
+    private (long First, int Length, BsonDocument Document)? _newest;
+
+    /// <summary>The largest segment kept as <c>_newest</c>: a thousand publishers of one file keep at most 16 MB so.</summary>
+    private const long NewestKeptBytes = 16 * 1024;
+
     // Where the last read ended, so that the next read, which the session starts there, begins at the segment holding its
     // first message instead of a segment's length before it.
     private (long Through, long NextSegment)? _readEnd;
@@ -137,6 +145,12 @@ internal sealed partial class OutboxStore : IDisposable
 
     /// <summary>The ClientId of the publisher this store belongs to; null when a tool opened a store no ClientId claimed.</summary>
     public string? ClientId { get; private set; }
+
+    /// <summary>
+    /// When this outbox is new in a file that holds others: their ClientIds and pending messages, as this one started, so
+    /// that a publisher whose ClientId changed learns where its messages wait.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> OthersPending { get; set; } = new Dictionary<string, long>();
 
     private LiteDatabase Database => _file.Database;
 

@@ -362,6 +362,8 @@ internal sealed class StoreFile
 
             var store = new OutboxStore(this, tenant, clientId, encryptionKey, allowWorldWritableDirectory);
             store.Load(starts: !existing, claims);
+            if (!existing && known.Count > 0)
+                store.OthersPending = PendingOfOthers(tenant);
             known.Record(tenant, store.ClientId);
             Add(store);
             return store;
@@ -386,6 +388,12 @@ internal sealed class StoreFile
             return store;
         }
     }
+
+    /// <summary>The ClientIds of the file's other outboxes that hold messages, with how many (from their headers).</summary>
+    private Dictionary<string, long> PendingOfOthers(Tenant tenant) =>
+        Meta.FindAll()
+            .Where(h => Tenant.OfHeader(h["_id"]) is { } other && other != tenant && h["count"].IsNumber && h["count"].AsInt64 > 0)
+            .ToDictionary(h => h.TryGetValue(MetaDocument.ClientKey, out var client) && client.IsString ? client.AsString : "(none recorded)", h => h["count"].AsInt64);
 
     /// <summary>Every tenant's header: its number and the ClientId it belongs to, if one claimed it.</summary>
     public List<(Tenant Tenant, string? ClientId)> Headers()

@@ -16,9 +16,11 @@ internal sealed class TenantRecords(Func<ILiteCollection<BsonDocument>> collecti
     private BsonExpression? _range;
     private bool _rangeInUse;
 
-    public void Insert(BsonDocument document) => collection().Insert(Keyed(document));
+    /// <summary>Inserts a record keyed by its sequence; the document keeps its sequence as <c>_id</c>.</summary>
+    public void Insert(BsonDocument document) => Keyed(document, () => collection().Insert(document));
 
-    public void Upsert(BsonDocument document) => collection().Upsert(Keyed(document));
+    /// <inheritdoc cref="Insert"/>
+    public void Upsert(BsonDocument document) => Keyed(document, () => collection().Upsert(document));
 
     public BsonDocument? FindById(long sequence) => Unkeyed(collection().FindById(tenant.Key(sequence)));
 
@@ -103,11 +105,20 @@ internal sealed class TenantRecords(Func<ILiteCollection<BsonDocument>> collecti
             _rangeInUse = false;
     }
 
-    private BsonDocument Keyed(BsonDocument document)
+    /// <summary>Writes <paramref name="document"/> under the tenant's key, and gives it its sequence back after.</summary>
+    private void Keyed(BsonDocument document, Action write)
     {
+        var sequence = document["_id"];
         if (tenant.Number != 0)
-            document["_id"] = tenant.Key(document["_id"].AsInt64);
-        return document;
+            document["_id"] = tenant.Key(sequence.AsInt64);
+        try
+        {
+            write();
+        }
+        finally
+        {
+            document["_id"] = sequence;
+        }
     }
 
     private BsonDocument? Unkeyed(BsonDocument? document)

@@ -119,6 +119,27 @@ public sealed class OutboxSegmentTests : StoreTest
     }
 
     [Fact]
+    public void The_newest_segment_is_read_as_written_and_never_once_it_is_deleted_or_its_batch_undone()
+    {
+        using var store = OutboxStore.Open(StorePath);
+        AppendBatch(store, 3);
+        Assert.Equal([1L, 2L, 3L], store.ReadAfter(0, 10).Select(m => m.Sequence));
+        Assert.Equal([3L], store.ReadAfter(2, 10).Select(m => m.Sequence));
+
+        // Its last message removed, the segment is deleted: nothing of it may be read again.
+        Remove(store, store.ReadAfter(0, 10));
+        Assert.Empty(store.ReadAfter(0, 10));
+
+        // A segment written by a batch that was undone was never stored.
+        store.BeginBatch();
+        store.Append("plant/t", [9], MqttQualityOfServiceLevel.AtLeastOnce, retain: false, DateTimeOffset.UtcNow);
+        Assert.Equal([4L], store.ReadAfter(3, 10).Select(m => m.Sequence));
+        store.RollbackBatch();
+        Assert.Empty(store.ReadAfter(3, 10));
+        Assert.Empty(store.ReadAfter(0, 10));
+    }
+
+    [Fact]
     public void A_version_2_store_of_one_document_per_message_is_read_as_it_is_and_its_first_commit_makes_it_version_3()
     {
         using (OutboxStore.Open(StorePath))

@@ -1,4 +1,6 @@
 using LiteDB;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using MQTTnet.Protocol;
 using StoreForward.Outbox;
 using StoreForward.Tests.Faults;
@@ -207,6 +209,38 @@ public sealed class SharedStoreTests : IDisposable
         using var db = new LiteDatabase(StorePath);
         var headers = db.GetCollection("meta").FindAll().ToDictionary(d => d["_id"].AsString, d => d["client"].AsString);
         Assert.Equal(new Dictionary<string, string> { ["outbox"] = "gw-a", ["outbox/1"] = "gw-b" }, headers);
+    }
+
+    [Fact]
+    public async Task A_new_ClientId_on_a_store_that_holds_messages_of_another_gets_its_own_outbox_and_a_warning_that_names_them()
+    {
+        await using (var old = await StartAsync("gw-old"))
+        {
+            await old.PublishAsync("a/t", new byte[] { 1 });
+            await old.PublishAsync("a/t", new byte[] { 2 });
+        }
+
+        var logs = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var options = TestOptions.Offline(StorePath, "gw-new");
+        options.LoggerFactory = factory;
+        await using (var renamed = await StoreForwardPublisher.StartAsync(options))
+        {
+            Assert.Equal(0, renamed.Status.PendingMessages);
+            await renamed.PublishAsync("b/t", new byte[] { 1 });
+        }
+
+        var warning = Assert.Single(logs.Collector.GetSnapshot(), r => r.Id.Name == "OthersPendingInStore");
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains("new for the ClientId gw-new", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("2 pending messages of other ClientIds (gw-old: 2)", warning.Message, StringComparison.Ordinal);
+
+        // Written by now, the outbox is not new again: no warning on the next start.
+        logs.Collector.Clear();
+        await using (await StoreForwardPublisher.StartAsync(options))
+            Assert.DoesNotContain(logs.Collector.GetSnapshot(), r => r.Id.Name == "OthersPendingInStore");
+        await using var back = await StartAsync("gw-old");
+        Assert.Equal(2, back.Status.PendingMessages);
     }
 
     [Fact]
