@@ -144,7 +144,7 @@ internal sealed class StoreFile
                     }
                     else
                     {
-                        foreach (var (tenant, clientId) in headers)
+                        foreach (var (tenant, clientId, _) in headers)
                         {
                             var store = new OutboxStore(file, tenant, clientId, encryptionKey, allowWorldWritableDirectory);
                             store.Load();
@@ -363,7 +363,7 @@ internal sealed class StoreFile
             var store = new OutboxStore(this, tenant, clientId, encryptionKey, allowWorldWritableDirectory);
             store.Load(starts: !existing, claims);
             if (!existing && known.Count > 0)
-                store.OthersPending = PendingOfOthers(tenant);
+                store.OthersPending = known.PendingOutside(_openTenants);
             known.Record(tenant, store.ClientId);
             Add(store);
             return store;
@@ -389,21 +389,15 @@ internal sealed class StoreFile
         }
     }
 
-    /// <summary>The ClientIds of the file's other outboxes that hold messages, with how many (from their headers).</summary>
-    private Dictionary<string, long> PendingOfOthers(Tenant tenant) =>
-        Meta.FindAll()
-            .Where(h => Tenant.OfHeader(h["_id"]) is { } other && other != tenant && h["count"].IsNumber && h["count"].AsInt64 > 0)
-            .ToDictionary(h => h.TryGetValue(MetaDocument.ClientKey, out var client) && client.IsString ? client.AsString : "(none recorded)", h => h["count"].AsInt64);
-
-    /// <summary>Every tenant's header: its number and the ClientId it belongs to, if one claimed it.</summary>
-    public List<(Tenant Tenant, string? ClientId)> Headers()
+    /// <summary>Every tenant's header: its number, the ClientId it belongs to if one claimed it, and its pending messages.</summary>
+    public List<(Tenant Tenant, string? ClientId, long Pending)> Headers()
     {
         lock (Gate)
         {
             return [.. Meta.FindAll()
-                .Select(h => (Tenant: Tenant.OfHeader(h["_id"]), ClientId: h.TryGetValue(MetaDocument.ClientKey, out var client) && client.IsString ? client.AsString : null))
+                .Select(h => (Tenant: Tenant.OfHeader(h["_id"]), ClientId: h.TryGetValue(MetaDocument.ClientKey, out var client) && client.IsString ? client.AsString : null, Pending: h.TryGetValue("count", out var count) && count.IsNumber ? count.AsInt64 : 0))
                 .Where(h => h.Tenant is not null)
-                .Select(h => (h.Tenant!.Value, h.ClientId))
+                .Select(h => (h.Tenant!.Value, h.ClientId, h.Pending))
                 .OrderBy(h => h.Value.Number)];
         }
     }
@@ -435,6 +429,7 @@ internal sealed class StoreFile
             {
                 _tenants.Remove(tenant);
                 _openTenants.Remove(tenant.Tenant.Number);
+                _known?.Left(tenant.Tenant, tenant.ClientId, tenant.Snapshot.PendingMessages);
                 if (tenant.ClientId is not null)
                     _openClients.Remove(tenant.ClientId);
                 if (_tenants.Count > 0)
