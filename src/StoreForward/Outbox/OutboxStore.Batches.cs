@@ -108,6 +108,9 @@ internal sealed partial class OutboxStore
         _dirty = false;
         var before = _committed;
         var attempted = _staged;
-        return () => !_committed.SameHeaderAs(attempted) && _committed.SameHeaderAs(before);
+
+        // A new outbox's header rides on its first commit: if it is still not on disk, nothing of that commit is.
+        var headerPending = _headerPending;
+        return () => (headerPending && _headerPending) || (!_committed.SameHeaderAs(attempted) && _committed.SameHeaderAs(before));
     }
 }

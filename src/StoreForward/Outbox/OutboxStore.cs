@@ -190,6 +190,9 @@ internal sealed partial class OutboxStore : IDisposable
     public void Dispose()
     {
         _file.Leave(this);
-        _cipher?.Dispose();
+        Abandon();
     }
+
+    /// <summary>Lets go of the key of a store that never joined its file (it failed to load) or has left it.</summary>
+    internal void Abandon() => _cipher?.Dispose();
 }

@@ -147,8 +147,8 @@ internal sealed class StoreFile
                         foreach (var (tenant, clientId, _) in headers)
                         {
                             var store = new OutboxStore(file, tenant, clientId, encryptionKey, allowWorldWritableDirectory);
-                            store.Load();
                             file.Add(store);
+                            store.Load();
                         }
                     }
                 }
@@ -158,6 +158,8 @@ internal sealed class StoreFile
             }
             catch
             {
+                foreach (var store in file._tenants)
+                    store.Abandon();
                 file.Close();
                 throw;
             }
@@ -361,7 +363,16 @@ internal sealed class StoreFile
                 throw new OutboxStoreException(FilePath, "a publisher of this process has the store open already; give each publisher of a shared store a ClientId of its own.") { Problem = OutboxStoreProblem.InUse };
 
             var store = new OutboxStore(this, tenant, clientId, encryptionKey, allowWorldWritableDirectory);
-            store.Load(starts: !existing, claims);
+            try
+            {
+                store.Load(starts: !existing, claims);
+            }
+            catch
+            {
+                store.Abandon();
+                throw;
+            }
+
             if (!existing && known.Count > 0)
                 store.OthersPending = known.PendingOutside(_openTenants);
             known.Record(tenant, store.ClientId);

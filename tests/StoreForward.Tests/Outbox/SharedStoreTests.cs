@@ -142,6 +142,27 @@ public sealed class SharedStoreTests : IDisposable
         Assert.Equal(3, d.Tenant.Number);
     }
 
+    [Fact]
+    public void A_joining_publisher_whose_first_commit_failed_while_it_was_written_learns_that_nothing_of_it_was_stored()
+    {
+        using var a = OutboxStore.Open(StorePath, clientId: "gw-a");
+        using var b = OutboxStore.Open(StorePath, clientId: "gw-b");
+        b.LogFile.Faults = new FullDisk();
+
+        // Its first batch only reads, as a session starting does; the commit writes nothing but gw-b's header.
+        b.BeginBatch();
+        Assert.Empty(b.ReadAfter(0, 10));
+        Assert.ThrowsAny<IOException>(() => b.CommitBatch());
+
+        // The commit had started, so the file was reopened; gw-b's header is not on disk, so nothing of the batch is.
+        Assert.True(b.RollbackBatch());
+        b.LogFile.Faults = null;
+        b.BeginBatch();
+        Assert.Equal(1, b.Append("b/t", [2], MqttQualityOfServiceLevel.AtLeastOnce, retain: false, DateTimeOffset.UtcNow));
+        Assert.True(b.CommitBatch());
+        Assert.Equal(1, b.Snapshot.PendingMessages);
+    }
+
     private static Task<long> Append(GroupCommitWriter writer, string topic) =>
         writer.RunAsync(store => store.Append(topic, [1], MqttQualityOfServiceLevel.AtLeastOnce, retain: false, DateTimeOffset.UtcNow));
 

@@ -21,7 +21,7 @@ public sealed class EnhancedAuthenticationTests : IAsyncLifetime
     private readonly int _port = LoopbackPort.Unused();
     private readonly List<string> _exchanges = [];
     private MqttServer _server = null!;
-    private int _received;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _received = new();
 
     public async Task InitializeAsync()
     {
@@ -52,9 +52,9 @@ public sealed class EnhancedAuthenticationTests : IAsyncLifetime
 
             e.ResponseAuthenticationData = Encoding.UTF8.GetBytes("welcome");
         };
-        _server.InterceptingPublishAsync += _ =>
+        _server.InterceptingPublishAsync += e =>
         {
-            Interlocked.Increment(ref _received);
+            _received.Enqueue(e.ApplicationMessage.ConvertPayloadToString());
             return Task.CompletedTask;
         };
         await _server.StartAsync();
@@ -104,7 +104,9 @@ public sealed class EnhancedAuthenticationTests : IAsyncLifetime
 
         await publisher.FlushAsync().WaitAsync(Patience);
 
-        Assert.Equal(5, Volatile.Read(ref _received));
+        // QoS 1: a message goes twice only when a session ended before its PUBACK (a slow CI machine can end one).
+        Assert.Equal(["0", "1", "2", "3", "4"], _received.Distinct().Order());
+        Assert.True(_received.Count == 5 || publisher.ConnectAttempts > 1, $"{_received.Count} publishes reached the broker on one connection: a message was sent twice without a reconnect.");
         lock (_exchanges)
             Assert.Contains("nonce-2 -> 2-ecnon", _exchanges);
     }
@@ -119,6 +121,6 @@ public sealed class EnhancedAuthenticationTests : IAsyncLifetime
 
         Assert.Contains($"does not answer challenges: implement IMqttCredentialsProvider.ContinueAuthenticationAsync", publisher.Status.LastConnectionError, StringComparison.Ordinal);
         Assert.Equal(1, publisher.Status.PendingMessages);
-        Assert.Equal(0, Volatile.Read(ref _received));
+        Assert.Empty(_received);
     }
 }
