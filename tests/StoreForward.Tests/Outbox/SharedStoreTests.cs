@@ -163,6 +163,54 @@ public sealed class SharedStoreTests : IDisposable
         Assert.Equal(1, b.Snapshot.PendingMessages);
     }
 
+    [Fact]
+    public async Task Publishers_that_join_and_leave_one_file_at_random_while_others_publish_lose_nothing()
+    {
+        // 8 ClientIds, each started and disposed 6 times, all at once and each at its own pace: the file is opened,
+        // joined, left and closed again under publishing, and every publish that returned must be in its own outbox.
+        var random = new Random(Environment.TickCount);
+        var delays = Enumerable.Range(0, 8).Select(_ => random.Next(0, 5)).ToArray();
+        var published = await Task.WhenAll(Enumerable.Range(0, 8).Select(p => Task.Run(async () =>
+        {
+            var count = 0;
+            for (var round = 0; round < 6; round++)
+            {
+                await using var publisher = await StartAsync($"gw-{p}");
+                Assert.Equal(count, publisher.Status.PendingMessages);
+                for (var n = 0; n < 5; n++)
+                {
+                    await publisher.PublishAsync($"t/{p}", BitConverter.GetBytes(count));
+                    count++;
+                }
+
+                await Task.Delay(delays[p]);
+            }
+
+            return count;
+        }))).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.False(StoreFile.IsOpenInProcess(Path.GetFullPath(StorePath)));
+        var every = OutboxStore.OpenEvery(StorePath);
+        try
+        {
+            Assert.Equal(8, every.Count);
+            foreach (var store in every)
+            {
+                var p = int.Parse(store.ClientId!["gw-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+                var messages = store.ReadAll().ToList();
+                Assert.Equal(published[p], messages.Count);
+                Assert.All(messages, m => Assert.Equal($"t/{p}", m.Topic));
+                Assert.Equal(Enumerable.Range(0, published[p]), messages.Select(m => BitConverter.ToInt32(m.Payload)));
+                Assert.Empty(store.Verify());
+            }
+        }
+        finally
+        {
+            foreach (var store in every)
+                store.Dispose();
+        }
+    }
+
     private static Task<long> Append(GroupCommitWriter writer, string topic) =>
         writer.RunAsync(store => store.Append(topic, [1], MqttQualityOfServiceLevel.AtLeastOnce, retain: false, DateTimeOffset.UtcNow));
 
