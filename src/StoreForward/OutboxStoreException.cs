@@ -33,7 +33,7 @@ public enum OutboxStoreProblem
     /// <summary>The path is invalid, its directory is missing, or the file cannot be opened for reading and writing.</summary>
     Unusable = 1,
 
-    /// <summary>Another publisher, in this or another process, has the store open.</summary>
+    /// <summary>Another process has the store open, or a publisher of this process with the same ClientId.</summary>
     InUse = 2,
 
     /// <summary>The file is damaged or truncated.</summary>

@@ -110,7 +110,7 @@ public sealed class StoreForwardPublisher : IAsyncDisposable
     /// works while the broker is down.
     /// </summary>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    /// <exception cref="OutboxStoreException">The store cannot be used: bad path, held by another publisher, foreign or damaged file.</exception>
+    /// <exception cref="OutboxStoreException">The store cannot be used: bad path, held by another process or by a publisher of this process with the same ClientId, foreign or damaged file.</exception>
     public static Task<StoreForwardPublisher> StartAsync(StoreForwardOptions options, CancellationToken cancellationToken = default) =>
         StartAsync(options, randomizer: null, onRetry: null, cancellationToken);
 
