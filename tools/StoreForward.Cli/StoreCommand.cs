@@ -17,13 +17,7 @@ internal abstract class StoreCommand<TSettings>(CliEnvironment environment) : Co
     public sealed override int Execute(CommandContext context, TSettings settings, CancellationToken cancellationToken)
     {
         var path = System.IO.Path.GetFullPath(settings.Path);
-
-        // Opening a store creates it when it is missing; a tool must not leave an empty store behind a typo.
-        if (!File.Exists(path))
-            return Environment.Fail(ExitCodes.StoreUnreadable, $"There is no store at '{path}'.");
-        if (!StoreFailures.TryReadKey(Environment, settings.KeyFile, out var key, out var keyFailure))
-            return keyFailure;
-        return StoreFailures.Run(Environment, path, () =>
+        return StoreFailures.RunOnExistingStore(Environment, path, settings.KeyFile, key =>
         {
             using var store = OutboxStore.Open(path, key, settings.AllowWorldWritableDirectory, settings.ClientId);
             return Run(store, settings, cancellationToken);

@@ -12,7 +12,7 @@ internal static class StoreFailures
     /// Reads the key (see <see cref="EncryptionKey.Read"/>); a key file that is missing, unreadable or not a key is a
     /// usage error (<see cref="ExitCodes.Usage"/>): the command line names something that cannot serve as a key.
     /// </summary>
-    public static bool TryReadKey(CliEnvironment environment, string? keyFile, out byte[]? key, out int exitCode)
+    private static bool TryReadKey(CliEnvironment environment, string? keyFile, out byte[]? key, out int exitCode)
     {
         try
         {
@@ -28,8 +28,23 @@ internal static class StoreFailures
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> with the key <paramref name="keyFile"/> names on the store at <paramref name="path"/>
+    /// (a full path), which must exist: opening a store creates it when it is missing, and a tool must not leave an empty
+    /// store behind a typo. A missing store or a key that cannot serve ends with its exit code before anything is opened;
+    /// the store's failures map as <see cref="Run"/> maps them.
+    /// </summary>
+    public static int RunOnExistingStore(CliEnvironment environment, string path, string? keyFile, Func<byte[]?, int> work)
+    {
+        if (!File.Exists(path))
+            return environment.Fail(ExitCodes.StoreUnreadable, $"There is no store at '{path}'.");
+        if (!TryReadKey(environment, keyFile, out var key, out var keyFailure))
+            return keyFailure;
+        return Run(environment, path, () => work(key));
+    }
+
     /// <summary>Runs <paramref name="work"/> on the store at <paramref name="path"/> and maps its failures to exit codes.</summary>
-    public static int Run(CliEnvironment environment, string path, Func<int> work)
+    private static int Run(CliEnvironment environment, string path, Func<int> work)
     {
         try
         {

@@ -13,11 +13,7 @@ internal sealed class ClientsCommand(CliEnvironment environment) : Command<Store
     public override int Execute(CommandContext context, StoreSettings settings, CancellationToken cancellationToken)
     {
         var path = Path.GetFullPath(settings.Path);
-        if (!File.Exists(path))
-            return environment.Fail(ExitCodes.StoreUnreadable, $"There is no store at '{path}'.");
-        if (!StoreFailures.TryReadKey(environment, settings.KeyFile, out var key, out var keyFailure))
-            return keyFailure;
-        return StoreFailures.Run(environment, path, () =>
+        return StoreFailures.RunOnExistingStore(environment, path, settings.KeyFile, key =>
         {
             var stores = OutboxStore.OpenEvery(path, key, settings.AllowWorldWritableDirectory);
             try

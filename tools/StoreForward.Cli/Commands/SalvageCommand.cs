@@ -52,11 +52,7 @@ internal sealed class SalvageCommand(CliEnvironment environment) : Command<Salva
     {
         var damaged = Path.GetFullPath(settings.Path);
         var into = Path.GetFullPath(settings.Into!);
-        if (!File.Exists(damaged))
-            return environment.Fail(ExitCodes.StoreUnreadable, $"There is no store at '{damaged}'.");
-        if (!StoreFailures.TryReadKey(environment, settings.KeyFile, out var key, out var keyFailure))
-            return keyFailure;
-        return StoreFailures.Run(environment, damaged, () =>
+        return StoreFailures.RunOnExistingStore(environment, damaged, settings.KeyFile, key =>
         {
             // The new store's path is the operator's choice: a path that cannot take it is a usage error.
             if (OutboxSalvage.TargetProblem(into, key, settings.AllowWorldWritableDirectory) is { } problem)
