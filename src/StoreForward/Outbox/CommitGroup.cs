@@ -20,7 +20,6 @@ internal sealed class CommitGroup(StoreFile file)
     private readonly ConcurrentQueue<GroupCommitWriter> _ready = new();
     private readonly List<GroupCommitWriter> _turn = [];
     private readonly List<GroupCommitWriter> _committing = [];
-    private readonly List<OutboxStore> _participants = [];
     private int _scheduled;
     private volatile OutboxThreads? _threads;
 
@@ -62,7 +61,6 @@ internal sealed class CommitGroup(StoreFile file)
                 writer.EndTurn();
             _turn.Clear();
             _committing.Clear();
-            _participants.Clear();
         }
 
         // A full fence: the queue must be read after the flag is let go, or a writer made ready meanwhile could wait forever.
@@ -82,10 +80,7 @@ internal sealed class CommitGroup(StoreFile file)
             file.Begin();
             began = true;
             foreach (var writer in _committing)
-            {
-                _participants.Add(writer.Store);
                 writer.ExecuteBatch();
-            }
 
             wrote = false;
             foreach (var writer in _committing)
@@ -99,7 +94,8 @@ internal sealed class CommitGroup(StoreFile file)
             {
                 try
                 {
-                    outcomeKnown = file.Rollback(_participants);
+                    // A writer whose batch the failure stopped before it began has nothing staged: undoing it changes nothing.
+                    outcomeKnown = file.Rollback(_committing.ConvertAll(writer => writer.Store));
                 }
                 catch (Exception rollbackError)
                 {

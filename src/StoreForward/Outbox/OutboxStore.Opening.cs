@@ -141,13 +141,8 @@ internal sealed partial class OutboxStore
     /// </summary>
     private void StartEmpty(KeyBinding? keyBinding)
     {
-        BindKey(keyBinding);
-        _staged = default;
-        _staged.NextSequence = 1;
-        _released = SequenceSet.Empty(MetaDocument.ReleasedKey);
-        _removed = SequenceSet.Empty(MetaDocument.RemovedKey);
-        _dirty = true;
-        _file.Begin();
+        StartPending(keyBinding);
+        BeginBatch();
         CommitBatch();
     }
 
@@ -155,9 +150,9 @@ internal sealed partial class OutboxStore
     /// Starts an empty store whose header is written with its first commit (<c>_headerPending</c>): nothing of it is on
     /// disk before that, so a crash before it leaves nothing to find. Its tenant number is taken in the file's index.
     /// </summary>
-    private void StartPending()
+    private void StartPending(KeyBinding? keyBinding = null)
     {
-        BindKey(null);
+        BindKey(keyBinding);
         _committed = default;
         _committed.NextSequence = 1;
         _staged = _committed;

@@ -26,7 +26,7 @@ internal sealed partial class OutboxStore
             foreach (var message in messages)
             {
                 if (!_liveInSegment.ContainsKey(message.SegmentFirst))
-                    _liveInSegment[message.SegmentFirst] = message.SegmentLength - _removed.CountIn(message.SegmentFirst, message.SegmentLength);
+                    _liveInSegment[message.SegmentFirst] = LiveIn(message);
             }
 
             var last = messages[^1];

@@ -51,9 +51,12 @@ internal sealed partial class OutboxStore
             return true;
         if (!_messages.Exists(message.SegmentFirst))
             return false;
-        live = message.SegmentLength - _removed.CountIn(message.SegmentFirst, message.SegmentLength);
+        live = LiveIn(message);
         return true;
     }
+
+    /// <summary>How many messages of <paramref name="message"/>'s segment, which exists, the removed set leaves live.</summary>
+    private int LiveIn(OutboxMessage message) => message.SegmentLength - _removed.CountIn(message.SegmentFirst, message.SegmentLength);
 
     private void ForgetCachedSegments()
     {

@@ -39,9 +39,8 @@ internal sealed class StoreFile
 
     private readonly DurableFileStream _data;
     private readonly DurableFileStream _log;
-    private readonly List<OutboxStore> _tenants = [];
-    private readonly HashSet<int> _openTenants = [];
-    private readonly HashSet<string> _openClients = new(StringComparer.Ordinal);
+    // The tenants that have the file open, by tenant number.
+    private readonly Dictionary<int, OutboxStore> _tenants = [];
 
     // The tenants the file holds or this process gave out, read from the headers at the first join.
     private TenantIndex? _known;
@@ -154,11 +153,11 @@ internal sealed class StoreFile
                 }
 
                 Register(file);
-                return [.. file._tenants];
+                return [.. file._tenants.Values];
             }
             catch
             {
-                foreach (var store in file._tenants)
+                foreach (var store in file._tenants.Values)
                     store.Abandon();
                 file.Close();
                 throw;
@@ -325,10 +324,10 @@ internal sealed class StoreFile
     {
         lock (Gate)
         {
-            if (clientId is not null && _openClients.Contains(clientId))
+            var known = _known ??= TenantIndex.Of(Headers());
+            if (clientId is not null && known.Find(clientId) is { } named && _tenants.ContainsKey(named.Number))
                 throw new OutboxStoreException(FilePath, $"a publisher of this process with the ClientId '{clientId}' has the store open already; each publisher of a shared store needs a ClientId of its own.") { Problem = OutboxStoreProblem.InUse };
 
-            var known = _known ??= TenantIndex.Of(Headers());
             Tenant tenant;
             var claims = false;
             var existing = true;
@@ -346,7 +345,7 @@ internal sealed class StoreFile
             {
                 tenant = known.Sole ?? throw new OutboxStoreException(FilePath, $"the store is shared by the publishers with the ClientIds {string.Join(", ", known.ClientIds.Select(c => $"'{c}'"))}; name one (--client-id).") { Problem = OutboxStoreProblem.Unusable };
             }
-            else if (known.FirstUnclaimed && !_openTenants.Contains(Tenant.First.Number))
+            else if (known.FirstUnclaimed && !_tenants.ContainsKey(Tenant.First.Number))
             {
                 tenant = Tenant.First;
                 claims = true;
@@ -359,7 +358,7 @@ internal sealed class StoreFile
                 existing = false;
             }
 
-            if (_openTenants.Contains(tenant.Number))
+            if (_tenants.ContainsKey(tenant.Number))
                 throw new OutboxStoreException(FilePath, "a publisher of this process has the store open already; give each publisher of a shared store a ClientId of its own.") { Problem = OutboxStoreProblem.InUse };
 
             var store = new OutboxStore(this, tenant, clientId, encryptionKey, allowWorldWritableDirectory);
@@ -374,20 +373,14 @@ internal sealed class StoreFile
             }
 
             if (!existing && known.Count > 0)
-                store.OthersPending = known.PendingOutside(_openTenants);
+                store.OthersPending = known.PendingOutside(_tenants.ContainsKey);
             known.Record(tenant, store.ClientId);
             Add(store);
             return store;
         }
     }
 
-    private void Add(OutboxStore tenant)
-    {
-        _tenants.Add(tenant);
-        _openTenants.Add(tenant.Tenant.Number);
-        if (tenant.ClientId is not null)
-            _openClients.Add(tenant.ClientId);
-    }
+    private void Add(OutboxStore tenant) => _tenants.Add(tenant.Tenant.Number, tenant);
 
     /// <summary>Adds the first tenant of a copy the tool opened (<see cref="OpenCopy"/>), for the caller to load or start.</summary>
     public OutboxStore AddSoleTenant(byte[]? encryptionKey, bool allowWorldWritableDirectory)
@@ -438,11 +431,8 @@ internal sealed class StoreFile
         {
             lock (Gate)
             {
-                _tenants.Remove(tenant);
-                _openTenants.Remove(tenant.Tenant.Number);
+                _tenants.Remove(tenant.Tenant.Number);
                 _known?.Left(tenant.Tenant, tenant.ClientId, tenant.Snapshot.PendingMessages);
-                if (tenant.ClientId is not null)
-                    _openClients.Remove(tenant.ClientId);
                 if (_tenants.Count > 0)
                     return;
             }
@@ -546,7 +536,7 @@ internal sealed class StoreFile
         {
             Attach();
             ThrowIfTruncated();
-            foreach (var tenant in _tenants)
+            foreach (var tenant in _tenants.Values)
                 tenant.Load();
         }
 #pragma warning disable CA1031 // Recorded and reported by every later batch.

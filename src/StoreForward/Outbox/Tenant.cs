@@ -37,9 +37,6 @@ internal readonly record struct Tenant(int Number)
     /// <summary>The tenant whose range holds a number key.</summary>
     public static int NumberOf(long key) => (int)(key >>> SequenceBits);
 
-    /// <summary>The lowest and the highest key of this tenant, for range queries.</summary>
-    public (long Low, long High) Keys => (Key(0), Key(MaxSequence));
-
     /// <summary>The <c>_id</c> of this tenant's header in the meta collection.</summary>
     public string HeaderId => Number == 0 ? MetaDocument.Id : HeaderPrefix + Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
@@ -67,6 +64,4 @@ internal readonly record struct Tenant(int Number)
 
     /// <summary>Whether a segment's or dead letter's <c>_id</c> belongs to this tenant: tenant 0 also keeps what has no number key.</summary>
     public bool OwnsKey(BsonValue id) => id.IsInt64 || id.IsInt32 ? NumberOf(id.AsInt64) == Number : Number == 0;
-
-    public override string ToString() => Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
